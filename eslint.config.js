@@ -1,0 +1,15 @@
+// Lint is part of `npm test` (see STYLE.md); generated protobuf code is left alone.
+import tseslint from 'typescript-eslint'
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'src/**/pb/*.ts', 'bench/results/**'] },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'warn',
+      'no-console': 'error'
+    }
+  },
+  { files: ['src/cli/**', 'bin/**', 'test/**', 'bench/**', '.ci/**'], rules: { 'no-console': 'off' } }
+)
