@@ -1,0 +1,115 @@
+/**
+ * Messaging: burrow's application message protocol, `/burrow/message/1.0.0`.
+ *
+ * Send a message to a PeerId and get a promise that resolves once the peer has stored it;
+ * receive messages as events and from a persistent inbox. Every message goes through a
+ * persistent outbox first, so nothing is lost silently: it is acknowledged, or still being
+ * retried (until its TTL), or reported as failed.
+ *
+ * @example
+ * ```ts
+ * const messaging = createMessaging({ libp2p, datastore })
+ * await messaging.start()
+ * messaging.addEventListener('message', evt => { use(evt.detail.body) })
+ * await messaging.send(peerId, new TextEncoder().encode('hello'))
+ * ```
+ *
+ * @see ../../docs/DESIGN.md, "The application message protocol"
+ */
+import { Messaging } from './messaging.js'
+import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+
+export { Messaging }
+export {
+  PROTOCOL as MESSAGE_PROTOCOL, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_OUTBOX_TTL_MS,
+  DEFAULT_RETRY_INTERVAL_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_READ_TIMEOUT_MS
+} from './constants.js'
+export {
+  MessageTooLargeError, InvalidMessageError, MessageRejectedError, PeerUnreachableError, MessageRateLimitedError,
+  AckTimeoutError, UnexpectedAckError
+} from './errors.js'
+
+export interface MessagingInit {
+  /** Largest body sent or accepted, in bytes (default 1 MiB). */
+  maxMessageBytes?: number
+  /** How long an undelivered message stays in the outbox being retried (default 24 h). */
+  outboxTtlMs?: number
+  /** Time between outbox sweeps (default 10 s); a peer connecting also triggers a retry. */
+  retryIntervalMs?: number
+  /** Time from opening the stream to the ack, per attempt (default 30 s). */
+  ackTimeoutMs?: number
+  /** Time a receiver waits for the next frame on a stream before resetting it (default 30 s). */
+  readTimeoutMs?: number
+  /** Inbound messages accepted per second from one peer, with a one-second burst (default 100). */
+  maxInboundPerSecond?: number
+}
+
+export interface MessagingComponents {
+  /** The libp2p node. */
+  libp2p: Libp2p
+  /** The shared datastore (LevelDB on disk in production); keys live under /burrow/inbox and /burrow/outbox. */
+  datastore: Datastore
+}
+
+export interface InboxMessage {
+  id: string
+  /** The sender's PeerId. */
+  from: string
+  /** The sender's clock when it first sent the message (ms since the epoch). */
+  sentAtMs: number
+  /** Our clock when it was stored (ms since the epoch). */
+  receivedAtMs: number
+  body: Uint8Array
+  contentType?: string
+  /** Whether it arrived over a direct connection or through a relay. */
+  via: 'direct' | 'relayed'
+}
+
+export interface OutboxEntry {
+  id: string
+  /** The recipient's PeerId. */
+  to: string
+  createdAtMs: number
+  /** After this the entry is no longer retried and becomes 'failed'. */
+  expiresAtMs: number
+  /** Delivery attempts made so far. */
+  attempts: number
+  lastError?: string
+  /** Delivered entries are removed, so listings show 'pending' and 'failed'. */
+  state: 'pending' | 'failed' | 'delivered'
+}
+
+export interface SendOptions {
+  contentType?: string
+  /** Unique per sender; sending an id again is a retry of the same message (stored once). Default: a random UUID. */
+  id?: string
+  /** Stops waiting; a queued message stays in the outbox. */
+  signal?: AbortSignal
+  /** Keep the message in the outbox for retries when this attempt fails (default true). */
+  queue?: boolean
+}
+
+export interface SendResult {
+  id: string
+  status: 'OK'
+  /** The path the acknowledged attempt took. */
+  via: 'direct' | 'relayed'
+  /** From writing the message to reading its ack. */
+  rttMs: number
+}
+
+export interface MessagingEvents {
+  /** A new message was stored in the inbox (not emitted for duplicates). */
+  'message': CustomEvent<InboxMessage>
+  /** The peer acknowledged a message. */
+  'message:delivered': CustomEvent<{ id: string, to: string }>
+  /** A message will not be delivered: rejected by the peer or expired in the outbox. */
+  'message:failed': CustomEvent<OutboxEntry>
+}
+
+export function createMessaging (components: MessagingComponents, init?: MessagingInit): Messaging {
+  return new Messaging(components, init)
+}
+
+export type { PeerId }

@@ -1,0 +1,679 @@
+/**
+ * The application message protocol, /burrow/message/1.0.0.
+ *
+ * On a stream the sender writes Message frames and the receiver answers each with an Ack,
+ * in order, until the sender closes its write side. Every frame is a varint length prefix
+ * and a protobuf (pb/message.proto).
+ *
+ * @see ../../docs/DESIGN.md, "The application message protocol"
+ */
+import { randomUUID } from 'node:crypto'
+import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
+import { logger } from '@libp2p/logger'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { lpStream } from '@libp2p/utils'
+import {
+  CLOSE_TIMEOUT_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_MAX_MESSAGE_BYTES,
+  DEFAULT_OUTBOX_TTL_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RETRY_INTERVAL_MS, FRAME_OVERHEAD_BYTES,
+  INBOUND_BURST_SECONDS, MAX_CONCURRENT_SENDS_PER_PEER, MAX_CONTENT_TYPE_BYTES, MAX_ID_BYTES,
+  MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, PROTOCOL, RETRY_PEER_CONCURRENCY
+} from './constants.js'
+import {
+  AckTimeoutError, InvalidMessageError, MessageRateLimitedError, MessageRejectedError, MessageTooLargeError,
+  PeerUnreachableError, UnexpectedAckError
+} from './errors.js'
+import { Ack, Message } from './pb/message.js'
+import { PeerRateLimiter } from './rate-limiter.js'
+import { InboxStore, OutboxStore } from './store.js'
+import type {
+  InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, OutboxEntry, SendOptions, SendResult
+} from './index.js'
+import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { LengthPrefixedStream } from '@libp2p/utils'
+
+const log = logger('burrow:messaging')
+
+/** An ack is an id, a status and a short reason: never more than this. */
+const MAX_ACK_BYTES = 4096
+/** Reasons we write into acks are cut to this length. */
+const MAX_REASON_LENGTH = 200
+
+type Via = 'direct' | 'relayed'
+
+/** What one delivery attempt came to. */
+type Outcome =
+  | { kind: 'ok', rttMs: number, via: Via }
+  | { kind: 'rejected', status: string, reason?: string }
+  | { kind: 'rate-limited' }
+  | { kind: 'not-delivered', reason: string, cause?: unknown }
+
+function isRelayed (connection: Connection): boolean {
+  return connection.limits != null || connection.direct === false || connection.remoteAddr.toString().includes('/p2p-circuit')
+}
+
+/** An open connection that is not relayed, else one without limits, else any open one. */
+function pickConnection (connections: Connection[]): Connection | undefined {
+  const open = connections.filter(c => c.status === 'open')
+  return open.find(c => !isRelayed(c)) ?? open.find(c => c.limits == null) ?? open[0]
+}
+
+function utf8Length (s: string): number {
+  return Buffer.byteLength(s, 'utf8')
+}
+
+function errorText (err: unknown): string {
+  if (err instanceof Error) {
+    return `${err.name}: ${err.message.split('\n')[0] ?? ''}`
+  }
+  return String(err)
+}
+
+function errorName (err: unknown): string | undefined {
+  return err instanceof Error ? err.name : undefined
+}
+
+/** At most `limit` holders per key; the rest wait in order. */
+class KeyedSemaphore {
+  private readonly limit: number
+  private readonly slots = new Map<string, { active: number, waiters: Array<() => void> }>()
+
+  constructor (limit: number) {
+    this.limit = limit
+  }
+
+  async acquire (key: string, signal: AbortSignal): Promise<() => void> {
+    let slot = this.slots.get(key)
+    if (slot == null) {
+      slot = { active: 0, waiters: [] }
+      this.slots.set(key, slot)
+    }
+    const s = slot
+    if (s.active >= this.limit) {
+      signal.throwIfAborted()
+      await new Promise<void>((resolve, reject) => {
+        const onAbort = (): void => {
+          const i = s.waiters.indexOf(wake)
+          if (i >= 0) {
+            s.waiters.splice(i, 1)
+          }
+          reject(signal.reason)
+        }
+        const wake = (): void => {
+          signal.removeEventListener('abort', onAbort)
+          resolve()
+        }
+        s.waiters.push(wake)
+        signal.addEventListener('abort', onAbort, { once: true })
+      })
+    } else {
+      s.active++
+    }
+    let released = false
+    return () => {
+      if (released) {
+        return
+      }
+      released = true
+      const next = s.waiters.shift()
+      if (next != null) {
+        next() // the slot passes straight to the next waiter
+      } else if (--s.active === 0) {
+        this.slots.delete(key)
+      }
+    }
+  }
+}
+
+/** One outbound stream that carries several messages, one after the other. */
+class OutboundSession {
+  readonly stream: Stream
+  readonly via: Via
+  private readonly lp: LengthPrefixedStream<Stream>
+
+  constructor (stream: Stream, via: Via) {
+    this.stream = stream
+    this.via = via
+    this.lp = lpStream(stream, { maxDataLength: MAX_ACK_BYTES })
+  }
+
+  /**
+   * Steps 1–2 of the exchange: write the Message frame, read its Ack. The ack read starts
+   * before the write so an early error ack (e.g. TOO_LARGE on the length prefix) is seen
+   * even while the body is still being written.
+   */
+  async exchange (id: string, frame: Uint8Array, signal: AbortSignal): Promise<{ ack: Ack, rttMs: number }> {
+    const start = Date.now()
+    const ackRead = this.lp.read({ signal })
+    ackRead.catch(() => {}) // observed below; keeps a failed write from leaving it unhandled
+    await Promise.race([this.lp.write(frame, { signal }), ackRead])
+    const ack = Ack.decode(await ackRead)
+    if (ack.id !== id && !(ack.id === '' && ack.status !== Ack.Status.OK)) {
+      throw new UnexpectedAckError(`ack for ${JSON.stringify(ack.id)} while waiting for ${JSON.stringify(id)}`)
+    }
+    return { ack, rttMs: Date.now() - start }
+  }
+
+  async close (): Promise<void> {
+    try {
+      await this.stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
+    } catch (err) {
+      this.stream.abort(err instanceof Error ? err : new Error(String(err)))
+    }
+  }
+
+  abort (err: unknown): void {
+    this.stream.abort(err instanceof Error ? err : new Error(String(err)))
+  }
+}
+
+export class Messaging extends TypedEventEmitter<MessagingEvents> {
+  private readonly components: MessagingComponents
+  private readonly maxMessageBytes: number
+  private readonly maxFrameBytes: number
+  private readonly outboxTtlMs: number
+  private readonly retryIntervalMs: number
+  private readonly ackTimeoutMs: number
+  private readonly readTimeoutMs: number
+  private readonly rateLimiter: PeerRateLimiter
+  private readonly inboxStore: InboxStore
+  private readonly outboxStore: OutboxStore
+  private readonly sendSlots = new KeyedSemaphore(MAX_CONCURRENT_SENDS_PER_PEER)
+  /** `to/id` of entries being attempted right now, so a sweep never sends them twice at once. */
+  private readonly inFlight = new Set<string>()
+  /** Peers whose pending entries a retry is working through. */
+  private readonly retryingPeers = new Set<string>()
+  private readonly inboundStreams = new Set<Stream>()
+  private readonly tasks = new Set<Promise<unknown>>()
+  private shutdown = new AbortController()
+  private started = false
+  private starting?: Promise<void>
+  private sweeping = false
+  private timer?: ReturnType<typeof setTimeout>
+
+  constructor (components: MessagingComponents, init: MessagingInit = {}) {
+    super()
+    this.components = components
+    this.maxMessageBytes = init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
+    this.maxFrameBytes = this.maxMessageBytes + FRAME_OVERHEAD_BYTES
+    this.outboxTtlMs = init.outboxTtlMs ?? DEFAULT_OUTBOX_TTL_MS
+    this.retryIntervalMs = init.retryIntervalMs ?? DEFAULT_RETRY_INTERVAL_MS
+    this.ackTimeoutMs = init.ackTimeoutMs ?? DEFAULT_ACK_TIMEOUT_MS
+    this.readTimeoutMs = init.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS
+    const rate = init.maxInboundPerSecond ?? DEFAULT_MAX_INBOUND_PER_SECOND
+    this.rateLimiter = new PeerRateLimiter(rate, Math.ceil(rate * INBOUND_BURST_SECONDS))
+    this.inboxStore = new InboxStore(components.datastore)
+    this.outboxStore = new OutboxStore(components.datastore)
+    this.handleStream = this.handleStream.bind(this)
+    this.onPeerConnect = this.onPeerConnect.bind(this)
+    for (const [name, value] of Object.entries({
+      maxMessageBytes: this.maxMessageBytes,
+      outboxTtlMs: this.outboxTtlMs,
+      retryIntervalMs: this.retryIntervalMs,
+      ackTimeoutMs: this.ackTimeoutMs,
+      readTimeoutMs: this.readTimeoutMs,
+      maxInboundPerSecond: rate
+    })) {
+      if (!Number.isFinite(value) || value <= 0) {
+        throw new InvalidMessageError(`messaging option ${name} must be a positive number, got ${String(value)}`)
+      }
+    }
+  }
+
+  readonly [Symbol.toStringTag] = 'burrow:messaging'
+
+  isStarted (): boolean {
+    return this.started
+  }
+
+  /** Registers the protocol handler and starts the outbox retry loop. Safe to call twice. */
+  async start (): Promise<void> {
+    if (this.started) {
+      return
+    }
+    this.starting ??= this.doStart().finally(() => { this.starting = undefined })
+    await this.starting
+  }
+
+  private async doStart (): Promise<void> {
+    this.shutdown = new AbortController()
+    setMaxListeners(Infinity, this.shutdown.signal)
+    await this.inboxStore.load()
+    await this.components.libp2p.handle(PROTOCOL, this.handleStream, {
+      maxInboundStreams: MAX_INBOUND_STREAMS,
+      maxOutboundStreams: MAX_OUTBOUND_STREAMS,
+      runOnLimitedConnection: true
+    })
+    this.components.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    this.started = true
+    // entries left pending by a previous run are retried right away
+    this.track(this.sweep())
+    this.schedule()
+    log('started, %s, max message %d bytes', PROTOCOL, this.maxMessageBytes)
+  }
+
+  /** Undoes everything start() did: handler, timer, listener, open streams, running retries. */
+  async stop (): Promise<void> {
+    if (this.starting != null) {
+      await this.starting.catch(() => {})
+    }
+    if (!this.started) {
+      return
+    }
+    this.started = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+    this.components.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+    await this.components.libp2p.unhandle(PROTOCOL).catch(err => { log.error('unhandle failed - %e', err) })
+    this.shutdown.abort(new Error('messaging stopped'))
+    for (const stream of this.inboundStreams) {
+      stream.abort(new Error('messaging stopped'))
+    }
+    await Promise.allSettled([...this.tasks])
+    await this.inboxStore.flush()
+    this.rateLimiter.clear()
+    log('stopped')
+  }
+
+  /**
+   * Sends one message and resolves once the peer acknowledged it (stored in its inbox).
+   * Unless `queue: false`, the message is written to the outbox first, so a failure
+   * leaves it there to be retried until its TTL.
+   */
+  async send (to: PeerId, body: Uint8Array, options: SendOptions = {}): Promise<SendResult> {
+    // Step 0: local checks; nothing is queued if they fail
+    if (body.byteLength > this.maxMessageBytes) {
+      throw new MessageTooLargeError(body.byteLength, this.maxMessageBytes)
+    }
+    const id = options.id ?? randomUUID()
+    if (id === '' || utf8Length(id) > MAX_ID_BYTES) {
+      throw new InvalidMessageError(`message id must be 1 to ${MAX_ID_BYTES} bytes`)
+    }
+    if (options.contentType != null && utf8Length(options.contentType) > MAX_CONTENT_TYPE_BYTES) {
+      throw new InvalidMessageError(`content type must be at most ${MAX_CONTENT_TYPE_BYTES} bytes`)
+    }
+    options.signal?.throwIfAborted()
+    const toText = to.toString()
+    const now = Date.now()
+    const queue = options.queue !== false
+
+    // Step 1: the outbox. A pending entry with the same id is the same message sent again.
+    const existing = queue ? await this.outboxStore.get(toText, id) : undefined
+    const entry: OutboxEntry = existing?.state === 'pending'
+      ? existing
+      : { id, to: toText, createdAtMs: now, expiresAtMs: now + this.outboxTtlMs, attempts: 0, state: 'pending' }
+    const message: Message = { id, sentAtMs: BigInt(entry.createdAtMs), body: body as Uint8Array<ArrayBuffer> }
+    if (options.contentType != null) {
+      message.contentType = options.contentType
+    }
+    const frame = Message.encode(message)
+    if (queue) {
+      await this.outboxStore.put(entry, frame)
+    }
+
+    // Step 2: one attempt now
+    const signals = [this.shutdown.signal]
+    if (options.signal != null) {
+      signals.push(options.signal)
+    }
+    const signal = AbortSignal.any(signals)
+    const key = `${toText}/${id}`
+    const release = await this.sendSlots.acquire(toText, signal)
+    this.inFlight.add(key)
+    let outcome: Outcome
+    try {
+      outcome = await this.attempt(to, id, frame, signal)
+    } finally {
+      this.inFlight.delete(key)
+      release()
+    }
+
+    // Step 3: record what happened; a user abort leaves the entry queued
+    const error = await this.settle(entry, outcome, queue)
+    if (outcome.kind === 'ok') {
+      return { id, status: 'OK', via: outcome.via, rttMs: outcome.rttMs }
+    }
+    if (options.signal?.aborted === true) {
+      throw options.signal.reason
+    }
+    throw error
+  }
+
+  /** Received messages in arrival order; `since` keeps those received at or after it (ms since the epoch). */
+  async inbox (options: { since?: number, limit?: number } = {}): Promise<InboxMessage[]> {
+    return this.inboxStore.list(options)
+  }
+
+  /** Entries not yet acknowledged (pending) or given up on (failed), oldest first. */
+  async outbox (): Promise<OutboxEntry[]> {
+    return this.outboxStore.list()
+  }
+
+  // --- sending -------------------------------------------------------------------------
+
+  /** Opens a stream on the best connection to the peer: direct, else limited, else a new dial. */
+  private async openSession (to: PeerId, signal: AbortSignal): Promise<OutboundSession> {
+    const connection = pickConnection(this.components.libp2p.getConnections(to)) ??
+      await this.components.libp2p.dial(to, { signal })
+    const stream = await connection.newStream(PROTOCOL, { runOnLimitedConnection: true, signal })
+    return new OutboundSession(stream, isRelayed(connection) ? 'relayed' : 'direct')
+  }
+
+  /** One message on a fresh stream: open, exchange, close. Never throws. */
+  private async attempt (to: PeerId, id: string, frame: Uint8Array, signal: AbortSignal): Promise<Outcome> {
+    const timeout = AbortSignal.timeout(this.ackTimeoutMs)
+    const deadline = AbortSignal.any([signal, timeout])
+    let session: OutboundSession | undefined
+    try {
+      session = await this.openSession(to, deadline)
+      const outcome = await this.exchangeOn(session, id, frame, deadline, timeout)
+      await session.close()
+      return outcome
+    } catch (err) {
+      session?.abort(err)
+      return this.failure(err, timeout)
+    }
+  }
+
+  private async exchangeOn (session: OutboundSession, id: string, frame: Uint8Array, signal: AbortSignal, timeout: AbortSignal): Promise<Outcome> {
+    try {
+      const { ack, rttMs } = await session.exchange(id, frame, signal)
+      return this.outcomeOf(ack, rttMs, session.via)
+    } catch (err) {
+      session.abort(err)
+      return this.failure(err, timeout)
+    }
+  }
+
+  private failure (err: unknown, timeout: AbortSignal): Outcome {
+    if (timeout.aborted) {
+      return { kind: 'not-delivered', reason: `no ack within ${this.ackTimeoutMs} ms`, cause: new AckTimeoutError(this.ackTimeoutMs, { cause: err }) }
+    }
+    return { kind: 'not-delivered', reason: errorText(err), cause: err }
+  }
+
+  private outcomeOf (ack: Ack, rttMs: number, via: Via): Outcome {
+    switch (ack.status) {
+      case Ack.Status.OK:
+        return { kind: 'ok', rttMs, via }
+      case Ack.Status.TOO_LARGE:
+      case Ack.Status.REJECTED:
+      case Ack.Status.MALFORMED: {
+        const outcome: Outcome = { kind: 'rejected', status: ack.status }
+        if (ack.reason != null) {
+          outcome.reason = ack.reason
+        }
+        return outcome
+      }
+      case Ack.Status.RATE_LIMITED:
+        return { kind: 'rate-limited' }
+      default:
+        // INTERNAL, unspecified, or a status this version does not know: try again later
+        return { kind: 'not-delivered', reason: `peer answered ${String(ack.status ?? 'no status')}${ack.reason != null ? `: ${ack.reason}` : ''}` }
+    }
+  }
+
+  /**
+   * Writes the outcome of an attempt into the outbox and emits its event. Returns the
+   * error send() throws for it (undefined on success).
+   */
+  private async settle (entry: OutboxEntry, outcome: Outcome, queue: boolean): Promise<Error | undefined> {
+    const to = entry.to
+    if (outcome.kind === 'ok') {
+      if (queue) {
+        await this.outboxStore.remove(to, entry.id)
+      }
+      this.safeDispatchEvent('message:delivered', { detail: { id: entry.id, to } })
+      return undefined
+    }
+    entry.attempts++
+    if (outcome.kind === 'rejected') {
+      entry.state = 'failed'
+      entry.lastError = outcome.status + (outcome.reason != null ? `: ${outcome.reason}` : '')
+      if (queue) {
+        await this.outboxStore.update(entry)
+      }
+      this.safeDispatchEvent('message:failed', { detail: { ...entry } })
+      return new MessageRejectedError(entry.id, to, outcome.status, outcome.reason)
+    }
+    entry.lastError = outcome.kind === 'rate-limited' ? 'RATE_LIMITED' : outcome.reason
+    if (!queue) {
+      return outcome.kind === 'rate-limited'
+        ? new MessageRateLimitedError(entry.id, to)
+        : new PeerUnreachableError(entry.id, to, outcome.reason, undefined, { cause: outcome.cause })
+    }
+    if (Date.now() >= entry.expiresAtMs) {
+      await this.expire(entry)
+      return new PeerUnreachableError(entry.id, to, `${entry.lastError}; its outbox TTL has passed, marked failed`, undefined, { cause: outcome.kind === 'rate-limited' ? undefined : outcome.cause })
+    }
+    await this.outboxStore.update(entry)
+    return outcome.kind === 'rate-limited'
+      ? new MessageRateLimitedError(entry.id, to, entry.expiresAtMs)
+      : new PeerUnreachableError(entry.id, to, outcome.reason, entry.expiresAtMs, { cause: outcome.cause })
+  }
+
+  private async expire (entry: OutboxEntry): Promise<void> {
+    entry.state = 'failed'
+    entry.lastError = `expired after ${entry.attempts} attempt(s)${entry.lastError != null ? `; last error: ${entry.lastError}` : ''}`
+    await this.outboxStore.update(entry)
+    log('message %s to %s expired', entry.id, entry.to)
+    this.safeDispatchEvent('message:failed', { detail: { ...entry } })
+  }
+
+  // --- the outbox loop -----------------------------------------------------------------
+
+  private track (task: Promise<unknown>): void {
+    const t = task.catch(err => { log.error('background task failed - %e', err) })
+    this.tasks.add(t)
+    void t.finally(() => this.tasks.delete(t))
+  }
+
+  private schedule (): void {
+    if (!this.started) {
+      return
+    }
+    this.timer = setTimeout(() => {
+      this.track(this.sweep().finally(() => { this.schedule() }))
+    }, this.retryIntervalMs)
+    this.timer.unref()
+  }
+
+  private onPeerConnect (evt: CustomEvent<PeerId>): void {
+    if (this.started) {
+      this.track(this.retryPeer(evt.detail.toString()))
+    }
+  }
+
+  /** Expires old entries and retries the rest, a few peers at a time. */
+  private async sweep (): Promise<void> {
+    if (this.sweeping || !this.started) {
+      return
+    }
+    this.sweeping = true
+    try {
+      const now = Date.now()
+      const byPeer = new Map<string, OutboxEntry[]>()
+      for (const entry of await this.outboxStore.list()) {
+        if (entry.state !== 'pending' || this.inFlight.has(`${entry.to}/${entry.id}`)) {
+          continue
+        }
+        if (entry.expiresAtMs <= now) {
+          await this.expire(entry)
+          continue
+        }
+        const list = byPeer.get(entry.to) ?? []
+        list.push(entry)
+        byPeer.set(entry.to, list)
+      }
+      const peers = [...byPeer.entries()]
+      const workers = Array.from({ length: Math.min(RETRY_PEER_CONCURRENCY, peers.length) }, async () => {
+        for (let next = peers.shift(); next != null && this.started; next = peers.shift()) {
+          await this.retryPeer(next[0], next[1])
+        }
+      })
+      await Promise.all(workers)
+    } finally {
+      this.sweeping = false
+    }
+  }
+
+  /** Sends a peer's pending entries, oldest first, over one stream; stops at the first failure. */
+  private async retryPeer (to: string, entries?: OutboxEntry[]): Promise<void> {
+    if (this.retryingPeers.has(to) || !this.started) {
+      return
+    }
+    this.retryingPeers.add(to)
+    let release: (() => void) | undefined
+    let session: OutboundSession | undefined
+    try {
+      const pending = (entries ?? await this.outboxStore.list(to)).filter(e => e.state === 'pending')
+      if (pending.length === 0) {
+        return
+      }
+      const peer = peerIdFromString(to)
+      const signal = this.shutdown.signal
+      release = await this.sendSlots.acquire(to, signal)
+      for (const entry of pending) {
+        const key = `${to}/${entry.id}`
+        if (!this.started || this.inFlight.has(key)) {
+          continue
+        }
+        if (entry.expiresAtMs <= Date.now()) {
+          await this.expire(entry)
+          continue
+        }
+        const frame = await this.outboxStore.getFrame(to, entry.id)
+        if (frame == null) {
+          continue // removed meanwhile: delivered by a concurrent send()
+        }
+        this.inFlight.add(key)
+        let outcome: Outcome
+        try {
+          const timeout = AbortSignal.timeout(this.ackTimeoutMs)
+          const deadline = AbortSignal.any([signal, timeout])
+          try {
+            session ??= await this.openSession(peer, deadline)
+            outcome = await this.exchangeOn(session, entry.id, frame, deadline, timeout)
+          } catch (err) {
+            outcome = this.failure(err, timeout)
+          }
+        } finally {
+          this.inFlight.delete(key)
+        }
+        if (!this.started && outcome.kind !== 'ok') {
+          break // stopping: leave the entry as it was
+        }
+        await this.settle(entry, outcome, true)
+        log.trace('retry of %s to %s: %s', entry.id, to, outcome.kind)
+        if (outcome.kind === 'not-delivered' || outcome.kind === 'rate-limited') {
+          break // the peer is unreachable or wants us to slow down: next sweep
+        }
+        if (outcome.kind === 'rejected') {
+          // the receiver may end the stream after an error ack: start afresh
+          await session?.close()
+          session = undefined
+        }
+      }
+    } finally {
+      await session?.close()
+      release?.()
+      this.retryingPeers.delete(to)
+    }
+  }
+
+  // --- receiving -----------------------------------------------------------------------
+
+  /**
+   * The receiver's side of one stream:
+   * 1. read a frame (length prefix capped at the frame limit, with a read timeout);
+   * 2. decode and check it; 3. apply the sender's rate limit;
+   * 4. store it in the inbox (once per sender + id); 5. ack; repeat until the sender closes.
+   * A frame that breaks the framing gets an error ack and ends the stream.
+   */
+  private async handleStream (stream: Stream, connection: Connection): Promise<void> {
+    const from = connection.remotePeer.toString()
+    const via: Via = isRelayed(connection) ? 'relayed' : 'direct'
+    const lp = lpStream(stream, {
+      maxDataLength: this.maxFrameBytes,
+      maxBufferSize: Math.max(4 * 1024 * 1024, 2 * this.maxFrameBytes)
+    })
+    this.inboundStreams.add(stream)
+    try {
+      while (stream.status === 'open') {
+        const signal = AbortSignal.any([AbortSignal.timeout(this.readTimeoutMs), this.shutdown.signal])
+        let frame
+        try {
+          frame = await lp.read({ signal })
+        } catch (err) {
+          const name = errorName(err)
+          if (name === 'InvalidDataLengthError') {
+            log('frame from %s over %d bytes - %s', from, this.maxFrameBytes, errorText(err))
+            await lp.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
+            break
+          }
+          if (name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') {
+            await lp.write(Ack.encode({ id: '', status: Ack.Status.MALFORMED, reason: 'bad length prefix' }), { signal })
+            break
+          }
+          if (name === 'UnexpectedEOFError') {
+            break // the sender closed its side, between frames or in the middle of one
+          }
+          throw err
+        }
+        const ack = await this.receive(frame.subarray(), from, via)
+        await lp.write(Ack.encode(ack), { signal })
+        if (ack.status === Ack.Status.MALFORMED) {
+          break
+        }
+      }
+      await stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
+    } catch (err) {
+      log('inbound stream from %s ended - %s', from, errorText(err))
+      stream.abort(err instanceof Error ? err : new Error(String(err)))
+    } finally {
+      this.inboundStreams.delete(stream)
+    }
+  }
+
+  /** Steps 2–4 for one frame; returns the ack to send. Never throws. */
+  private async receive (frame: Uint8Array, from: string, via: Via): Promise<Ack> {
+    let message: Message
+    try {
+      message = Message.decode(frame)
+    } catch (err) {
+      return { id: '', status: Ack.Status.MALFORMED, reason: errorText(err).slice(0, MAX_REASON_LENGTH) }
+    }
+    const id = message.id
+    if (id === '' || utf8Length(id) > MAX_ID_BYTES) {
+      return { id: '', status: Ack.Status.MALFORMED, reason: `id must be 1 to ${MAX_ID_BYTES} bytes` }
+    }
+    if (message.contentType != null && utf8Length(message.contentType) > MAX_CONTENT_TYPE_BYTES) {
+      return { id, status: Ack.Status.MALFORMED, reason: `content type over ${MAX_CONTENT_TYPE_BYTES} bytes` }
+    }
+    if (message.body.byteLength > this.maxMessageBytes) {
+      return { id, status: Ack.Status.TOO_LARGE, reason: `body over ${this.maxMessageBytes} bytes` }
+    }
+    if (!this.rateLimiter.tryTake(from)) {
+      return { id, status: Ack.Status.RATE_LIMITED, reason: 'over the inbound message rate' }
+    }
+    try {
+      const incoming: Parameters<InboxStore['add']>[0] = {
+        id,
+        from,
+        sentAtMs: Number(message.sentAtMs),
+        body: message.body,
+        via
+      }
+      if (message.contentType != null) {
+        incoming.contentType = message.contentType
+      }
+      const stored = await this.inboxStore.add(incoming, Date.now())
+      if (stored != null) {
+        this.safeDispatchEvent('message', { detail: stored })
+      }
+      return { id, status: Ack.Status.OK }
+    } catch (err) {
+      log.error('could not store message %s from %s - %e', id, from, err)
+      return { id, status: Ack.Status.INTERNAL, reason: 'could not store the message' }
+    }
+  }
+}
