@@ -11,7 +11,6 @@ import { randomUUID } from 'node:crypto'
 import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { lpStream } from '@libp2p/utils'
 import {
   CLOSE_TIMEOUT_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_OUTBOX_TTL_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RETRY_INTERVAL_MS, FRAME_OVERHEAD_BYTES,
@@ -22,6 +21,7 @@ import {
   AckTimeoutError, InvalidMessageError, MessageRateLimitedError, MessageRejectedError, MessageTooLargeError,
   PeerUnreachableError, UnexpectedAckError
 } from './errors.js'
+import { BadPrefixError, FrameStream, FrameTooLargeError, TruncatedFrameError } from './framing.js'
 import { Ack, Message } from './pb/message.js'
 import { PeerRateLimiter } from './rate-limiter.js'
 import { InboxStore, OutboxStore } from './store.js'
@@ -29,7 +29,6 @@ import type {
   InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, OutboxEntry, SendOptions, SendResult
 } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import type { LengthPrefixedStream } from '@libp2p/utils'
 
 const log = logger('burrow:messaging')
 
@@ -66,10 +65,6 @@ function errorText (err: unknown): string {
     return `${err.name}: ${err.message.split('\n')[0] ?? ''}`
   }
   return String(err)
-}
-
-function errorName (err: unknown): string | undefined {
-  return err instanceof Error ? err.name : undefined
 }
 
 /** At most `limit` holders per key; the rest wait in order. */
@@ -128,12 +123,12 @@ class KeyedSemaphore {
 class OutboundSession {
   readonly stream: Stream
   readonly via: Via
-  private readonly lp: LengthPrefixedStream<Stream>
+  private readonly frames: FrameStream
 
   constructor (stream: Stream, via: Via) {
     this.stream = stream
     this.via = via
-    this.lp = lpStream(stream, { maxDataLength: MAX_ACK_BYTES })
+    this.frames = new FrameStream(stream, MAX_ACK_BYTES)
   }
 
   /**
@@ -143,10 +138,14 @@ class OutboundSession {
    */
   async exchange (id: string, frame: Uint8Array, signal: AbortSignal): Promise<{ ack: Ack, rttMs: number }> {
     const start = Date.now()
-    const ackRead = this.lp.read({ signal })
+    const ackRead = this.frames.read({ signal })
     ackRead.catch(() => {}) // observed below; keeps a failed write from leaving it unhandled
-    await Promise.race([this.lp.write(frame, { signal }), ackRead])
-    const ack = Ack.decode(await ackRead)
+    await Promise.race([this.frames.write(frame, { signal }), ackRead])
+    const ackFrame = await ackRead
+    if (ackFrame == null) {
+      throw new UnexpectedAckError('stream closed without an ack')
+    }
+    const ack = Ack.decode(ackFrame)
     if (ack.id !== id && !(ack.id === '' && ack.status !== Ack.Status.OK)) {
       throw new UnexpectedAckError(`ack for ${JSON.stringify(ack.id)} while waiting for ${JSON.stringify(id)}`)
     }
@@ -592,35 +591,34 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
     const via: Via = isRelayed(connection) ? 'relayed' : 'direct'
-    const lp = lpStream(stream, {
-      maxDataLength: this.maxFrameBytes,
-      maxBufferSize: Math.max(4 * 1024 * 1024, 2 * this.maxFrameBytes)
-    })
+    const frames = new FrameStream(stream, this.maxFrameBytes)
     this.inboundStreams.add(stream)
     try {
       while (stream.status === 'open') {
         const signal = AbortSignal.any([AbortSignal.timeout(this.readTimeoutMs), this.shutdown.signal])
         let frame
         try {
-          frame = await lp.read({ signal })
+          frame = await frames.read({ signal })
         } catch (err) {
-          const name = errorName(err)
-          if (name === 'InvalidDataLengthError') {
-            log('frame from %s over %d bytes - %s', from, this.maxFrameBytes, errorText(err))
-            await lp.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
+          if (err instanceof FrameTooLargeError) {
+            log('frame from %s refused - %s', from, err.message)
+            await frames.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
             break
           }
-          if (name === 'InvalidDataLengthLengthError' || name === 'InvalidMessageLengthError') {
-            await lp.write(Ack.encode({ id: '', status: Ack.Status.MALFORMED, reason: 'bad length prefix' }), { signal })
+          if (err instanceof BadPrefixError) {
+            await frames.write(Ack.encode({ id: '', status: Ack.Status.MALFORMED, reason: 'bad length prefix' }), { signal })
             break
           }
-          if (name === 'UnexpectedEOFError') {
-            break // the sender closed its side, between frames or in the middle of one
+          if (err instanceof TruncatedFrameError) {
+            break // the sender closed its side in the middle of a frame: nothing to store
           }
           throw err
         }
-        const ack = await this.receive(frame.subarray(), from, via)
-        await lp.write(Ack.encode(ack), { signal })
+        if (frame == null) {
+          break // the sender closed its side between frames: done
+        }
+        const ack = await this.receive(frame, from, via)
+        await frames.write(Ack.encode(ack), { signal })
         if (ack.status === Ack.Status.MALFORMED) {
           break
         }
