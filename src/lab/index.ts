@@ -27,7 +27,7 @@
  * Router: `wanIp`, `lanIp`, `lanSubnet`, `nat`, `hosts`, `setDelay(ms)`, `setRate(mbit)`,
  *   `setConntrackTimeouts({ udpSeconds, udpStreamSeconds, tcpEstablishedSeconds })`, `flows()`,
  *   `flowsBetween(a, b)`, `flushConntrack()`, `forwardPort(PortForward)`,
- *   `startPortMapping({ upnp, natpmp, pcp })`, `stopPortMapping()`, `reboot()`, `changeWanAddress(ip?)`
+ *   `startPortMapping({ upnp, natpmp, pcp })`, `stopPortMapping()`, `upnpRootUrl`, `listMappings(fromHost?)`, `reboot()`, `changeWanAddress(ip?)`
  * burrow in the lab: `startBurrow(lab, host, init)`, `BurrowNode.waitForStatus(pred, ms)`,
  *   `BurrowNode.cli(args)`, `BurrowNode.stop()`; the scenario behind `burrow lab`: `runScenario(init)`.
  * Housekeeping: `sweepStaleLabs()`, `labUnavailableReason(tools?)`.
@@ -37,8 +37,8 @@
  * routed outside the lab); LANs 192.168.n.0/24; CGNAT segments 100.64.n.0/24. No veth joins a
  * lab namespace to the host's own; routers forward only inside their namespace.
  */
-export { Lab, LabHost, Router, labUnavailableReason, REQUIRED_TOOLS } from './topology.js'
-export type { LabInit, HomeInit, CgnatInit, Home, ConntrackTimeouts, LabTarget } from './topology.js'
+export { Lab, LabHost, Router, labUnavailableReason, parseUpnpcList, REQUIRED_TOOLS } from './topology.js'
+export type { UpnpMapping, LabInit, HomeInit, CgnatInit, Home, ConntrackTimeouts, LabTarget } from './topology.js'
 export { NAT_KINDS } from './nat.js'
 export type { NatKind, PortForward } from './nat.js'
 export type { PortMappingInit } from './upnp.js'

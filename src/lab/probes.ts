@@ -11,6 +11,8 @@
  *   message, answering "ok", or `{"timeout":true}`.
  * - `send udp|tcp IP:PORT TEXT TIMEOUTMS [LOCALPORT]`: prints `{"ok":true,"reply":"..."}` or
  *   `{"ok":false,"error":"..."}`.
+ * - `rtt IP:PORT COUNT`: UDP round trips to an observer, one at a time; prints
+ *   `{"rttMs":[...],"avgMs":n,"lost":n}` (for hosts without ping).
  */
 export const PROBE_SCRIPT = String.raw`
 import dgram from 'node:dgram'
@@ -104,6 +106,26 @@ if (mode === 'observe') {
     c.on('end', () => { out({ ok: true, reply: d }); process.exit(0) })
     c.on('error', (e) => { out({ ok: false, error: e.code ?? e.message }); process.exit(0) })
   }
+} else if (mode === 'rtt') {
+  const [target, count] = a
+  const [host, port] = hp(target)
+  const u = dgram.createSocket('udp4')
+  await new Promise((res) => u.bind(0, '0.0.0.0', res))
+  const rttMs = []
+  let lost = 0
+  for (let i = 0; i < Number(count); i++) {
+    const t0 = process.hrtime.bigint()
+    const ok = await new Promise((res) => {
+      const timer = setTimeout(() => { u.removeAllListeners('message'); res(false) }, 2000)
+      u.once('message', () => { clearTimeout(timer); res(true) })
+      u.send('rtt' + i, port, host)
+    })
+    if (ok) rttMs.push(Number(process.hrtime.bigint() - t0) / 1e6); else lost++
+    await new Promise((res) => setTimeout(res, 50))
+  }
+  const avgMs = rttMs.length ? rttMs.reduce((x, y) => x + y, 0) / rttMs.length : null
+  out({ rttMs, avgMs, lost })
+  process.exit(0)
 } else {
   process.stderr.write('unknown mode ' + mode + '\n')
   process.exit(2)

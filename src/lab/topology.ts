@@ -300,6 +300,19 @@ export class Router {
     this.miniupnpd = proc
   }
 
+  /** The IGD description URL (from miniupnpd's log), for `upnpc -u URL` without SSDP discovery. */
+  get upnpRootUrl (): string | undefined {
+    const m = this.miniupnpd?.recentOutput.match(/HTTP listening on port (\d+)/)
+    return m?.[1] === undefined ? undefined : `http://${this.lanIp}:${m[1]}/rootDesc.xml`
+  }
+
+  /** The router's port mappings (UPnP and NAT-PMP/PCP alike), as `upnpc -l` run on a LAN host lists them. */
+  async listMappings (from: LabHost = this.hosts[0] ?? assertNever('router has no LAN host')): Promise<UpnpMapping[]> {
+    const url = this.upnpRootUrl
+    const r = await this.lab.exec(from, 'upnpc', [...(url !== undefined ? ['-u', url] : []), '-l'], { allowFailure: true })
+    return parseUpnpcList(r.stdout)
+  }
+
   /** Stops miniupnpd (by PID); its rules stay until flushed, as after a crash. */
   async stopPortMapping (): Promise<void> {
     if (this.miniupnpd !== undefined) {
@@ -337,6 +350,40 @@ export class Router {
     this.miniupnpd?.signal('SIGUSR1')
     return next
   }
+}
+
+function assertNever (message: string): never {
+  throw new LabTopologyError(message)
+}
+
+/** A port mapping as `upnpc -l` lists it. */
+export interface UpnpMapping {
+  protocol: 'TCP' | 'UDP'
+  externalPort: number
+  internalIp: string
+  internalPort: number
+  description: string
+  remoteHost: string
+  leaseSeconds: number
+}
+
+/** Parses `upnpc -l` lines like ` 0 UDP  5000->192.168.1.10:5000  'libminiupnpc' '' 0`. */
+export function parseUpnpcList (text: string): UpnpMapping[] {
+  const out: UpnpMapping[] = []
+  for (const line of text.split('\n')) {
+    const m = line.match(/^\s*\d+\s+(TCP|UDP)\s+(\d+)->([\d.]+):(\d+)\s+'([^']*)'\s+'([^']*)'\s+(\d+)/)
+    if (m === null) continue
+    out.push({
+      protocol: m[1] as 'TCP' | 'UDP',
+      externalPort: Number(m[2]),
+      internalIp: m[3] ?? '',
+      internalPort: Number(m[4]),
+      description: m[5] ?? '',
+      remoteHost: m[6] ?? '',
+      leaseSeconds: Number(m[7])
+    })
+  }
+  return out
 }
 
 /** A home network: its router and the hosts behind it. */
