@@ -1,0 +1,114 @@
+import { createNode } from '../../node/index.js'
+import { ControlServer } from '../../control/index.js'
+import { packageVersion } from '../../package/index.js'
+import { collect, fail } from '../output.js'
+import { globals, homeOf } from '../context.js'
+import type { Command } from 'commander'
+
+interface DaemonFlags {
+  listen?: string[]
+  announce?: string[]
+  bootstrap?: string[]
+  network?: string
+  relayServer?: string | boolean
+  portMapping?: string
+  lanOnly?: boolean
+  metrics?: string
+  dhtMode?: string
+  dialPrivateAddresses?: string
+}
+
+/** How long a clean stop may take before the daemon gives up on it. */
+const STOP_TIMEOUT_MS = 10_000
+
+export function register (program: Command): void {
+  program.command('daemon')
+    .description('run the node in the foreground until SIGINT/SIGTERM')
+    .option('--listen <multiaddr>', 'listen address (repeatable; default TCP port 4001 on 0.0.0.0 and ::)', collect)
+    .option('--announce <multiaddr>', 'address others should dial, e.g. a port forward made by hand (repeatable)', collect)
+    .option('--bootstrap <multiaddr>', "bootstrap peer (repeatable; replaces the network's list)", collect)
+    .option('--network <name>', "swarm to join: 'amino' (public DHT) or the name of an own swarm")
+    .option('--relay-server [mode]', "offer circuit relay v2: on, off or auto (only when publicly reachable)")
+    .option('--port-mapping <mode>', 'auto, upnp, nat-pmp, pcp or off')
+    .option('--lan-only', 'map nothing, announce only LAN addresses, find LAN peers with mDNS')
+    .option('--metrics <host:port>', 'serve Prometheus metrics on loopback')
+    .option('--dht-mode <mode>', 'auto, client or server')
+    .option('--dial-private-addresses <mode>', 'auto, on or off: use private addresses learned from others')
+    .action(async (flags: DaemonFlags, cmd: Command) => { await runDaemon(flags, cmd) })
+}
+
+async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
+  const home = homeOf(cmd)
+  const verbose = globals(cmd).verbose === true
+  const overrides: Record<string, unknown> = {
+    listen: flags.listen,
+    announce: flags.announce,
+    bootstrap: flags.bootstrap,
+    network: flags.network,
+    relayServer: flags.relayServer === true ? 'on' : flags.relayServer,
+    portMapping: flags.portMapping,
+    lanOnly: flags.lanOnly,
+    metrics: flags.metrics,
+    dhtMode: flags.dhtMode,
+    dialPrivateAddresses: flags.dialPrivateAddresses
+  }
+
+  const node = await createNode({ home, env: process.env, config: overrides })
+  const control = new ControlServer(node, home)
+
+  let stopping = false
+  const shutdown = (signal: string): void => {
+    if (stopping) {
+      console.error(`burrow: second ${signal}: forcing exit`)
+      process.exit(130)
+    }
+    stopping = true
+    console.log(`${signal}: stopping (press Ctrl-C again to force)`)
+    const force = setTimeout(() => {
+      console.error(`burrow: clean stop took over ${STOP_TIMEOUT_MS / 1000} s: forcing exit`)
+      process.exit(1)
+    }, STOP_TIMEOUT_MS)
+    force.unref()
+    void (async () => {
+      await control.stop()
+      await node.stop()
+      console.log('stopped')
+      process.exit(0)
+    })().catch(err => { fail(err, verbose) })
+  }
+  process.on('SIGINT', () => { shutdown('SIGINT') })
+  process.on('SIGTERM', () => { shutdown('SIGTERM') })
+
+  try {
+    await node.start()
+    await control.start()
+  } catch (err) {
+    await control.stop().catch(() => {})
+    await node.stop().catch(() => {})
+    fail(err, verbose)
+  }
+
+  const status = await node.status()
+  console.log(`burrow ${packageVersion()} daemon`)
+  console.log(`PeerId: ${status.peerId}`)
+  console.log(`network: ${status.network} (DHT ${status.dht.protocol}, ${status.dht.mode} mode)`)
+  console.log('listening on:')
+  for (const a of status.addresses.listen) console.log(`  ${a}`)
+  if (status.addresses.announced.length > 0) {
+    console.log('announcing:')
+    for (const a of status.addresses.announced) console.log(`  ${a}`)
+  }
+  if (node.bootstrapPeers.length === 0) {
+    console.log(`no bootstrap peers: this node starts network '${status.network}' on its own; others join it with --bootstrap ${status.addresses.announced[0] ?? 'ADDRESS'}`)
+  }
+  console.log(`control socket: ${control.socketPath}`)
+  console.log('ready')
+
+  node.addEventListener('message', (evt) => {
+    const m = evt.detail
+    console.log(`message ${m.id} from ${m.from} (${m.body.byteLength} bytes, ${m.via})`)
+  })
+  node.addEventListener('message:failed', (evt) => {
+    console.log(`message ${evt.detail.id} to ${evt.detail.to} failed: ${evt.detail.lastError ?? 'expired'}`)
+  })
+}

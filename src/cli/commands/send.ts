@@ -1,0 +1,36 @@
+import { clientFor, globals } from '../context.js'
+import { fail, printJson } from '../output.js'
+import type { SendResult } from '../../messaging/index.js'
+import type { Command } from 'commander'
+
+/** Exit code when the peer did not acknowledge yet but the outbox keeps retrying (EX_TEMPFAIL). */
+const EXIT_QUEUED = 75
+
+export function register (program: Command): void {
+  program.command('send')
+    .description("send one message; exits 0 only once the peer acknowledged it (75: queued, still retrying)")
+    .argument('<peerId>', 'the recipient')
+    .argument('<text>', "the message text, or '-' to read the body from stdin")
+    .option('--content-type <type>', 'content type of the body')
+    .option('--id <id>', 'message id (default: a new random one); resending the same id delivers it at most once')
+    .option('--json', 'JSON output')
+    .action(async (peer: string, text: string, opts: { json?: boolean, contentType?: string, id?: string }, cmd: Command) => {
+      const body = text === '-'
+        ? { base64: (await readStdin()).toString('base64'), contentType: opts.contentType ?? 'application/octet-stream' }
+        : { text, contentType: opts.contentType }
+      try {
+        const r = await clientFor(cmd).post<SendResult>('/send', { peer, id: opts.id, ...body })
+        if (opts.json === true) printJson(r)
+        else console.log(`delivered ${r.id} to ${peer} via ${r.via} (${r.rttMs} ms)`)
+      } catch (err) {
+        const code = (err as { code?: string }).code
+        fail(err, globals(cmd).verbose === true, code === 'ERR_PEER_UNREACHABLE' ? EXIT_QUEUED : 1)
+      }
+    })
+}
+
+async function readStdin (): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of process.stdin) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}

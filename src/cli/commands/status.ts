@@ -1,0 +1,39 @@
+import { clientFor } from '../context.js'
+import { printJson } from '../output.js'
+import type { NodeStatus } from '../../node/index.js'
+import type { Command } from 'commander'
+
+export function register (program: Command): void {
+  program.command('status')
+    .description('reachability, NAT, addresses, port mappings, relay reservations, connections')
+    .option('--json', 'JSON output (stable field names)')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const s = await clientFor(cmd).get<NodeStatus>('/status')
+      if (opts.json === true) {
+        printJson(s)
+        return
+      }
+      console.log(`PeerId:        ${s.peerId}`)
+      console.log(`network:       ${s.network} (DHT ${s.dht.mode}, ${s.dht.protocol})`)
+      console.log(`up since:      ${s.startedAt}`)
+      console.log(`reachability:  ${s.reachability} (${s.reachabilitySource})`)
+      console.log(`NAT mapping:   ${s.nat.mapping}`)
+      list('listening', s.addresses.listen)
+      list('announced', s.addresses.announced)
+      list('observed', s.addresses.observed)
+      list('relayed', s.addresses.relayed)
+      list('port mappings', s.portMappings.map(m => `${m.protocol} ${m.internal} -> ${m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}`))
+      list('reservations', s.reservations.map(r => `${r.relay}${r.expiresAt != null ? ` until ${r.expiresAt}` : ''}`))
+      list('connections', s.connections.map(c => `${c.peerId} ${c.direct ? 'direct ' : 'relayed'} ${c.direction.padEnd(8)} ${c.remoteAddress}${c.rttMs != null ? ` ${c.rttMs} ms` : ''}`))
+      console.log(`outbox:        ${s.messages.outboxPending} pending, ${s.messages.outboxFailed} failed`)
+    })
+}
+
+function list (label: string, items: string[]): void {
+  if (items.length === 0) {
+    console.log(`${`${label}:`.padEnd(15)}none`)
+    return
+  }
+  console.log(`${label}:`)
+  for (const i of items) console.log(`  ${i}`)
+}

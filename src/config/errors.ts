@@ -1,0 +1,11 @@
+import { BurrowError } from '../errors/index.js'
+
+/** A setting that cannot be used: names the field, the value and where it came from. */
+export class InvalidConfigError extends BurrowError {
+  readonly field: string
+
+  constructor (field: string, message: string) {
+    super('ERR_INVALID_CONFIG', message)
+    this.field = field
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * Every setting burrow has, its default, where it can be set and why the default is
+ * what it is. This table is the one documented place for defaults: `burrow config
+ * --defaults` prints it and docs/config.md is generated from the same rows.
+ *
+ * Precedence (lowest to highest): these defaults < `config.json` in the home dir <
+ * environment variables < command-line flags.
+ */
+
+export type FieldKind = 'string' | 'string?' | 'string[]' | 'string[]?' | 'number' | 'boolean'
+
+export interface Field {
+  /** dotted path inside config.json, e.g. `messages.maxBytes` */
+  path: string
+  kind: FieldKind
+  default: unknown
+  /** environment variable (lists are comma-separated) */
+  env: string
+  /** daemon flag, when there is one */
+  flag?: string
+  doc: string
+}
+
+const MiB = 1024 * 1024
+
+export const FIELDS: Field[] = [
+  { path: 'network', kind: 'string', default: 'amino', env: 'BURROW_NETWORK', flag: '--network', doc: "swarm to join: 'amino' is the public libp2p/IPFS DHT; any other name is an own swarm on /burrow/kad/1.0.0" },
+  { path: 'listen', kind: 'string[]', default: ['/ip4/0.0.0.0/tcp/4001', '/ip6/::/tcp/4001'], env: 'BURROW_LISTEN', flag: '--listen', doc: 'multiaddrs to listen on; 4001 is the port kubo and the IPFS swarm use' },
+  { path: 'announce', kind: 'string[]', default: [], env: 'BURROW_ANNOUNCE', flag: '--announce', doc: 'addresses others should dial (a port forward made by hand); replaces the detected ones' },
+  { path: 'bootstrap', kind: 'string[]?', default: null, env: 'BURROW_BOOTSTRAP', flag: '--bootstrap', doc: "bootstrap peers (/…/p2p/PEERID); null means the network's list in bootstrap/NETWORK.json" },
+  { path: 'relayServer', kind: 'string', default: 'auto', env: 'BURROW_RELAY_SERVER', flag: '--relay-server', doc: "offer circuit relay v2: 'auto' (only when publicly reachable), 'on' or 'off'" },
+  { path: 'portMapping', kind: 'string', default: 'auto', env: 'BURROW_PORT_MAPPING', flag: '--port-mapping', doc: "ask the home router for a port: 'auto', 'upnp', 'nat-pmp', 'pcp' or 'off'" },
+  { path: 'lanOnly', kind: 'boolean', default: false, env: 'BURROW_LAN_ONLY', flag: '--lan-only', doc: 'map nothing, announce only LAN addresses, find LAN peers with mDNS' },
+  { path: 'metrics', kind: 'string?', default: null, env: 'BURROW_METRICS', flag: '--metrics', doc: 'HOST:PORT for a Prometheus /metrics endpoint (loopback only); null turns it off' },
+  { path: 'dhtMode', kind: 'string', default: 'auto', env: 'BURROW_DHT_MODE', flag: '--dht-mode', doc: "'auto' serves the DHT only when publicly reachable on amino (always on own swarms); 'client' or 'server' force it" },
+  { path: 'dialPrivateAddresses', kind: 'string', default: 'auto', env: 'BURROW_DIAL_PRIVATE_ADDRESSES', flag: '--dial-private-addresses', doc: "use private/loopback addresses learned from the DHT: 'auto' (never on amino, so a DHT is no way into someone's LAN; yes on own swarms), 'on' or 'off'" },
+  { path: 'keepaliveSeconds', kind: 'number', default: 15, env: 'BURROW_KEEPALIVE_SECONDS', doc: 'ping an idle connection this long after its last traffic, well inside the 30 s UDP mappings of common home routers' },
+  { path: 'maxConnections', kind: 'number', default: 300, env: 'BURROW_MAX_CONNECTIONS', doc: "connections before the oldest untagged ones are pruned (libp2p's default)" },
+  { path: 'messages.maxBytes', kind: 'number', default: MiB, env: 'BURROW_MESSAGES_MAX_BYTES', doc: 'largest message body sent or accepted; larger ones are answered TOO_LARGE' },
+  { path: 'messages.outboxTtlSeconds', kind: 'number', default: 86_400, env: 'BURROW_MESSAGES_OUTBOX_TTL_SECONDS', doc: 'how long an unacknowledged message is retried before it is reported failed (a day covers a laptop that sleeps overnight)' },
+  { path: 'messages.retryIntervalSeconds', kind: 'number', default: 30, env: 'BURROW_MESSAGES_RETRY_INTERVAL_SECONDS', doc: 'outbox retry period (a retry also starts whenever the peer connects)' },
+  { path: 'messages.maxInboundPerSecond', kind: 'number', default: 100, env: 'BURROW_MESSAGES_MAX_INBOUND_PER_SECOND', doc: 'messages accepted per second from one peer; the excess is answered RATE_LIMITED' }
+]
+
+/** The defaults as a nested object, built from FIELDS. */
+export function defaultsObject (): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const f of FIELDS) {
+    setPath(out, f.path, structuredClone(f.default))
+  }
+  return out
+}
+
+export function setPath (obj: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.')
+  let cur: Record<string, unknown> = obj
+  for (const p of parts.slice(0, -1)) {
+    if (typeof cur[p] !== 'object' || cur[p] == null) cur[p] = {}
+    cur = cur[p] as Record<string, unknown>
+  }
+  cur[parts[parts.length - 1] ?? path] = value
+}
+
+export function getPath (obj: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = obj
+  for (const p of path.split('.')) {
+    if (typeof cur !== 'object' || cur == null) return undefined
+    cur = (cur as Record<string, unknown>)[p]
+  }
+  return cur
+}

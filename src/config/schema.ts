@@ -1,0 +1,55 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
+import { z } from 'zod'
+
+/** Why a string is not a multiaddr, or undefined when it is one. */
+function multiaddrProblem (s: string): string | undefined {
+  try {
+    multiaddr(s)
+    return undefined
+  } catch (err) {
+    return (err as Error).message
+  }
+}
+
+/** A multiaddr that ends in /p2p/PEERID with a valid PeerId. */
+function isPeerMultiaddr (s: string): boolean {
+  try {
+    const id = multiaddr(s).getComponents().findLast(c => c.name === 'p2p')?.value
+    if (id == null) return false
+    peerIdFromString(id)
+    return true
+  } catch {
+    return false
+  }
+}
+
+const ma = z.string().superRefine((s, ctx) => {
+  const problem = multiaddrProblem(s)
+  if (problem != null) ctx.addIssue({ code: 'custom', message: `not a valid multiaddr (${problem}; example: /ip4/0.0.0.0/tcp/4001)` })
+})
+const peerMa = z.string().refine(isPeerMultiaddr, { message: 'not a multiaddr ending in /p2p/PEERID (example: /ip4/1.2.3.4/tcp/4001/p2p/12D3Koo…)' })
+const seconds = z.number().int().positive()
+
+export const configSchema = z.object({
+  network: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, { message: "a network name is lower-case letters, digits and '-' (example: amino)" }),
+  listen: z.array(ma),
+  announce: z.array(ma),
+  bootstrap: z.array(peerMa).nullable(),
+  relayServer: z.enum(['auto', 'on', 'off']),
+  portMapping: z.enum(['auto', 'upnp', 'nat-pmp', 'pcp', 'off']),
+  lanOnly: z.boolean(),
+  metrics: z.string().regex(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}$/, { message: 'metrics listens on loopback only: HOST:PORT with HOST 127.0.0.1, localhost or [::1]' }).nullable(),
+  dhtMode: z.enum(['auto', 'client', 'server']),
+  dialPrivateAddresses: z.enum(['auto', 'on', 'off']),
+  keepaliveSeconds: seconds.max(3600),
+  maxConnections: z.number().int().min(1).max(100_000),
+  messages: z.object({
+    maxBytes: z.number().int().min(1).max(64 * 1024 * 1024),
+    outboxTtlSeconds: seconds,
+    retryIntervalSeconds: seconds,
+    maxInboundPerSecond: z.number().positive()
+  }).strict()
+}).strict()
+
+export type BurrowConfig = z.infer<typeof configSchema>

@@ -1,0 +1,234 @@
+import { createServer, request as httpRequest } from 'node:http'
+import { chmod, unlink } from 'node:fs/promises'
+import { join } from 'node:path'
+import { logger } from '@libp2p/logger'
+import { BurrowError, InvalidInputError } from '../errors/index.js'
+import { API_PREFIX, MAX_REQUEST_BYTES, SOCKET_FILE } from './constants.js'
+import { DaemonRunningError } from './errors.js'
+import type { BurrowNode, InboxMessage } from '../index.js'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+
+const log = logger('burrow:control:server')
+
+/** HTTP status for each error code the daemon answers with; anything else is 500. */
+const STATUS: Record<string, number> = {
+  ERR_INVALID_INPUT: 400,
+  ERR_INVALID_PEER_ID: 400,
+  ERR_INVALID_MULTIADDR: 400,
+  ERR_MESSAGE_TOO_LARGE: 413,
+  ERR_PEER_NOT_FOUND: 404,
+  ERR_DIAL_FAILED: 502,
+  ERR_PEER_UNREACHABLE: 504,
+  ERR_MESSAGE_REJECTED: 422,
+  ERR_TIMEOUT: 504
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, url: URL) => Promise<unknown>
+
+/**
+ * The daemon's control API: JSON over HTTP on a Unix socket in the home dir, mode
+ * 0600, so only the owner can drive the node (DESIGN.md, Security rules).
+ */
+export class ControlServer {
+  readonly socketPath: string
+  private readonly node: BurrowNode
+  private server?: Server
+  private readonly routes: Record<string, Handler>
+  private readonly streams = new Set<ServerResponse>()
+
+  constructor (node: BurrowNode, home: string) {
+    this.node = node
+    this.socketPath = join(home, SOCKET_FILE)
+    this.routes = {
+      'GET /status': async () => this.node.status(),
+      'GET /peers': async () => this.node.connections(),
+      'POST /find': async (_req, _res, body) => this.node.find(str(body, 'peer')),
+      'POST /dial': async (_req, _res, body) => this.node.dial(str(body, 'target')),
+      'POST /send': async (_req, _res, body) => {
+        const text = body.text
+        const base64 = body.base64
+        let payload: string | Uint8Array
+        if (typeof text === 'string') payload = text
+        else if (typeof base64 === 'string') payload = Buffer.from(base64, 'base64')
+        else throw new InvalidInputError("send needs 'text' or 'base64'")
+        return this.node.send(str(body, 'peer'), payload, {
+          contentType: typeof body.contentType === 'string' ? body.contentType : undefined,
+          id: typeof body.id === 'string' ? body.id : undefined
+        })
+      },
+      'GET /inbox': async (req, res, _body, url) => this.inbox(req, res, url),
+      'GET /outbox': async () => this.node.outbox(),
+      'POST /ping': async (req, res, body) => {
+        const count = typeof body.count === 'number' ? body.count : 4
+        if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new InvalidInputError(`count = ${String(body.count)}: must be a whole number from 1 to 10000`)
+        const signal = abortOnClose(req, res)
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+        try {
+          for await (const reply of this.node.ping(str(body, 'peer'), { count, signal })) {
+            res.write(JSON.stringify(reply) + '\n')
+          }
+        } catch (err) {
+          res.write(JSON.stringify({ error: errorBody(err) }) + '\n')
+        }
+        res.end()
+        return STREAMED
+      }
+    }
+  }
+
+  async start (): Promise<void> {
+    if (this.server != null) return
+    await this.clearStaleSocket()
+    const server = createServer((req, res) => { void this.handle(req, res) })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.socketPath, () => { server.off('error', reject); resolve() })
+    })
+    await chmod(this.socketPath, 0o600)
+    this.server = server
+    log('control API on %s', this.socketPath)
+  }
+
+  async stop (): Promise<void> {
+    const server = this.server
+    if (server == null) return
+    this.server = undefined
+    for (const res of this.streams) res.end()
+    await new Promise<void>(resolve => {
+      server.close(() => { resolve() })
+      server.closeAllConnections()
+    })
+    await unlink(this.socketPath).catch(() => {})
+  }
+
+  /** A socket file left by a daemon that crashed is removed; a live daemon is an error. */
+  private async clearStaleSocket (): Promise<void> {
+    const alive = await new Promise<boolean>(resolve => {
+      const req = httpRequest({ socketPath: this.socketPath, path: `${API_PREFIX}/status`, timeout: 2000 }, (res) => { res.resume(); resolve(true) })
+      req.on('error', () => { resolve(false) })
+      req.on('timeout', () => { req.destroy(); resolve(false) })
+      req.end()
+    })
+    if (alive) throw new DaemonRunningError(this.socketPath)
+    await unlink(this.socketPath).catch(() => {})
+  }
+
+  private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(req.url ?? '/', 'http://burrow')
+      if (!url.pathname.startsWith(API_PREFIX)) throw new BurrowError('ERR_NOT_FOUND', `no such endpoint ${url.pathname}`)
+      const route = this.routes[`${req.method ?? 'GET'} ${url.pathname.slice(API_PREFIX.length)}`]
+      if (route == null) throw new BurrowError('ERR_NOT_FOUND', `no such endpoint ${req.method ?? ''} ${url.pathname}`)
+      const body = req.method === 'POST' ? await readJson(req) : {}
+      const result = await route(req, res, body, url)
+      if (result === STREAMED) return
+      send(res, 200, result)
+    } catch (err) {
+      const e = errorBody(err)
+      if (!(err instanceof BurrowError)) log.error('control request failed - %e', err)
+      if (!res.headersSent) send(res, e.code === 'ERR_NOT_FOUND' ? 404 : (STATUS[e.code] ?? 500), { error: e })
+      else res.end()
+    }
+  }
+
+  private async inbox (req: IncomingMessage, res: ServerResponse, url: URL): Promise<typeof STREAMED> {
+    const follow = url.searchParams.get('follow') === '1'
+    const since = Number(url.searchParams.get('since') ?? 0)
+    res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+    const write = (m: InboxMessage): void => { res.write(JSON.stringify(inboxJson(m)) + '\n') }
+    if (!follow) {
+      for (const m of await this.node.inbox({ since })) write(m)
+      res.end()
+      return STREAMED
+    }
+    // subscribe first so nothing arrives unseen between the listing and the subscription
+    const seen = new Set<string>()
+    const pending: InboxMessage[] = []
+    let listing = true
+    const onMessage = (evt: CustomEvent<InboxMessage>): void => {
+      if (listing) pending.push(evt.detail)
+      else write(evt.detail)
+    }
+    this.node.addEventListener('message', onMessage)
+    this.streams.add(res)
+    res.on('close', () => {
+      this.node.removeEventListener('message', onMessage)
+      this.streams.delete(res)
+    })
+    for (const m of await this.node.inbox({ since })) {
+      seen.add(`${m.from}/${m.id}`)
+      write(m)
+    }
+    listing = false
+    for (const m of pending) if (!seen.has(`${m.from}/${m.id}`)) write(m)
+    return STREAMED
+  }
+}
+
+const STREAMED = Symbol('streamed')
+
+/** The JSON form of an inbox message: text bodies as text, others base64. */
+export function inboxJson (m: InboxMessage): Record<string, unknown> {
+  const isText = m.contentType == null || m.contentType.startsWith('text/')
+  let text: string | undefined
+  if (isText) {
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(m.body)
+    } catch {
+      text = undefined
+    }
+  }
+  return {
+    id: m.id,
+    from: m.from,
+    sentAt: new Date(m.sentAtMs).toISOString(),
+    receivedAt: new Date(m.receivedAtMs).toISOString(),
+    contentType: m.contentType ?? null,
+    via: m.via,
+    bytes: m.body.byteLength,
+    ...(text != null ? { text } : { base64: Buffer.from(m.body).toString('base64') })
+  }
+}
+
+function str (body: Record<string, unknown>, key: string): string {
+  const v = body[key]
+  if (typeof v !== 'string' || v === '') throw new InvalidInputError(`missing '${key}'`)
+  return v
+}
+
+function errorBody (err: unknown): { name: string, code: string, message: string } {
+  if (err instanceof BurrowError) return { name: err.name, code: err.code, message: err.message }
+  const e = err as { name?: string, code?: string, message?: string }
+  return { name: e.name ?? 'Error', code: typeof e.code === 'string' ? e.code : 'ERR_INTERNAL', message: (e.message ?? String(err)).split('\n')[0] ?? '' }
+}
+
+function send (res: ServerResponse, status: number, value: unknown): void {
+  const text = JSON.stringify(value)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) })
+  res.end(text)
+}
+
+async function readJson (req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > MAX_REQUEST_BYTES) throw new InvalidInputError(`request larger than ${MAX_REQUEST_BYTES} bytes`)
+    chunks.push(chunk as Buffer)
+  }
+  if (size === 0) return {}
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown
+    if (typeof v !== 'object' || v == null || Array.isArray(v)) throw new Error('not an object')
+    return v as Record<string, unknown>
+  } catch (err) {
+    throw new InvalidInputError(`request body is not a JSON object: ${(err as Error).message}`)
+  }
+}
+
+function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
+  const controller = new AbortController()
+  res.on('close', () => { controller.abort() })
+  req.on('aborted', () => { controller.abort() })
+  return controller.signal
+}

@@ -1,0 +1,19 @@
+/**
+ * burrow's library API.
+ *
+ * ```ts
+ * import { createNode } from 'burrow'
+ * const node = await createNode({ home: '/var/lib/burrow', config: { network: 'burrow' } })
+ * node.addEventListener('message', (evt) => { console.log(evt.detail.from, new TextDecoder().decode(evt.detail.body)) })
+ * await node.start()
+ * const { via } = await node.send('12D3KooW…', 'hello')
+ * ```
+ */
+export { createNode, BurrowNode, parsePeerId, parseTarget, isDirect } from './node/index.js'
+export type { CreateNodeOptions, SendOptions, NodeStatus, ConnectionInfo, FindResult, DialResult, PingReply, BurrowNodeEvents, Reachability, ReservationInfo, PortMappingInfo } from './node/index.js'
+export { InvalidPeerIdError, InvalidMultiaddrError, PeerNotFoundError, DialFailedError, NotStartedError, HomeInUseError } from './node/index.js'
+export type { InboxMessage, OutboxEntry, SendResult } from './messaging/index.js'
+export { loadConfig, resolveHome, FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'
+export type { BurrowConfig } from './config/index.js'
+export { BurrowError } from './errors/index.js'
+export { ControlClient } from './control/index.js'

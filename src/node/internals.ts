@@ -1,0 +1,17 @@
+import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
+
+/**
+ * libp2p keeps the address and transport managers internal; services receive them as
+ * components. This service only hands them to the node, for `status`.
+ */
+export interface NodeInternals {
+  addressManager: AddressManager
+  transportManager: TransportManager
+}
+
+export function nodeInternals (): (components: NodeInternals) => NodeInternals {
+  return (components) => ({
+    addressManager: components.addressManager,
+    transportManager: components.transportManager
+  })
+}

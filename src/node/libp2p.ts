@@ -1,0 +1,103 @@
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify, identifyPush } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
+import { bootstrap } from '@libp2p/bootstrap'
+import { isPrivate } from '@libp2p/utils'
+import { dhtProtocolFor } from '../swarm/index.js'
+import { nodeInternals } from './internals.js'
+import type { NodeInternals } from './internals.js'
+import type { BurrowConfig } from '../config/index.js'
+import type { Identify, IdentifyPush } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
+import type { KadDHT } from '@libp2p/kad-dht'
+import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Datastore } from 'interface-datastore'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+export interface BurrowServices {
+  identify: Identify
+  identifyPush: IdentifyPush
+  ping: Ping
+  internals: NodeInternals
+  dht: KadDHT
+  [key: string]: unknown
+}
+
+export type BurrowLibp2p = Libp2p<BurrowServices>
+
+export interface AssembleOptions {
+  config: BurrowConfig
+  privateKey: PrivateKey
+  datastore: Datastore
+  bootstrapList: string[]
+}
+
+/** Whether addresses in private/loopback ranges learned from others may be used. */
+export function dialsPrivateAddresses (config: BurrowConfig): boolean {
+  if (config.dialPrivateAddresses === 'auto') return config.network !== 'amino'
+  return config.dialPrivateAddresses === 'on'
+}
+
+/**
+ * The one place libp2p is assembled. Every module comes from the libp2p ecosystem;
+ * burrow's own services are added around it by the node.
+ */
+export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowLibp2p> {
+  const { config, privateKey, datastore, bootstrapList } = options
+  const dialPrivate = dialsPrivateAddresses(config)
+
+  // amino: a node serves the DHT only when it has a public address (kad-dht switches
+  // by itself when clientMode is left undefined); own swarms serve by default.
+  let clientMode: boolean | undefined
+  if (config.dhtMode === 'client') clientMode = true
+  else if (config.dhtMode === 'server') clientMode = false
+  else clientMode = config.network === 'amino' ? undefined : false
+
+  return createLibp2p<BurrowServices>({
+    privateKey,
+    datastore,
+    start: false,
+    addresses: {
+      listen: config.listen,
+      announce: config.announce
+    },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0 })] : [],
+    connectionManager: {
+      maxConnections: config.maxConnections
+    },
+    connectionMonitor: {
+      // pings every connection: keeps NAT mappings warm and measures the RTT
+      pingInterval: config.keepaliveSeconds * 1000
+    },
+    connectionGater: {
+      // a public DHT must not become a way into someone's LAN (DESIGN.md, Security)
+      denyDialMultiaddr: (ma: Multiaddr) => !dialPrivate && isPrivateAddress(ma)
+    },
+    services: {
+      identify: identify(),
+      identifyPush: identifyPush(),
+      ping: ping(),
+      internals: nodeInternals(),
+      dht: kadDHT({
+        protocol: dhtProtocolFor(config.network),
+        clientMode,
+        peerInfoMapper: dialPrivate ? passthroughMapper : removePrivateAddressesMapper
+      })
+    }
+  })
+}
+
+function isPrivateAddress (ma: Multiaddr): boolean {
+  try {
+    return isPrivate(ma)
+  } catch {
+    return false
+  }
+}

@@ -1,0 +1,14 @@
+/**
+ * The swarm: which DHT a network speaks, its bootstrap list, and the peers we knew
+ * in earlier runs (peer store on disk).
+ */
+export { readBootstrapFile } from './bootstrap-list.js'
+export type { BootstrapFile } from './bootstrap-list.js'
+export { KnownPeers } from './known-peers.js'
+export { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL, FIND_PEER_TIMEOUT_MS } from './constants.js'
+
+import { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL } from './constants.js'
+
+export function dhtProtocolFor (network: string): string {
+  return network === 'amino' ? AMINO_DHT_PROTOCOL : BURROW_DHT_PROTOCOL
+}
