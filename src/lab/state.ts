@@ -84,14 +84,17 @@ function sleepSync (ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms)
 }
 
-function alive (pid: number): boolean {
+/** Whether a process exists and is not a zombie (an exited child its parent has not reaped yet). */
+export function processAlive (pid: number): boolean {
   try {
-    process.kill(pid, 0)
-    return true
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z'
   } catch {
     return false
   }
 }
+
+const alive = processAlive
 
 /**
  * Kills the given PIDs and every process inside the namespaces (SIGTERM, then SIGKILL after
