@@ -41,7 +41,7 @@ describe('messaging: limits and load', () => {
     assert.equal(inbox.filter(m => m.from === alice.id).length, 5)
   })
 
-  it('R6: 10 senders × 100 messages at once, none lost, none duplicated', async () => {
+  it('R6: 10 senders × 100 messages at once (BURROW_R6_MESSAGES to change), none lost, none duplicated', async () => {
     const senders = 10
     const perSender = Number(process.env.BURROW_R6_MESSAGES ?? 100)
     const bob = await createPeer()
