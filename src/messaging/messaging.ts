@@ -292,6 +292,9 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
     }
     options.signal?.throwIfAborted()
     const toText = to.toString()
+    if (to.equals(this.components.libp2p.peerId)) {
+      throw new InvalidMessageError('cannot send a message to this node itself')
+    }
     const now = Date.now()
     const queue = options.queue !== false
 
@@ -309,32 +312,41 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       await this.outboxStore.put(entry, frame)
     }
 
-    // Step 2: one attempt now
+    // Step 2: one attempt now. Tracked, so stop() waits for its outbox write.
     const signals = [this.shutdown.signal]
     if (options.signal != null) {
       signals.push(options.signal)
     }
     const signal = AbortSignal.any(signals)
-    const key = `${toText}/${id}`
-    const release = await this.sendSlots.acquire(toText, signal)
-    this.inFlight.add(key)
-    let outcome: Outcome
-    try {
-      outcome = await this.attempt(to, id, frame, signal)
-    } finally {
-      this.inFlight.delete(key)
-      release()
-    }
+    const run = this.attemptAndSettle(to, entry, frame, queue, signal)
+    const tracked = run.catch(() => {})
+    this.tasks.add(tracked)
+    void tracked.finally(() => this.tasks.delete(tracked))
+    const { outcome, error } = await run
 
-    // Step 3: record what happened; a user abort leaves the entry queued
-    const error = await this.settle(entry, outcome, queue)
+    // Step 3: report; a user abort leaves the entry queued
     if (outcome.kind === 'ok') {
       return { id, status: 'OK', via: outcome.via, rttMs: outcome.rttMs }
     }
     if (options.signal?.aborted === true) {
       throw options.signal.reason
     }
-    throw error
+    throw error ?? new PeerUnreachableError(id, toText, 'unknown failure', queue ? entry.expiresAtMs : undefined)
+  }
+
+  private async attemptAndSettle (to: PeerId, entry: OutboxEntry, frame: Uint8Array, queue: boolean, signal: AbortSignal): Promise<{ outcome: Outcome, error?: Error }> {
+    const key = `${entry.to}/${entry.id}`
+    const release = await this.sendSlots.acquire(entry.to, signal)
+    this.inFlight.add(key)
+    let outcome: Outcome
+    try {
+      outcome = await this.attempt(to, entry.id, frame, signal)
+    } finally {
+      this.inFlight.delete(key)
+      release()
+    }
+    const error = await this.settle(entry, outcome, queue)
+    return error == null ? { outcome } : { outcome, error }
   }
 
   /** Received messages in arrival order; `since` keeps those received at or after it (ms since the epoch). */
@@ -467,10 +479,11 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
   }
 
   private schedule (): void {
-    if (!this.started) {
+    if (!this.started || this.timer != null) {
       return
     }
     this.timer = setTimeout(() => {
+      this.timer = undefined
       this.track(this.sweep().finally(() => { this.schedule() }))
     }, this.retryIntervalMs)
     this.timer.unref()
