@@ -1,7 +1,7 @@
 /**
  * Every default of the message protocol, each with the reason it has the value it has.
  *
- * @see ../../docs/DESIGN.md, "The application message protocol"
+ * @see ../../docs/messaging.md
  */
 
 /** Protocol id negotiated by multistream-select; the version bumps on any wire change. */

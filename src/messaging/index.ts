@@ -14,7 +14,7 @@
  * await messaging.send(peerId, new TextEncoder().encode('hello'))
  * ```
  *
- * @see ../../docs/DESIGN.md, "The application message protocol"
+ * @see ../../docs/messaging.md
  */
 import { Messaging } from './messaging.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'

@@ -5,7 +5,7 @@
  * in order, until the sender closes its write side. Every frame is a varint length prefix
  * and a protobuf (pb/message.proto).
  *
- * @see ../../docs/DESIGN.md, "The application message protocol"
+ * @see ../../docs/messaging.md
  */
 import { randomUUID } from 'node:crypto'
 import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
