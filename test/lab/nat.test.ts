@@ -80,18 +80,18 @@ describe('NAT kinds', { skip: skipReason(['conntrack', 'miniupnpd', 'upnpc']) },
   it('unsolicited inbound is dropped: a host the inside never contacted cannot use the mapping', async () => {
     for (const home of [cone, symmetric]) {
       // the inside host talks to obs1 from port 43000, then listens on it for 2.5 s
-      const prober = await lab.spawnProbe(home.hosts[0]!, ['probe', 'udp', '43000', '2500', `${obs1.ip}:${OBSERVER_PORT}`])
+      const prober = await lab.spawnProbe(home.hosts[0]!, ['probe', 'udp', '43000', '1500', `${obs1.ip}:${OBSERVER_PORT}`])
       const [mapped] = await waitForKey<string[]>(prober, 'seen')
       assert.ok(mapped !== undefined && mapped !== null)
       // obs2 sends to that public ip:port
-      const sent = await lab.probe(obs2, ['send', 'udp', mapped, 'intruder', '1500'])
+      const sent = await lab.probe(obs2, ['send', 'udp', mapped, 'intruder', '1000'])
       assert.deepEqual(jsonLines1(sent.stdout), { ok: false, error: 'timeout' })
       const unsolicited = await waitForKey<unknown[]>(prober, 'unsolicited', 5000)
       assert.deepEqual(unsolicited, [], `${home.name}: nothing from obs2 got through`)
       // and nothing gets in over TCP to an inside listener either
-      const listener = await lab.spawnProbe(home.hosts[0]!, ['listen', 'tcp', '43001', '3000'])
+      const listener = await lab.spawnProbe(home.hosts[0]!, ['listen', 'tcp', '43001', '2000'])
       await waitForKey(listener, 'listening')
-      const tcp = await lab.probe(obs2, ['send', 'tcp', `${home.router.wanIp}:43001`, 'intruder', '1500'])
+      const tcp = await lab.probe(obs2, ['send', 'tcp', `${home.router.wanIp}:43001`, 'intruder', '1000'])
       assert.equal(jsonLines1(tcp.stdout).ok, false)
     }
   })

@@ -37,7 +37,8 @@ describe('burrow lab --a cone --b cone', { skip: skipReason(['iptables', 'gcc'])
   })
 
   it('prints a report with every step, each ok or with its reason', (t) => {
-    t.diagnostic(`exit ${code}\n${stdout}`)
+    t.diagnostic(`exit ${code}`)
+    for (const line of stdout.trimEnd().split('\n')) t.diagnostic(line)
     assert.match(stdout, /^burrow lab: A behind cone NAT, B behind cone NAT, TCP, 5 ms one-way/m, `report header; stderr: ${stderr}`)
     for (const name of STEPS) {
       const s = steps.get(name)
