@@ -1,0 +1,140 @@
+/**
+ * `npm run bench [-- --quick] [--only NAME[,NAME]] [--json]`: runs the benchmarks, prints a
+ * table, writes the run as JSON to bench/results/<timestamp>.json and, when every benchmark
+ * ran, the headline chart to docs/bench.svg. `--markdown` also prints the README table.
+ * `--smoke` is the tiny size `npm test` uses. Lab parts run only as root.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { BENCH_DIR, ROOT, stopAllHelpers } from './proc.ts'
+import { machineInfo, markdownTable, textTable } from './report.ts'
+import { renderSvg } from './svg.ts'
+import { messages } from './messages.ts'
+import { nodeCost } from './node-cost.ts'
+import type { BenchContext, BenchResult, Benchmark, RunDocument, Size } from './report.ts'
+
+export const BENCHMARKS: Benchmark[] = [messages, nodeCost]
+
+export interface RunOptions {
+  size: Size
+  only?: string[]
+  log?: (msg: string) => void
+  /** write bench/results/*.json (and docs/bench.svg when every benchmark ran); default true */
+  write?: boolean
+  /** pretend the lab is unavailable (the smoke test runs loopback parts only) */
+  noLab?: boolean
+}
+
+function gitRevision (): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+  } catch {
+    return null
+  }
+}
+
+async function labStatus (noLab: boolean): Promise<{ available: boolean, reason?: string }> {
+  if (noLab) return { available: false, reason: 'lab parts disabled for this run' }
+  try {
+    const { labUnavailableReason } = await import('../dist/lab/index.js')
+    const reason = labUnavailableReason()
+    return reason === undefined ? { available: true } : { available: false, reason }
+  } catch (err) {
+    return { available: false, reason: `the lab module does not load: ${(err as Error).message}` }
+  }
+}
+
+/** Runs the selected benchmarks one after another; a failing benchmark is recorded, not fatal. */
+export async function runBenchmarks (options: RunOptions): Promise<RunDocument> {
+  const log = options.log ?? ((msg: string) => { process.stderr.write(`[bench] ${msg}\n`) })
+  const unknown = (options.only ?? []).filter(n => !BENCHMARKS.some(b => b.name === n))
+  if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')} (known: ${BENCHMARKS.map(b => b.name).join(', ')})`)
+  const selected = options.only === undefined || options.only.length === 0 ? BENCHMARKS : BENCHMARKS.filter(b => options.only?.includes(b.name))
+  const lab = await labStatus(options.noLab === true)
+  const started = new Date()
+  const tmpDir = mkdtempSync(join(tmpdir(), 'burrow-bench-'))
+  const controller = new AbortController()
+  const results: BenchResult[] = []
+  try {
+    for (const b of selected) {
+      const ctx: BenchContext = { size: options.size, labAvailable: lab.available, labReason: lab.reason, tmpDir, log, signal: controller.signal }
+      const t0 = Date.now()
+      log(`${b.name}: ${b.title} (${options.size})`)
+      try {
+        const out = await b.run(ctx)
+        results.push({ name: b.name, title: b.title, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, ...out })
+      } catch (err) {
+        log(`${b.name} failed: ${(err as Error).stack ?? String(err)}`)
+        results.push({
+          name: b.name, title: b.title, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0,
+          status: 'failed', figures: [], notes: [], params: {}, error: (err as Error).message.split('\n')[0] ?? String(err)
+        })
+      } finally {
+        await stopAllHelpers()
+      }
+      log(`${b.name}: ${((Date.now() - t0) / 1000).toFixed(1)} s`)
+    }
+  } finally {
+    controller.abort()
+    rmSync(tmpDir, { recursive: true, force: true })
+  }
+  const doc: RunDocument = {
+    startedAt: started.toISOString(),
+    durationMs: Date.now() - started.getTime(),
+    size: options.size,
+    machine: machineInfo(),
+    git: gitRevision(),
+    results
+  }
+  if (options.write !== false) {
+    const dir = join(BENCH_DIR, 'results')
+    mkdirSync(dir, { recursive: true })
+    const file = join(dir, `${started.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`)
+    writeFileSync(file, JSON.stringify(doc, null, 2) + '\n')
+    log(`wrote ${file}`)
+    if (selected.length === BENCHMARKS.length) {
+      const svg = join(ROOT, 'docs', 'bench.svg')
+      mkdirSync(join(ROOT, 'docs'), { recursive: true })
+      writeFileSync(svg, renderSvg(doc))
+      log(`wrote ${svg}`)
+    }
+  }
+  return doc
+}
+
+async function main (): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      only: { type: 'string', multiple: true },
+      json: { type: 'boolean', default: false },
+      markdown: { type: 'boolean', default: false },
+      'no-lab': { type: 'boolean', default: false }
+    }
+  })
+  const size: Size = values.smoke === true ? 'smoke' : values.quick === true ? 'quick' : 'full'
+  const only = (values.only ?? []).flatMap(s => s.split(',')).map(s => s.trim()).filter(s => s !== '')
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void stopAllHelpers().finally(() => process.exit(130))
+    })
+  }
+  const doc = await runBenchmarks({ size, only, noLab: values['no-lab'] === true })
+  if (values.json === true) {
+    process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
+  } else {
+    console.log(textTable(doc.results))
+    for (const r of doc.results) for (const n of r.notes) console.log(`  ${r.name}: ${n}`)
+    console.log(`\n${doc.size} run: ${(doc.durationMs / 1000).toFixed(0)} s`)
+  }
+  if (values.markdown === true) console.log('\n' + markdownTable(doc))
+  process.exit(doc.results.some(r => r.status === 'failed') ? 1 : 0)
+}
+
+if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
+  await main()
+}
