@@ -87,7 +87,7 @@ export function routerRuleset (init: RulesetInit, fresh: boolean): string {
   }
   if (init.hairpin) {
     // hairpinned packets come back out of the LAN: hide the inside sender behind the router
-    postrouting.push(`iifname ${q(lan)} oifname ${q(lan)} ct status dnat masquerade`)
+    postrouting.push(`oifname ${q(lan)} ip saddr ${lanSubnet} ct status dnat masquerade`)
   }
   if (init.nat === 'symmetric') {
     postrouting.push(`oifname ${q(wan)} ip saddr ${lanSubnet} masquerade random`)

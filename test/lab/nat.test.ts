@@ -15,6 +15,8 @@ describe('NAT kinds', { skip: skipReason(['conntrack', 'miniupnpd', 'upnpc']) },
   let symmetric: Home
   let dmz: Home
   let cgnatHome: Home
+  let hairpin: Home
+  let noHairpin: Home
 
   before(async () => {
     lab = await Lab.create({ name: 'nat-kinds' })
@@ -25,6 +27,8 @@ describe('NAT kinds', { skip: skipReason(['conntrack', 'miniupnpd', 'upnpc']) },
     dmz = await lab.addHome('dmz', { nat: 'none' })
     const cgnat = await lab.addCgnat('isp', { nat: 'cone' })
     cgnatHome = await lab.addHome('dbl', { nat: 'cone', behind: cgnat })
+    hairpin = await lab.addHome('hp', { nat: 'cone', hosts: 2, hairpin: true })
+    noHairpin = await lab.addHome('nohp', { nat: 'cone', hosts: 2, hairpin: false })
     for (const o of [obs1, obs2]) {
       const p = await lab.spawnProbe(o, ['observe', String(OBSERVER_PORT)], { logName: `${o.name}-observer` })
       await waitForKey(p, 'observing')
@@ -96,19 +100,50 @@ describe('NAT kinds', { skip: skipReason(['conntrack', 'miniupnpd', 'upnpc']) },
     }
   })
 
+  it('two hosts behind one NAT share its public address', async () => {
+    const [a] = await mappedAddresses(hairpin.hosts[0]!, 'udp', 41000)
+    const [b] = await mappedAddresses(hairpin.hosts[1]!, 'udp', 41000)
+    assert.equal(ip(a!), hairpin.router.wanIp)
+    assert.equal(ip(b!), hairpin.router.wanIp)
+    assert.notEqual(a, b, 'the same inside port of two hosts gets two outside ports')
+  })
+
+  it('hairpinning on: a LAN host reaches a forwarded port through the WAN address; off: it cannot', async () => {
+    for (const [home, expectOk] of [[hairpin, true], [noHairpin, false]] as const) {
+      const [server, client] = home.hosts
+      await home.router.forwardPort({ protocol: 'tcp', externalPort: 47000, internalIp: server!.ip, internalPort: 47000 })
+      const listener = await lab.spawnProbe(server!, ['listen', 'tcp', '47000', '2500'])
+      await waitForKey(listener, 'listening')
+      const r = await lab.probe(client!, ['send', 'tcp', `${home.router.wanIp}:47000`, 'hi', '1500'])
+      assert.equal(jsonLines1(r.stdout).ok, expectOk, `${home.name}: ${r.stdout}`)
+      if (expectOk) {
+        // a hairpinned connection comes from the router, as on real routers (NAT loopback)
+        assert.equal(ip(await waitForKey<string>(listener, 'from')), home.router.lanIp)
+      }
+      // and from outside, the forward works either way
+      const listener2 = await lab.spawnProbe(server!, ['listen', 'tcp', '47001', '2500'])
+      await waitForKey(listener2, 'listening')
+      await home.router.forwardPort({ protocol: 'tcp', externalPort: 47001, internalIp: server!.ip, internalPort: 47001 })
+      const outside = await lab.probe(obs1, ['send', 'tcp', `${home.router.wanIp}:47001`, 'hi', '1500'])
+      assert.equal(jsonLines1(outside.stdout).ok, true, `${home.name} forward from outside: ${outside.stdout}`)
+    }
+  })
+
   for (const proto of ['tcp', 'udp'] as const) {
     it(`a mapping made with upnpc -r lets an outside host in (${proto})`, async () => {
       const inside = cone.hosts[0]!
       const before = await lab.probe(obs2, ['send', proto, `${cone.router.wanIp}:45000`, 'early', '1000'])
       assert.equal(jsonLines1(before.stdout).ok, false, 'closed before the mapping')
-      const mapped = await lab.exec(inside, 'upnpc', ['-e', 'lab test', '-r', '45000', proto.toUpperCase()])
+      // -u skips SSDP discovery (2 s); discovery itself is covered in portmap.test.ts
+      const url = cone.router.upnpRootUrl!
+      const mapped = await lab.exec(inside, 'upnpc', ['-u', url, '-e', 'lab test', '-r', '45000', proto.toUpperCase()])
       assert.match(mapped.stdout, /is redirected to internal/)
       const listener = await lab.spawnProbe(inside, ['listen', proto, '45000', '5000'])
       await waitForKey(listener, 'listening')
       const r = await lab.probe(obs2, ['send', proto, `${cone.router.wanIp}:45000`, 'hello', '3000'])
       assert.deepEqual(jsonLines1(r.stdout), { ok: true, reply: 'ok' })
       assert.equal(ip(await waitForKey<string>(listener, 'from')), obs2.ip)
-      await lab.exec(inside, 'upnpc', ['-d', '45000', proto.toUpperCase()])
+      await lab.exec(inside, 'upnpc', ['-u', url, '-d', '45000', proto.toUpperCase()])
     })
   }
 })
