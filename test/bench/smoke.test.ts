@@ -1,0 +1,55 @@
+/**
+ * Benchmarks must not rot: each runs once at its smallest size (seconds) and must produce
+ * well-formed results. No timing is asserted here (DESIGN.md, Benchmarks); the lab parts
+ * are left out, so this runs as any user.
+ */
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { BENCHMARKS, runBenchmarks } from '../../bench/run.ts'
+import { renderSvg } from '../../bench/svg.ts'
+import { markdownTable, textTable } from '../../bench/report.ts'
+import type { Figure } from '../../bench/report.ts'
+import type { Summary } from '../../bench/stats.ts'
+
+function assertSummary (s: Summary, where: string): void {
+  for (const k of ['median', 'p10', 'p25', 'p75', 'p90', 'min', 'max', 'mean'] as const) {
+    assert.ok(Number.isFinite(s[k]), `${where}: ${k} is ${s[k]}`)
+  }
+  assert.ok(s.n >= 1, `${where}: n = ${s.n}`)
+  assert.ok(s.min <= s.p10 && s.p10 <= s.median && s.median <= s.p90 && s.p90 <= s.max, `${where}: order statistics out of order`)
+}
+
+function assertFigure (f: Figure): void {
+  assert.match(f.key, /^[a-z0-9-]+(\.[a-z0-9-]+)+$/, `figure key ${f.key}`)
+  assert.ok(f.label.length > 0 && f.unit.length > 0, `${f.key}: label and unit`)
+  if (f.value == null) {
+    assert.ok((f.note ?? '').length > 0, `${f.key}: an unmeasured figure says why`)
+  } else {
+    assertSummary(f.value, f.key)
+  }
+  if (f.baseline?.value != null) assertSummary(f.baseline.value, `${f.key} baseline`)
+  if (f.compare?.value != null) assertSummary(f.compare.value, `${f.key} compare`)
+  if (f.target != null) assert.match(f.target.id, /^[PR]\d$/)
+}
+
+describe('benchmarks, smoke size', { timeout: 120_000 }, () => {
+  it('every benchmark runs and reports well-formed figures', async () => {
+    const doc = await runBenchmarks({ size: 'smoke', write: false, noLab: true, log: () => {} })
+    assert.deepEqual(doc.results.map(r => r.name), BENCHMARKS.map(b => b.name))
+    for (const r of doc.results) {
+      assert.notEqual(r.status, 'failed', `${r.name} failed: ${r.error ?? ''}`)
+      if (r.status === 'skipped') {
+        assert.ok(r.notes.length > 0, `${r.name}: a skipped benchmark says why`)
+        continue
+      }
+      assert.ok(r.figures.length > 0, `${r.name}: no figures`)
+      assert.ok(r.figures.some(f => f.value != null), `${r.name}: nothing measured`)
+      for (const f of r.figures) assertFigure(f)
+    }
+    // the outputs render and the JSON round-trips
+    assert.deepEqual(JSON.parse(JSON.stringify(doc)), doc)
+    assert.match(renderSvg(doc), /^<svg [^>]*>[\s\S]*<\/svg>\n$/)
+    assert.ok(textTable(doc.results).split('\n').length > doc.results.length)
+    assert.match(markdownTable(doc), /\| benchmark \| figure \|/)
+  })
+})
