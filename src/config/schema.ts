@@ -39,6 +39,8 @@ export const configSchema = z.object({
   relayServer: z.enum(['auto', 'on', 'off']),
   portMapping: z.enum(['auto', 'upnp', 'nat-pmp', 'pcp', 'off']),
   lanOnly: z.boolean(),
+  portMappingLifetimeSeconds: seconds.min(30).max(86_400),
+  portMappingCheckSeconds: seconds.max(3600),
   metrics: z.string().regex(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}$/, { message: 'metrics listens on loopback only: HOST:PORT with HOST 127.0.0.1, localhost or [::1]' }).nullable(),
   dhtMode: z.enum(['auto', 'client', 'server']),
   dialPrivateAddresses: z.enum(['auto', 'on', 'off']),

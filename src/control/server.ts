@@ -42,6 +42,7 @@ export class ControlServer {
     this.routes = {
       'GET /status': async () => this.node.status(),
       'GET /peers': async () => this.node.connections(),
+      'GET /nat': async () => this.node.nat(),
       'POST /find': async (_req, _res, body) => this.node.find(str(body, 'peer')),
       'POST /dial': async (_req, _res, body) => this.node.dial(str(body, 'target')),
       'POST /send': async (_req, _res, body) => {

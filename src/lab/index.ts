@@ -56,3 +56,5 @@ export { startBurrow, BurrowNode, burrowCliPath, LAB_BURROW_PORT, BURROW_START_T
 export type { BurrowInit } from './burrow.js'
 export { runScenario, formatReport, SCENARIO_STEP_TIMEOUT_MS, SCENARIO_DIRECT_TIMEOUT_MS } from './scenario.js'
 export type { ScenarioInit, ScenarioReport, StepResult, LabTransport } from './scenario.js'
+export { routerMappings, parseMiniupnpdChain } from './portmap-helpers.js'
+export type { RouterMapping } from './portmap-helpers.js'

@@ -7,6 +7,9 @@ import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
 import { isPrivate } from '@libp2p/utils'
+import { mdns } from '@libp2p/mdns'
+import { portMapper, lanDiscovery, lanAddressFilter } from '../portmap/index.js'
+import type { PortMapper } from '../portmap/index.js'
 import { dhtProtocolFor } from '../swarm/index.js'
 import { nodeInternals } from './internals.js'
 import type { NodeInternals } from './internals.js'
@@ -24,6 +27,7 @@ export interface BurrowServices {
   ping: Ping
   internals: NodeInternals
   dht: KadDHT
+  portMapper: PortMapper
   [key: string]: unknown
 }
 
@@ -63,12 +67,17 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     start: false,
     addresses: {
       listen: config.listen,
-      announce: config.announce
+      announce: config.announce,
+      // LAN-only: announce nothing a peer outside the LAN could dial
+      ...(config.lanOnly ? { announceFilter: lanAddressFilter } : {})
     },
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    peerDiscovery: bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0 })] : [],
+    peerDiscovery: [
+      ...(bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0 })] : []),
+      ...(config.lanOnly ? [mdns()] : [])
+    ],
     connectionManager: {
       maxConnections: config.maxConnections
     },
@@ -85,6 +94,14 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       identifyPush: identifyPush(),
       ping: ping(),
       internals: nodeInternals(),
+      portMapper: portMapper({
+        mode: config.portMapping,
+        lanOnly: config.lanOnly,
+        announce: config.announce,
+        lifetimeSeconds: config.portMappingLifetimeSeconds,
+        checkIntervalMs: config.portMappingCheckSeconds * 1000
+      }),
+      ...(config.lanOnly ? { lanDiscovery: lanDiscovery() } : {}),
       dht: kadDHT({
         protocol: dhtProtocolFor(config.network),
         clientMode,

@@ -8,6 +8,8 @@ import { KnownPeers, readBootstrapFile, dhtProtocolFor, FIND_PEER_TIMEOUT_MS } f
 import { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
+import { buildNatReport } from '../portmap/index.js'
+import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
 import { DialFailedError, HomeInUseError, NotStartedError, PeerNotFoundError } from './errors.js'
 import type { BurrowConfig, ConfigOverrides } from '../config/index.js'
@@ -262,13 +264,13 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     const outbox = await this.outbox()
     const dht = libp2p.services.dht
     const internals = libp2p.services.internals
+    const portMapper = libp2p.services.portMapper
     return {
       peerId: libp2p.peerId.toString(),
       network: config.network,
       version: packageVersion(),
       startedAt: (this.startedAt ?? new Date()).toISOString(),
-      reachability: 'unknown',
-      reachabilitySource: 'none',
+      ...(portMapper.reachability() ?? { reachability: 'unknown', reachabilitySource: 'none' }),
       nat: { mapping: 'unknown', publicAddresses: [] },
       addresses: {
         listen: internals.transportManager.getAddrs().map(String),
@@ -276,7 +278,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         observed: internals.addressManager.getObservedAddrs().map(String),
         relayed: announced.filter(a => a.includes('/p2p-circuit'))
       },
-      portMappings: [],
+      portMappings: portMapper.portMappings(),
       reservations: [],
       connections: this.connections(),
       dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
@@ -285,6 +287,11 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         outboxFailed: outbox.filter(e => e.state === 'failed').length
       }
     }
+  }
+
+  /** `burrow nat`: NAT behaviour, port-mapping protocols, mappings, reachability and advice. */
+  async nat (): Promise<NatReport> {
+    return buildNatReport(this.libp2p.services.portMapper, await this.status())
   }
 
   private requireMessaging (): Messaging {

@@ -1,0 +1,23 @@
+/**
+ * Port mapping on the home router: one client (PortMapper) with UPnP IGD, NAT-PMP and PCP
+ * behind it, manual forwards and LAN-only mode, and the report `burrow nat` prints.
+ */
+export { PortMapper, portMapper } from './port-mapper.js'
+export type {
+  PortMapperInit, PortMapperComponents, PortMapperEvents, PortMapperReport, PortMapperStatus, ActiveMapping, MappingLost
+} from './port-mapper.js'
+export type { MappingProtocolName, PortMappingMode, ProtocolProbe, MapRequest, MapResult, MappingClient, GatewayState } from './types.js'
+export { NatPmpClient } from './nat-pmp.js'
+export { PcpClient } from './pcp.js'
+export { UpnpClient, ssdpSearch } from './upnp.js'
+export { classifyIPv4, defaultGateway } from './addresses.js'
+export type { AddressKind } from './addresses.js'
+export { natAdvice, natMappingBehaviour, buildNatReport } from './report.js'
+export type { NatReport, NodeView, Observation } from './report.js'
+export * from './errors.js'
+export * as natPmpCodec from './nat-pmp.js'
+export * as pcpCodec from './pcp.js'
+export * as upnpCodec from './upnp.js'
+export * as epoch from './epoch.js'
+export * as addresses from './addresses.js'
+export { LanDiscovery, lanDiscovery, lanAddressFilter } from './lan.js'

@@ -1,0 +1,133 @@
+/**
+ * `burrow nat`: what the NAT does, what the router answered, and one line of advice.
+ */
+import type { PortMapper, PortMapperReport } from './port-mapper.js'
+import type { ProtocolProbe } from './types.js'
+
+export type NatMappingBehaviour = 'endpoint-independent' | 'endpoint-dependent' | 'unknown'
+
+export interface NatReport {
+  /** how the NAT maps one inside port towards different peers */
+  mapping: NatMappingBehaviour
+  mappingSource: string
+  reachability: string
+  reachabilitySource: string
+  portMapping: {
+    mode: string
+    status: string
+    gateway: string | null
+    active: string | null
+    lastError: string | null
+  }
+  /** which port-mapping protocols the gateway answered */
+  protocols: ProtocolProbe[]
+  externalIp: string | null
+  doubleNat: boolean
+  mappings: Array<{ protocol: string, internal: string, external: string, expiresAt: string | null, announced: boolean }>
+  announced: string[]
+  observed: string[]
+  /** ms from start to the first mapping and to its address being announced */
+  timings: { mappedAfterMs: number | null, announcedAfterMs: number | null }
+  advice: string
+}
+
+/** One observation: the address a peer saw for a connection from our local port. */
+export interface Observation {
+  observer: string
+  localPort: number
+  observed: string
+}
+
+/**
+ * RFC 4787 §4.1: a NAT maps endpoint-independently when one inside port appears as the same
+ * outside address:port to every destination. Needs one local port seen by 2+ peers; otherwise
+ * (e.g. TCP dials from a fresh ephemeral port each time) the answer is unknown.
+ */
+export function natMappingBehaviour (observations: Observation[]): NatMappingBehaviour {
+  const byPort = new Map<number, Map<string, string>>()
+  for (const o of observations) {
+    const seen = byPort.get(o.localPort) ?? new Map<string, string>()
+    seen.set(o.observer, o.observed)
+    byPort.set(o.localPort, seen)
+  }
+  let verdict: NatMappingBehaviour = 'unknown'
+  for (const seen of byPort.values()) {
+    if (seen.size < 2) continue
+    if (new Set(seen.values()).size > 1) return 'endpoint-dependent'
+    verdict = 'endpoint-independent'
+  }
+  return verdict
+}
+
+/** One line saying what to do (or that nothing needs doing). */
+export function natAdvice (pm: PortMapperReport, reachability: string): string {
+  const answered = pm.protocols.filter(p => p.answered === 'yes').map(p => p.protocol)
+  const refused = pm.protocols.filter(p => p.answered === 'refused')
+  const announced = pm.mappings.find(m => m.announced)
+  switch (pm.status) {
+    case 'lan-only':
+      return 'LAN-only mode: nothing is mapped; peers on this LAN find this node by mDNS'
+    case 'manual':
+      return `manual forward: peers dial ${pm.manual.map(m => m.external).join(', ')}; the router must forward it to ${pm.manual[0]?.internal ?? 'this host'}`
+    case 'off':
+      return 'port mapping is off: peers reach this node through relays (and hole punching), or forward a port by hand and use --announce'
+    case 'not-needed':
+      return 'this host has a public address: no port mapping needed'
+    case 'starting':
+    case 'discovering':
+      return 'still asking the router for a port mapping; run `burrow nat` again in a few seconds'
+    case 'double-nat':
+      return `double NAT: the router's external address ${pm.externalIp ?? '?'} is ${pm.externalIpKind ?? 'not public'}, so its mapping cannot be reached from the internet; ask the ISP for a public IPv4 address, or rely on relays and hole punching`
+    case 'mapped':
+      return announced != null
+        ? `publicly reachable through a ${announced.protocol} mapping: /ip4/${announced.externalIp}/tcp/${announced.externalPort}`
+        : 'mapped, but the address is not announced yet'
+    case 'refused': {
+      const networkFailure = refused.find(p => /network failure|no external address/i.test(p.detail ?? ''))
+      if (networkFailure != null) return `the router speaks ${networkFailure.protocol} but has no public address of its own (double NAT?): rely on relays, or ask the ISP for a public IPv4 address`
+      const who = refused.map(p => p.protocol).join(' and ') || answered.join(' and ') || 'a mapping protocol'
+      return `the router speaks ${who} but refused the mapping: check its settings (port mapping allowed for this host and port)`
+    }
+    case 'no-protocol':
+      return `no mapping protocol answered (UPnP, NAT-PMP, PCP): enable one on the router, or forward a port by hand and use --announce; meanwhile this node is ${reachability === 'public' ? 'reachable' : 'reachable through relays'}`
+    default:
+      return pm.lastError != null ? `port mapping failed: ${pm.lastError}` : 'port mapping failed'
+  }
+}
+
+/** What the node knows that the port mapper does not (from `status`). */
+export interface NodeView {
+  reachability: string
+  reachabilitySource: string
+  nat: { mapping: NatMappingBehaviour }
+  addresses: { announced: string[], observed: string[] }
+}
+
+/** The whole `burrow nat` report from the port mapper and the node's status. */
+export function buildNatReport (portMapper: PortMapper, node: NodeView): NatReport {
+  const pm = portMapper.report()
+  return {
+    mapping: node.nat.mapping,
+    mappingSource: node.nat.mapping === 'unknown' ? 'not enough peers observed one local port' : 'addresses observed by peers',
+    reachability: node.reachability,
+    reachabilitySource: node.reachabilitySource,
+    portMapping: { mode: pm.mode, status: pm.status, gateway: pm.gateway, active: pm.active, lastError: pm.lastError },
+    protocols: pm.protocols,
+    externalIp: pm.externalIp,
+    doubleNat: pm.doubleNat,
+    mappings: [
+      ...pm.manual.map(m => ({ protocol: 'manual', internal: m.internal, external: m.external, expiresAt: null, announced: true })),
+      ...pm.mappings.map(m => ({
+        protocol: m.protocol,
+        internal: `/ip4/${m.internalIp}/${m.transport}/${m.internalPort}`,
+        external: `/ip4/${m.externalIp}/${m.transport}/${m.externalPort}`,
+        expiresAt: m.expiresAt != null ? new Date(m.expiresAt).toISOString() : null,
+        announced: m.announced
+      }))
+    ],
+    announced: node.addresses.announced,
+    observed: node.addresses.observed,
+    timings: pm.timings,
+    advice: natAdvice(pm, node.reachability)
+  }
+}
