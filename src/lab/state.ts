@@ -142,9 +142,10 @@ export function sweepStaleLabs (): SweepResult {
     if (id === undefined || id === '') continue
     byRun.set(id, [...(byRun.get(id) ?? []), ns])
   }
+  // state files (<id>.json) and run folders (<id>/: miniupnpd config, leases, homes)
   let stateIds: string[] = []
   try {
-    stateIds = readdirSync(STATE_DIR).filter(f => f.endsWith('.json')).map(f => f.slice(0, -5))
+    stateIds = readdirSync(STATE_DIR).map(f => f.replace(/\.json$/, '')).filter(id => /^[a-z0-9]+$/.test(id))
   } catch {}
   for (const id of stateIds) {
     if (!byRun.has(id)) byRun.set(id, [])
@@ -156,6 +157,7 @@ export function sweepStaleLabs (): SweepResult {
     log('sweeping stale lab run %s: %s', id, namespaces.join(' '))
     destroySync(namespaces, [], 1000)
     removeRunState(id)
+    rmSync(join(STATE_DIR, id), { recursive: true, force: true })
     result.runs.push(id)
     result.namespaces.push(...namespaces)
   }

@@ -24,6 +24,7 @@ function assertGone (info: Info): void {
   assert.ok(!links.includes(`brw-${info.id}-`), 'no interface of the run in the host namespace')
   assert.deepEqual(info.pids.filter(alive), [], 'no process of the run remains')
   assert.ok(!existsSync(`/run/burrow-lab/${info.id}.json`), 'the run state file is gone')
+  assert.ok(!existsSync(`/run/burrow-lab/${info.id}`), 'the run folder is gone')
 }
 
 /** This process's environment without node:test's marker, so the fixture may run its own test. */
