@@ -73,7 +73,7 @@ export const nodeCost: Benchmark = {
           lib[kind] = { helper, ready: await helper.report<Ready>('ready', 30_000) }
         }
         // cold start: the real daemon binary vs a stock node process, spawn → listening
-        const daemon = await coldStart([CLI, '--home', join(ctx.tmpDir, `node-cost-${t}-daemon`), 'daemon', '--network', 'bench', '--listen', '/ip4/127.0.0.1/tcp/0'], /^ready$/m, 'daemon')
+        const daemon = await coldStart([CLI, '--home', join(ctx.tmpDir, `node-cost-${t}-daemon`), 'daemon', '--network', 'bench', '--listen', '/ip4/127.0.0.1/tcp/0', '--port-mapping', 'off'], /^ready$/m, 'daemon')
         running.push(daemon.helper)
         const stockCold = await coldStart([peerScript('node-cost-peer.js'), '--kind', 'stock'], /"type":"ready"/, 'stock-cold')
         running.push(stockCold.helper)

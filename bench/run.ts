@@ -14,9 +14,10 @@ import { machineInfo, markdownTable, textTable } from './report.ts'
 import { renderSvg } from './svg.ts'
 import { messages } from './messages.ts'
 import { nodeCost } from './node-cost.ts'
+import { dht } from './dht.ts'
 import type { BenchContext, BenchResult, Benchmark, RunDocument, Size } from './report.ts'
 
-export const BENCHMARKS: Benchmark[] = [messages, nodeCost]
+export const BENCHMARKS: Benchmark[] = [messages, dht, nodeCost]
 
 export interface RunOptions {
   size: Size

@@ -46,6 +46,8 @@ async function startBurrow (home: string, ip: string): Promise<BurrowNode> {
       network: 'bench',
       listen: [`/ip4/${ip}/tcp/0`],
       bootstrap: [],
+      // no UPnP/NAT-PMP probing of the host's real network: bench traffic stays on loopback or in the lab
+      portMapping: 'off',
       'messages.maxInboundPerSecond': 1_000_000,
       'messages.maxBytes': 4 * 1024 * 1024
     }

@@ -25,7 +25,7 @@ if (opts.kind === 'burrow') {
   const { createNode } = await import('../../dist/index.js')
   importMs = performance.now() - t0
   const t1 = performance.now()
-  const node = await createNode({ home: opts.home, config: { network: 'bench', listen: [LISTEN], bootstrap: [] } })
+  const node = await createNode({ home: opts.home, config: { network: 'bench', listen: [LISTEN], bootstrap: [], portMapping: 'off' } })
   await node.start()
   if (node.libp2p.getMultiaddrs().length === 0) throw new Error('burrow is not listening')
   startMs = performance.now() - t1
