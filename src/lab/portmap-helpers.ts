@@ -11,11 +11,16 @@ export interface RouterMapping {
   internalPort: number
 }
 
-/** Parses `nft list chain inet filter prerouting_miniupnpd` rules like `iif "x" tcp dport 4001 dnat ip to 192.168.1.10:4001`. */
+/**
+ * Parses `nft list chain inet filter prerouting_miniupnpd` rules; miniupnpd 2.3 writes the
+ * protocol as the IPv4 header's protocol byte: `iif "x" @nh,72,8 0x6 th dport 4001 dnat ip to 192.168.1.10:4001`
+ * (older ones `tcp dport 4001 ...`).
+ */
 export function parseMiniupnpdChain (text: string): RouterMapping[] {
   const out: RouterMapping[] = []
-  for (const m of text.matchAll(/\b(tcp|udp) dport (\d+) .*?dnat (?:ip )?to ([\d.]+):(\d+)/g)) {
-    out.push({ protocol: m[1] as 'tcp' | 'udp', externalPort: Number(m[2]), internalIp: m[3] ?? '', internalPort: Number(m[4]) })
+  for (const m of text.matchAll(/(?:\b(tcp|udp)|@nh,72,8 (0x6|0x11)) (?:th )?dport (\d+) .*?dnat (?:ip )?to ([\d.]+):(\d+)/g)) {
+    const protocol = m[1] === 'udp' || m[2] === '0x11' ? 'udp' : 'tcp'
+    out.push({ protocol, externalPort: Number(m[3]), internalIp: m[4] ?? '', internalPort: Number(m[5]) })
   }
   return out
 }
