@@ -15,9 +15,11 @@ import { renderSvg } from './svg.ts'
 import { messages } from './messages.ts'
 import { nodeCost } from './node-cost.ts'
 import { dht } from './dht.ts'
+import { relay } from './relay.ts'
+import { timeToDirect } from './time-to-direct.ts'
 import type { BenchContext, BenchResult, Benchmark, RunDocument, Size } from './report.ts'
 
-export const BENCHMARKS: Benchmark[] = [messages, dht, nodeCost]
+export const BENCHMARKS: Benchmark[] = [messages, timeToDirect, relay, dht, nodeCost]
 
 export interface RunOptions {
   size: Size

@@ -1,0 +1,166 @@
+/**
+ * Benchmark 2, time to direct: in the NAT lab (bench/README.md), a relay on the lab internet
+ * and peers A and B behind their own routers, each router's WAN link delayed by D ms one way
+ * (so the A↔B path RTT is 4·D). A holds a reservation on the relay; in each trial a fresh B
+ * (new identity) dials A's relayed address and waits for the hole-punched direct connection.
+ * Time to direct = openedAt of B's direct connection to A − openedAt of its relayed one (both
+ * from `burrow status --json`, same clock), reported in ms and as a multiple of the path RTT.
+ * One lab per (NAT pair, delay, transport); the relay and A stay up across its trials.
+ */
+import { join } from 'node:path'
+import { summarizeOrNull } from './stats.ts'
+import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
+import type { Lab as LabType, BurrowNode as LabBurrow, NatKind } from '../dist/lab/index.js'
+
+type Transport = 'tcp' | 'udp'
+interface Group { a: NatKind, b: NatKind, delayMs: number, transport: Transport, trials: number }
+interface Plan { delays: number[], trials: number, pairs: Array<[NatKind, NatKind]>, pairTrials: number, pairDelayMs: number, directTimeoutMs: number }
+const PLANS: Record<Size, Plan> = {
+  smoke: { delays: [0], trials: 1, pairs: [], pairTrials: 0, pairDelayMs: 10, directTimeoutMs: 10_000 },
+  quick: { delays: [0, 25], trials: 2, pairs: [], pairTrials: 0, pairDelayMs: 10, directTimeoutMs: 10_000 },
+  full: { delays: [0, 10, 25, 100], trials: 20, pairs: [['cone', 'symmetric'], ['symmetric', 'symmetric']], pairTrials: 5, pairDelayMs: 10, directTimeoutMs: 15_000 }
+}
+
+interface Trial { ok: boolean, ms: number | null, reason?: string }
+
+function listenFor (t: Transport): string[] {
+  return t === 'tcp' ? ['/ip4/0.0.0.0/tcp/4001'] : ['/ip4/0.0.0.0/udp/4001/quic-v1']
+}
+
+async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ trials: Trial[], setupError?: string }> {
+  const { Lab, startBurrow } = await import('../dist/lab/index.js')
+  let lab: LabType | undefined
+  const trials: Trial[] = []
+  try {
+    lab = await Lab.create({ name: `bench-ttd-${g.a}-${g.b}-${g.delayMs}` })
+    const relayHost = await lab.addPublicHost('relay')
+    const homeA = await lab.addHome('a', { nat: g.a, delayMs: g.delayMs })
+    const homeB = await lab.addHome('b', { nat: g.b, delayMs: g.delayMs })
+    const hostA = homeA.hosts[0]
+    const hostB = homeB.hosts[0]
+    if (hostA === undefined || hostB === undefined) throw new Error('lab homes without hosts')
+    const listen = listenFor(g.transport)
+    const common = ['--port-mapping', 'off']
+    let relay: LabBurrow
+    try {
+      relay = await startBurrow(lab, relayHost, { listen, args: ['--relay-server', 'on', ...common], logName: 'burrow-relay' })
+    } catch (err) {
+      return { trials, setupError: `relay did not start with ${listen[0] ?? ''}: ${(err as Error).message.split('\n')[0] ?? ''}` }
+    }
+    const relayAddr = g.transport === 'tcp' ? relay.multiaddr : `/ip4/${relayHost.ip}/udp/4001/quic-v1/p2p/${relay.peerId}`
+    const na = await startBurrow(lab, hostA, { listen, bootstrap: [relayAddr], args: common, logName: 'burrow-a' })
+    try {
+      await na.waitForStatus(s => s.addresses.relayed.length > 0 || s.reservations.length > 0, 30_000, 'a relay reservation')
+    } catch (err) {
+      return { trials, setupError: `A got no reservation: ${(err as Error).message.split('\n')[0] ?? ''}` }
+    }
+    const target = `${relayAddr}/p2p-circuit/p2p/${na.peerId}`
+    for (let t = 0; t < g.trials; t++) {
+      const nb = await startBurrow(lab, hostB, { listen, bootstrap: [relayAddr], args: common, logName: `burrow-b-${t}`, home: join(lab.runDir, `b-home-${t}`) })
+      try {
+        const dial = await nb.cli(['dial', target, '--json'], { timeoutMs: 20_000, allowFailure: true })
+        if (dial.code !== 0) {
+          trials.push({ ok: false, ms: null, reason: `relayed dial failed: ${dial.stderr.trim().split('\n')[0] ?? ''}` })
+          continue
+        }
+        const first = await nb.status()
+        const relayed = first.connections.filter(c => c.peerId === na.peerId).sort((x, y) => x.openedAt.localeCompare(y.openedAt))[0]
+        try {
+          const st = await nb.waitForStatus(s => s.connections.some(c => c.peerId === na.peerId && c.direct), plan.directTimeoutMs, 'a direct connection', 100)
+          const direct = st.connections.find(c => c.peerId === na.peerId && c.direct)
+          if (relayed === undefined || direct === undefined) throw new Error('no connections to compare')
+          if (relayed.direct) {
+            trials.push({ ok: false, ms: null, reason: 'the first connection was already direct (no relay involved)' })
+          } else {
+            trials.push({ ok: true, ms: Date.parse(direct.openedAt) - Date.parse(relayed.openedAt) })
+          }
+        } catch {
+          trials.push({ ok: false, ms: null, reason: `not direct within ${plan.directTimeoutMs / 1000} s: stayed relayed` })
+        }
+      } finally {
+        await nb.stop()
+      }
+      ctx.log(`time-to-direct ${g.transport} ${g.a}×${g.b} ${g.delayMs} ms: trial ${t + 1}/${g.trials}: ${trials[trials.length - 1]?.ok === true ? `${trials[trials.length - 1]?.ms ?? ''} ms` : trials[trials.length - 1]?.reason ?? ''}`)
+    }
+    return { trials }
+  } catch (err) {
+    return { trials, setupError: (err as Error).message.split('\n')[0] ?? String(err) }
+  } finally {
+    await lab?.teardown()
+  }
+}
+
+export const timeToDirect: Benchmark = {
+  name: 'time-to-direct',
+  title: 'Time to direct: relayed → hole-punched, in path RTTs',
+  async run (ctx: BenchContext): Promise<BenchOutput> {
+    const plan = PLANS[ctx.size]
+    if (!ctx.labAvailable) {
+      return { status: 'skipped', figures: [], notes: [`needs the NAT lab: ${ctx.labReason ?? 'not available'}`], params: { ...plan } }
+    }
+    const figures: Figure[] = []
+    const notes: string[] = []
+    const groups: Group[] = []
+    for (const transport of ['tcp', 'udp'] as const) {
+      for (const d of plan.delays) groups.push({ a: 'cone', b: 'cone', delayMs: d, transport, trials: plan.trials })
+      for (const [a, b] of plan.pairs) groups.push({ a, b, delayMs: plan.pairDelayMs, transport, trials: plan.pairTrials })
+    }
+    const unavailable = new Map<Transport, string>()
+    const all: Array<{ g: Group, trials: Trial[], setupError?: string }> = []
+    for (const g of groups) {
+      const skip = unavailable.get(g.transport)
+      if (skip !== undefined) {
+        all.push({ g, trials: [], setupError: skip })
+        continue
+      }
+      ctx.log(`time-to-direct: ${g.transport}, ${g.a} × ${g.b}, ${g.delayMs} ms one way, ${g.trials} trials`)
+      const r = await runGroup(ctx, g, plan)
+      all.push({ g, ...r })
+      // a transport the build cannot even listen on is reported once, not retried per group
+      if (r.setupError?.startsWith('relay did not start') === true) unavailable.set(g.transport, r.setupError)
+    }
+    for (const { g, trials, setupError } of all) {
+      const ok = trials.filter(t => t.ok && t.ms !== null)
+      const rtt = 4 * g.delayMs
+      const ms = summarizeOrNull(ok.map(t => t.ms ?? 0))
+      const where = `${g.transport.toUpperCase()}, ${g.a}×${g.b}, ${g.delayMs} ms one-way`
+      const reasons = [...new Set(trials.filter(t => !t.ok).map(t => t.reason ?? ''))]
+      const why = setupError ?? (reasons.length > 0 ? `not direct: ${reasons.join('; ')}` : 'no successful trial')
+      const coneCone = g.a === 'cone' && g.b === 'cone'
+      figures.push({
+        key: `time-to-direct.${g.transport}.${g.a}-${g.b}.${g.delayMs}ms`,
+        label: `relayed → direct, ${where}`,
+        unit: 'ms',
+        value: ms,
+        ...(ms == null ? { note: why } : {}),
+        ...(rtt > 0 ? { baseline: { label: `path RTT (4 × ${g.delayMs} ms)`, value: summarizeOrNull([rtt]) } } : {}),
+        ...(rtt > 0 && ms != null ? { compare: { kind: 'ratio' as const, unit: 'RTT', value: summarizeOrNull(ok.map(t => (t.ms ?? 0) / rtt)) } } : {}),
+        ...(coneCone && rtt > 0
+          ? {
+              target: {
+                id: 'P2',
+                goal: 'median ≤ 5 RTT + 50 ms',
+                met: ms == null ? (trials.length > 0 ? false : null) : ms.median <= 5 * rtt + 50,
+                detail: ms == null ? why : `${ms.median.toFixed(0)} ms vs ${5 * rtt + 50} ms allowed`
+              },
+              ...(ms != null ? { headline: { better: 'lower' as const, targetRatio: (5 * rtt + 50) / rtt } } : {})
+            }
+          : {})
+      })
+      const rate = trials.length === 0 ? null : ok.length / trials.length * 100
+      figures.push({
+        key: `time-to-direct.${g.transport}.${g.a}-${g.b}.${g.delayMs}ms.success`,
+        label: `direct success, ${where} (${ok.length}/${trials.length})`,
+        unit: '%',
+        value: rate == null ? null : summarizeOrNull([rate]),
+        ...(rate == null ? { note: why } : {}),
+        ...(coneCone
+          ? { target: { id: 'P1', goal: '100% (50 trials)', met: rate == null ? null : rate === 100, detail: rate == null ? why : `${ok.length}/${trials.length} trials${reasons.length > 0 ? `; ${reasons.join('; ')}` : ''}` } }
+          : {})
+      })
+    }
+    const anyTrial = all.some(x => x.trials.length > 0)
+    if (unavailable.size > 0) notes.push(...[...unavailable].map(([t, why]) => `${t.toUpperCase()} path not available: ${why}`))
+    return { status: anyTrial ? (unavailable.size > 0 ? 'partial' : 'ok') : 'failed', figures, notes, params: { ...plan } }
+  }
+}
