@@ -23,6 +23,9 @@ const PLANS: Record<Size, Plan> = {
 
 interface Trial { ok: boolean, ms: number | null, reason?: string }
 
+/** a group whose first trials all fail stops there, so a build without hole punching stays within the run's time budget */
+const GIVE_UP_AFTER = 3
+
 function listenFor (t: Transport): string[] {
   return t === 'tcp' ? ['/ip4/0.0.0.0/tcp/4001'] : ['/ip4/0.0.0.0/udp/4001/quic-v1']
 }
@@ -79,6 +82,10 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
         }
       } finally {
         await nb.stop()
+      }
+      if (trials.length >= GIVE_UP_AFTER && trials.every(x => !x.ok)) {
+        ctx.log(`time-to-direct: ${GIVE_UP_AFTER} failures and no success: the group's other trials are not run`)
+        break
       }
       ctx.log(`time-to-direct ${g.transport} ${g.a}×${g.b} ${g.delayMs} ms: trial ${t + 1}/${g.trials}: ${trials[trials.length - 1]?.ok === true ? `${trials[trials.length - 1]?.ms ?? ''} ms` : trials[trials.length - 1]?.reason ?? ''}`)
     }
