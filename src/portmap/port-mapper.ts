@@ -277,8 +277,9 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     this.status = 'discovering'
     const found = await this.discover({ signal })
     const usable = found.filter(f => f.client != null)
+    const upstream = this.upstreamNat(found.map(f => f.probe))
     if (usable.length === 0) {
-      this.status = found.some(f => f.probe.answered === 'refused') ? 'refused' : 'no-protocol'
+      this.status = upstream ? 'double-nat' : found.some(f => f.probe.answered === 'refused') ? 'refused' : 'no-protocol'
       this.lastError = found.map(f => `${f.probe.protocol}: ${f.probe.detail ?? f.probe.answered}`).join('; ')
       log('no mapping protocol usable: %s', this.lastError)
       this.armCheck()
@@ -300,8 +301,27 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
         log('%s did not map - %e', client.protocol, err)
       }
     }
-    this.status = 'refused'
+    this.status = this.upstreamNat(this.probes) ? 'double-nat' : 'refused'
     this.armCheck()
+  }
+
+  /**
+   * Whether the gateway itself sits behind another NAT: it reports a private, carrier-grade or
+   * empty external address, or (NAT-PMP result 3, RFC 6886 §3.5) has none. miniupnpd refuses
+   * every mapping in that case, so this is known before any mapping is made.
+   */
+  private upstreamNat (probes: ProtocolProbe[]): boolean {
+    for (const p of probes) {
+      const kind = p.externalIp != null && p.externalIp !== '' ? classifyIPv4(p.externalIp) : undefined
+      if (kind != null && kind !== 'public') {
+        this.externalIp = p.externalIp
+        return true
+      }
+      if (/network failure/i.test(p.detail ?? '')) return true
+      // an IGD answers GetExternalIPAddress with nothing when it has no usable address (UPnP IGD:2 §2.5.20)
+      if (p.protocol === 'upnp' && p.answered === 'yes' && p.externalIp === '') return true
+    }
+    return false
   }
 
   /** Maps (or re-maps) every listen port; `event` says what to report. */
@@ -521,7 +541,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       active: this.client?.protocol ?? null,
       externalIp: this.externalIp ?? null,
       externalIpKind: kind,
-      doubleNat: kind != null && kind !== 'public',
+      doubleNat: this.status === 'double-nat' || (kind != null && kind !== 'public'),
       mappings: [...this.mappings.values()].map(m => ({ ...m })),
       manual: this.manualMappings(),
       lastError: this.lastError ?? null,

@@ -77,7 +77,9 @@ export function natAdvice (pm: PortMapperReport, reachability: string): string {
     case 'discovering':
       return 'still asking the router for a port mapping; run `burrow nat` again in a few seconds'
     case 'double-nat':
-      return `double NAT: the router's external address ${pm.externalIp ?? '?'} is ${pm.externalIpKind ?? 'not public'}, so its mapping cannot be reached from the internet; ask the ISP for a public IPv4 address, or rely on relays and hole punching`
+      return pm.externalIp != null && pm.externalIpKind !== 'public'
+        ? `double NAT: the router's external address ${pm.externalIp} is ${pm.externalIpKind ?? 'not public'}, so a mapping on it cannot be reached from the internet; ask the ISP for a public IPv4 address, or rely on relays and hole punching`
+        : 'double NAT: the router has no public address of its own (another NAT is upstream); ask the ISP for a public IPv4 address, or rely on relays and hole punching'
     case 'mapped':
       return announced != null
         ? `publicly reachable through a ${announced.protocol} mapping: /ip4/${announced.externalIp}/tcp/${announced.externalPort}`
