@@ -17,7 +17,7 @@ import * as send from './commands/send.js'
 import * as inbox from './commands/inbox.js'
 import * as config from './commands/config.js'
 import * as nat from './commands/nat.js'
-// LAB-PENDING import * as lab from './commands/lab.js'
+import * as lab from './commands/lab.js'
 
 const program = new Command('burrow')
   .description('a libp2p node that reaches peers directly through NATs and firewalls')
@@ -28,7 +28,7 @@ const program = new Command('burrow')
   .exitOverride()
   .configureOutput({ writeErr: (s) => { process.stderr.write(s.startsWith('error: ') ? `burrow: ${s.slice(7)}` : s) } })
 
-for (const cmd of [daemon, id, status, peers, find, dial, ping, send, inbox, config, nat]) cmd.register(program)
+for (const cmd of [daemon, id, status, peers, find, dial, ping, send, inbox, config, nat, lab]) cmd.register(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -46,6 +46,17 @@ export const configSchema = z.object({
   dialPrivateAddresses: z.enum(['auto', 'on', 'off']),
   keepaliveSeconds: seconds.max(3600),
   maxConnections: z.number().int().min(1).max(100_000),
+  tcpDialPort: z.number().int().min(0).max(65535),
+  holePunch: z.boolean(),
+  relay: z.object({
+    reservations: z.number().int().min(0).max(8),
+    maxReservations: z.number().int().min(0).max(1_000_000),
+    maxCircuits: z.number().int().min(0).max(1_000_000),
+    maxPerIp: z.number().int().min(1).max(100_000),
+    reservationTtlSeconds: seconds,
+    circuitSeconds: seconds,
+    circuitBytes: z.number().int().min(1024)
+  }).strict(),
   messages: z.object({
     maxBytes: z.number().int().min(1).max(64 * 1024 * 1024),
     outboxTtlSeconds: seconds,

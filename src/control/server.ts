@@ -44,7 +44,23 @@ export class ControlServer {
       'GET /peers': async () => this.node.connections(),
       'GET /nat': async () => this.node.nat(),
       'POST /find': async (_req, _res, body) => this.node.find(str(body, 'peer')),
-      'POST /dial': async (_req, _res, body) => this.node.dial(str(body, 'target')),
+      'POST /dial': async (req, res, body) => {
+        const wait = body.waitDirectSeconds
+        if (wait == null) return this.node.dial(str(body, 'target'))
+        if (typeof wait !== 'number' || !(wait >= 0 && wait <= 3600)) throw new InvalidInputError(`wait-direct = ${String(wait)}: must be a number of seconds from 0 to 3600`)
+        const target = str(body, 'target')
+        const signal = abortOnClose(req, res)
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+        try {
+          for await (const stage of this.node.dialStages(target, wait * 1000, { signal })) {
+            res.write(JSON.stringify(stage) + '\n')
+          }
+        } catch (err) {
+          res.write(JSON.stringify({ error: errorBody(err) }) + '\n')
+        }
+        res.end()
+        return STREAMED
+      },
       'POST /send': async (_req, _res, body) => {
         const text = body.text
         const base64 = body.base64

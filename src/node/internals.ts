@@ -1,4 +1,4 @@
-import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
+import type { AddressManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
 /**
  * libp2p keeps the address and transport managers internal; services receive them as
@@ -7,11 +7,13 @@ import type { AddressManager, TransportManager } from '@libp2p/interface-interna
 export interface NodeInternals {
   addressManager: AddressManager
   transportManager: TransportManager
+  registrar: Registrar
 }
 
 export function nodeInternals (): (components: NodeInternals) => NodeInternals {
   return (components) => ({
     addressManager: components.addressManager,
-    transportManager: components.transportManager
+    transportManager: components.transportManager,
+    registrar: components.registrar
   })
 }

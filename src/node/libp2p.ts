@@ -10,7 +10,15 @@ import { isPrivate } from '@libp2p/utils'
 import { mdns } from '@libp2p/mdns'
 import { portMapper, lanDiscovery, lanAddressFilter } from '../portmap/index.js'
 import type { PortMapper } from '../portmap/index.js'
+import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor } from '../swarm/index.js'
+import { reachability, ObservedAddresses } from '../nat/index.js'
+import type { ReachabilityService } from '../nat/index.js'
+import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
+import type { HolePunchService } from '../holepunch/index.js'
+import { relayClient, relayServer, PerIpLimit } from '../relay/index.js'
+import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
 import type { NodeInternals } from './internals.js'
 import type { BurrowConfig } from '../config/index.js'
@@ -28,6 +36,9 @@ export interface BurrowServices {
   internals: NodeInternals
   dht: KadDHT
   portMapper: PortMapper
+  reachability: ReachabilityService
+  holePunch: HolePunchService
+  relayClient: RelayClient
   [key: string]: unknown
 }
 
@@ -38,6 +49,12 @@ export interface AssembleOptions {
   privateKey: PrivateKey
   datastore: Datastore
   bootstrapList: string[]
+  /** local port for every outgoing TCP connection (hole punching); 0: ephemeral ports */
+  dialPort: number
+  /** shared by the reachability and hole punching services */
+  observed: ObservedAddresses
+  /** whether this node offers relay service */
+  relayServer: boolean
 }
 
 /** Whether addresses in private/loopback ranges learned from others may be used. */
@@ -51,7 +68,8 @@ export function dialsPrivateAddresses (config: BurrowConfig): boolean {
  * burrow's own services are added around it by the node.
  */
 export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowLibp2p> {
-  const { config, privateKey, datastore, bootstrapList } = options
+  const { config, privateKey, datastore, bootstrapList, dialPort, observed } = options
+  const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
 
   // amino: a node serves the DHT only when it has a public address (kad-dht switches
@@ -71,7 +89,10 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       // LAN-only: announce nothing a peer outside the LAN could dial
       ...(config.lanOnly ? { announceFilter: lanAddressFilter } : {})
     },
-    transports: [tcp()],
+    transports: [
+      dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),
+      circuitRelayTransport()
+    ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     peerDiscovery: [
@@ -87,13 +108,21 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     },
     connectionGater: {
       // a public DHT must not become a way into someone's LAN (DESIGN.md, Security)
-      denyDialMultiaddr: (ma: Multiaddr) => !dialPrivate && isPrivateAddress(ma)
+      denyDialMultiaddr: (ma: Multiaddr) => !dialPrivate && isPrivateAddress(ma),
+      // a relay caps connections per IP, so one host cannot take every slot
+      denyInboundConnection: (maConn) => perIp?.deny(maConn) ?? false
     },
     services: {
       identify: identify(),
       identifyPush: identifyPush(),
-      ping: ping(),
+      // the connection monitor pings too: room for it next to `burrow ping` and the hole punch check
+      ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
       internals: nodeInternals(),
+      autoNAT: autoNATv2(),
+      reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
+      holePunch: holePunch({ observed, mapping: () => observed.mapping(), allowPrivate: dialPrivate }),
+      relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
+      ...(options.relayServer ? { relay: relayServer(config) } : {}),
       portMapper: portMapper({
         mode: config.portMapping,
         lanOnly: config.lanOnly,

@@ -4,21 +4,31 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
-import { KnownPeers, readBootstrapFile, dhtProtocolFor, FIND_PEER_TIMEOUT_MS } from '../swarm/index.js'
+import { KnownPeers, readBootstrapFile, dhtProtocolFor, FIND_PEER_TIMEOUT_MS, provideSelf, findViaRendezvous, RENDEZVOUS_REFRESH_MS } from '../swarm/index.js'
+import { ObservedAddresses } from '../nat/index.js'
+import type { ReachabilityState } from '../nat/index.js'
+import { freeTcpPort } from '../holepunch/index.js'
+import type { HolePunchAttempt } from '../holepunch/index.js'
+import { patchLimitEncoding, capCircuits } from '../relay/index.js'
 import { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
+import { multiaddr } from '@multiformats/multiaddr'
 import { DialFailedError, HomeInUseError, NotStartedError, PeerNotFoundError } from './errors.js'
 import type { BurrowConfig, ConfigOverrides } from '../config/index.js'
 import type { BurrowLibp2p } from './libp2p.js'
-import type { BurrowNodeEvents, ConnectionInfo, DialResult, FindResult, NodeStatus, PingReply } from './types.js'
+import type { BurrowNodeEvents, ConnectionInfo, DialResult, DialStage, FindResult, NodeStatus, PingReply } from './types.js'
 import type { InboxMessage, OutboxEntry, SendResult } from '../messaging/index.js'
 import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('burrow:node')
+
+/** How often a private node checks whether its rendezvous record needs a refresh. */
+const RENDEZVOUS_CHECK_MS = 5_000
 
 export interface CreateNodeOptions {
   /** home dir holding identity.key, config.json and the datastore; default `$BURROW_HOME` or `~/.burrow` */
@@ -54,6 +64,12 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   private messaging?: Messaging
   private knownPeers?: KnownPeers
   private startedAt?: Date
+  /** the local port outgoing TCP connections leave from (0: ephemeral) */
+  dialPort = 0
+  private rendezvousTimer?: ReturnType<typeof setInterval>
+  private providedFor = ''
+  private providedAt = 0
+  private providing = false
   /** the bootstrap peers this run started with (empty: the first node of a swarm) */
   bootstrapPeers: string[] = []
   private readonly unsubscribe: Array<() => void> = []
@@ -98,7 +114,10 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     }
 
     try {
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList })
+      const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
+      const relayServer = config.relayServer !== 'off' && !config.lanOnly
+      if (relayServer) await patchLimitEncoding()
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
@@ -118,6 +137,14 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       })
 
       await libp2p.start()
+      if (relayServer) {
+        // 'auto': relay only while publicly reachable (a good citizen of a shared network)
+        await capCircuits(libp2p.services.internals.registrar, config.relay.maxCircuits,
+          () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
+      }
+      const onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.onReachability(libp2p, config, evt.detail) }
+      libp2p.services.reachability.addEventListener('reachability:changed', onReachability)
+      this.unsubscribe.push(() => { libp2p.services.reachability.removeEventListener('reachability:changed', onReachability) })
       await messaging.start()
       const knownPeers = new KnownPeers(libp2p)
       knownPeers.start()
@@ -129,6 +156,9 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       this.messaging = messaging
       this.knownPeers = knownPeers
       this.startedAt = new Date()
+      this.dialPort = dialPort
+      this.rendezvousTimer = setInterval(() => { void this.maybeProvide() }, RENDEZVOUS_CHECK_MS)
+      this.rendezvousTimer.unref()
       log('started %p on %s', libp2p.peerId, config.network)
 
       // rejoin through peers of earlier runs; does not hold up start()
@@ -142,6 +172,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
 
   /** Stops messaging and libp2p and closes the datastore. Safe to call twice. */
   async stop (): Promise<void> {
+    clearInterval(this.rendezvousTimer)
+    this.rendezvousTimer = undefined
     for (const off of this.unsubscribe.splice(0)) off()
     this.knownPeers?.stop()
     await this.messaging?.stop()
@@ -174,29 +206,40 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     return this.requireMessaging().outbox()
   }
 
-  /** Finds the addresses of a peer through the DHT. */
+  /**
+   * Finds a peer's addresses through the DHT: FIND_NODE for peers that serve the DHT,
+   * and in parallel the rendezvous record a private node provides (see swarm/rendezvous).
+   */
   async find (peer: string | PeerId, options: AbortOptions = {}): Promise<FindResult> {
     const libp2p = this.libp2p
     const id = parsePeerId(peer)
     const started = Date.now()
-    const signal = options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)
-    try {
-      let info: { multiaddrs: unknown[] } | undefined
-      let answeredBy = ''
+    const controller = new AbortController()
+    const signal = AbortSignal.any([controller.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
+    const viaFindPeer = async (): Promise<FindResult> => {
       // useCache false: ask the network even when the peer store knows an address
       for await (const evt of libp2p.services.dht.findPeer(id, { signal, useCache: false })) {
-        if (evt.name === 'FINAL_PEER') {
-          info = evt.peer
-          answeredBy = evt.from.toString()
-          break
+        if (evt.name === 'FINAL_PEER' && evt.peer.multiaddrs.length > 0) {
+          return { peerId: id.toString(), addresses: evt.peer.multiaddrs.map(String), source: 'dht', answeredBy: evt.from.toString(), durationMs: Date.now() - started }
         }
       }
-      if (info == null) throw new PeerNotFoundError(id.toString(), 'no DHT server knows it')
-      return { peerId: id.toString(), addresses: info.multiaddrs.map(String), source: 'dht', answeredBy, durationMs: Date.now() - started }
+      throw new Error('no DHT server knows it')
+    }
+    const viaRendezvous = async (): Promise<FindResult> => {
+      const found = await findViaRendezvous(libp2p.services.dht, id, { signal })
+      if (found == null) throw new Error('no rendezvous record')
+      return { peerId: id.toString(), addresses: found.addresses.map(String), source: 'rendezvous', answeredBy: found.from, durationMs: Date.now() - started }
+    }
+    try {
+      const result = await Promise.any([viaFindPeer(), viaRendezvous()])
+      await libp2p.peerStore.merge(id, { multiaddrs: result.addresses.map(a => multiaddr(a)) }).catch(() => {})
+      return result
     } catch (err) {
-      if (err instanceof PeerNotFoundError) throw err
       if (signal.aborted) throw new PeerNotFoundError(id.toString(), `no answer within ${Math.round((Date.now() - started) / 1000)} s`)
-      throw new PeerNotFoundError(id.toString(), (err as Error).message)
+      const reasons = err instanceof AggregateError ? err.errors.map(e => (e as Error).message).join('; ') : (err as Error).message
+      throw new PeerNotFoundError(id.toString(), reasons)
+    } finally {
+      controller.abort()
     }
   }
 
@@ -212,7 +255,14 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         conn = await libp2p.dial(parsed.multiaddr, options)
       } else if (parsed.peerId != null) {
         const existing = bestConnection(libp2p.getConnections(parsed.peerId))
-        conn = existing ?? await libp2p.dial(parsed.peerId, options)
+        if (existing != null) {
+          conn = existing
+        } else {
+          // a private peer is in nobody's routing table: look it up first (rendezvous too)
+          const known = await libp2p.peerStore.get(parsed.peerId).then(p => p.addresses.length > 0, () => false)
+          if (!known) await this.find(parsed.peerId, options)
+          conn = await libp2p.dial(parsed.peerId, options)
+        }
       } else {
         throw new DialFailedError(label, 'nothing to dial')
       }
@@ -253,7 +303,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       direct: isDirect(conn),
       direction: conn.direction,
       openedAt: new Date(conn.timeline.open).toISOString(),
-      rttMs: conn.rtt ?? null
+      rttMs: conn.rtt ?? null,
+      ...(isDirect(conn) ? {} : { whyRelayed: this.whyRelayed(conn.remotePeer.toString()) })
     }))
   }
 
@@ -265,21 +316,29 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     const dht = libp2p.services.dht
     const internals = libp2p.services.internals
     const portMapper = libp2p.services.portMapper
+    const reach = libp2p.services.reachability.current
+    const observed = libp2p.services.reachability.observed
     return {
       peerId: libp2p.peerId.toString(),
       network: config.network,
       version: packageVersion(),
       startedAt: (this.startedAt ?? new Date()).toISOString(),
-      ...(portMapper.reachability() ?? { reachability: 'unknown', reachabilitySource: 'none' }),
-      nat: { mapping: 'unknown', publicAddresses: [] },
+      ...(portMapper.reachability() ?? { reachability: reach.reachability, reachabilitySource: reach.source }),
+      reachabilityReason: portMapper.reachability() != null ? 'reachable through a mapped or forwarded port' : reach.reason,
+      nat: {
+        mapping: reach.mapping,
+        behindNat: reach.behindNat ?? null,
+        publicAddresses: observed.publicIps()
+      },
       addresses: {
         listen: internals.transportManager.getAddrs().map(String),
         announced: announced.filter(a => !a.includes('/p2p-circuit')),
-        observed: internals.addressManager.getObservedAddrs().map(String),
+        observed: observed.candidates().map(c => `/${c.ip.includes(':') ? 'ip6' : 'ip4'}/${c.ip}/tcp/${c.port}`),
         relayed: announced.filter(a => a.includes('/p2p-circuit'))
       },
       portMappings: portMapper.portMappings(),
-      reservations: [],
+      reservations: libp2p.services.relayClient.reservations(),
+      holePunch: { dialPort: this.dialPort, attempts: libp2p.services.holePunch.attempts() },
       connections: this.connections(),
       dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
       messages: {
@@ -292,6 +351,113 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** `burrow nat`: NAT behaviour, port-mapping protocols, mappings, reachability and advice. */
   async nat (): Promise<NatReport> {
     return buildNatReport(this.libp2p.services.portMapper, await this.status())
+  }
+
+  /** Reservations while private; DHT server mode only when reachable (own swarms, 'auto'). */
+  private onReachability (libp2p: BurrowLibp2p, config: BurrowConfig, state: ReachabilityState): void {    const wanted = state.reachability === 'private' || (state.reachability === 'unknown' && state.behindNat === true)
+    libp2p.services.relayClient.setWanted(wanted)
+    if (config.dhtMode === 'auto' && config.network !== 'amino') {
+      const mode = state.reachability === 'private' ? 'client' : 'server'
+      if (libp2p.services.dht.getMode() !== mode) {
+        void libp2p.services.dht.setMode(mode).catch(err => { log.error('could not switch the DHT to %s mode - %e', mode, err) })
+      }
+    }
+    void this.maybeProvide()
+  }
+
+  /**
+   * A private node announces itself under its rendezvous key once it holds a
+   * reservation, again when its relay addresses change, and every RENDEZVOUS_REFRESH_MS.
+   */
+  private async maybeProvide (): Promise<void> {
+    const libp2p = this._libp2p
+    if (libp2p == null || this.providing) return
+    if (libp2p.services.reachability.current.reachability === 'public') return
+    const relayed = libp2p.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit')).sort().join(' ')
+    if (relayed === '') return
+    if (relayed === this.providedFor && Date.now() - this.providedAt < RENDEZVOUS_REFRESH_MS) return
+    this.providing = true
+    try {
+      await provideSelf(libp2p.services.dht, libp2p.peerId, { signal: AbortSignal.timeout(60_000) })
+      this.providedFor = relayed
+      this.providedAt = Date.now()
+    } catch (err) {
+      log('could not provide our rendezvous record - %e', err)
+    } finally {
+      this.providing = false
+    }
+  }
+
+  /** Why a relayed connection has not become direct, in one line. */
+  private whyRelayed (peer: string): string {
+    const libp2p = this.libp2p
+    if (!this.config.holePunch) return 'hole punching is off (holePunch: false)'
+    const failure = libp2p.services.holePunch.failureFor(peer)
+    if (failure != null) return failure
+    return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
+  }
+
+  /** Hole punch attempts, newest last. */
+  holePunchAttempts (): HolePunchAttempt[] {
+    return this.libp2p.services.holePunch.attempts()
+  }
+
+  /**
+   * `burrow dial PEERID --wait-direct S`: the stages as they happen — lookup, the first
+   * connection (relayed or direct), each punch attempt, and the direct connection.
+   */
+  async * dialStages (target: string, waitDirectMs: number, options: AbortOptions = {}): AsyncGenerator<DialStage> {
+    const libp2p = this.libp2p
+    const started = Date.now()
+    const parsed = parseTarget(target)
+    const peer = parsed.peerId
+    const queue: DialStage[] = []
+    let wake: (() => void) | undefined
+    const push = (s: DialStage): void => { queue.push(s); wake?.() }
+    const onAttempt = (evt: CustomEvent<HolePunchAttempt>): void => {
+      if (peer == null || evt.detail.peer !== peer.toString()) return
+      push({ stage: evt.detail.outcome === 'direct' ? 'direct' : 'punch-attempt', elapsedMs: Date.now() - started, attempt: evt.detail.attempt, detail: evt.detail.detail, rttMs: evt.detail.rttMs ?? undefined })
+    }
+    const onFailed = (evt: CustomEvent<{ peer: string, reason: string }>): void => {
+      if (peer != null && evt.detail.peer === peer.toString()) push({ stage: 'no-direct', elapsedMs: Date.now() - started, detail: evt.detail.reason })
+    }
+    libp2p.services.holePunch.addEventListener('holepunch:attempt', onAttempt)
+    libp2p.services.holePunch.addEventListener('holepunch:failed', onFailed)
+    try {
+      if (peer != null && parsed.multiaddr == null && bestConnection(libp2p.getConnections(peer)) == null) {
+        const known = await libp2p.peerStore.get(peer).then(p => p.addresses.length > 0, () => false)
+        if (!known) {
+          yield { stage: 'lookup', elapsedMs: 0, detail: 'searching the DHT' }
+          const found = await this.find(peer, options)
+          yield { stage: 'found', elapsedMs: Date.now() - started, detail: `${found.addresses.length} addresses via ${found.source}` }
+        }
+      }
+      const result = await this.dial(target, options)
+      yield { stage: result.direct ? 'direct' : 'relayed', elapsedMs: Date.now() - started, detail: result.remoteAddress }
+      if (result.direct || waitDirectMs <= 0) return
+      const deadline = Date.now() + waitDirectMs
+      while (Date.now() < deadline) {
+        while (queue.length > 0) {
+          const s = queue.shift() as DialStage
+          yield s
+          if (s.stage === 'direct' || s.stage === 'no-direct') return
+        }
+        const direct = libp2p.getConnections(result.peerId === '' ? undefined : parsePeerId(result.peerId)).find(isDirect)
+        if (direct != null) {
+          yield { stage: 'direct', elapsedMs: Date.now() - started, detail: direct.remoteAddr.toString() }
+          return
+        }
+        await new Promise<void>(resolve => {
+          wake = resolve
+          setTimeout(resolve, 200)
+        })
+        wake = undefined
+      }
+      yield { stage: 'no-direct', elapsedMs: Date.now() - started, detail: `no direct connection within ${Math.round(waitDirectMs / 1000)} s: ${this.whyRelayed(result.peerId)}` }
+    } finally {
+      libp2p.services.holePunch.removeEventListener('holepunch:attempt', onAttempt)
+      libp2p.services.holePunch.removeEventListener('holepunch:failed', onFailed)
+    }
   }
 
   private requireMessaging (): Messaging {

@@ -1,4 +1,5 @@
 import type { InboxMessage, OutboxEntry } from '../messaging/index.js'
+import type { HolePunchAttempt } from '../holepunch/index.js'
 
 export type Reachability = 'public' | 'private' | 'unknown'
 
@@ -10,6 +11,8 @@ export interface ConnectionInfo {
   direction: 'inbound' | 'outbound'
   openedAt: string
   rttMs: number | null
+  /** for a relayed connection: why it is not direct (yet) */
+  whyRelayed?: string
 }
 
 export interface PortMappingInfo {
@@ -33,11 +36,14 @@ export interface NodeStatus {
   startedAt: string
   reachability: Reachability
   reachabilitySource: string
-  nat: { mapping: 'endpoint-independent' | 'endpoint-dependent' | 'unknown', publicAddresses: string[] }
+  /** one line: why the node is (not) reachable */
+  reachabilityReason: string
+  nat: { mapping: 'endpoint-independent' | 'endpoint-dependent' | 'unknown', behindNat: boolean | null, publicAddresses: string[] }
   addresses: { listen: string[], announced: string[], observed: string[], relayed: string[] }
   portMappings: PortMappingInfo[]
   reservations: ReservationInfo[]
   connections: ConnectionInfo[]
+  holePunch: { dialPort: number, attempts: HolePunchAttempt[] }
   dht: { protocol: string, mode: 'client' | 'server', routingTable: number }
   messages: { outboxPending: number, outboxFailed: number }
 }
@@ -45,8 +51,8 @@ export interface NodeStatus {
 export interface FindResult {
   peerId: string
   addresses: string[]
-  /** where the answer came from */
-  source: 'dht'
+  /** where the answer came from: FIND_NODE, or the rendezvous record of a private peer */
+  source: 'dht' | 'rendezvous'
   /** the DHT server whose answer held the peer's addresses */
   answeredBy: string
   durationMs: number
@@ -72,4 +78,12 @@ export interface BurrowNodeEvents {
   'message:failed': CustomEvent<OutboxEntry>
   'peer:connect': CustomEvent<string>
   'peer:disconnect': CustomEvent<string>
+}
+
+export interface DialStage {
+  stage: 'lookup' | 'found' | 'relayed' | 'punch-attempt' | 'direct' | 'no-direct'
+  elapsedMs: number
+  detail: string
+  attempt?: number
+  rttMs?: number
 }

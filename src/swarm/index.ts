@@ -12,3 +12,4 @@ import { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL } from './constants.js'
 export function dhtProtocolFor (network: string): string {
   return network === 'amino' ? AMINO_DHT_PROTOCOL : BURROW_DHT_PROTOCOL
 }
+export { rendezvousKey, provideSelf, findViaRendezvous, RENDEZVOUS_REFRESH_MS } from './rendezvous.js'

@@ -1,19 +1,40 @@
 import { clientFor } from '../context.js'
 import { printJson } from '../output.js'
-import type { DialResult } from '../../node/index.js'
+import type { DialResult, DialStage } from '../../node/index.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
   program.command('dial')
     .description('connect to a peer by PeerId (found through the DHT) or multiaddr')
     .argument('<target>', 'PeerId or multiaddr')
-    .option('--json', 'JSON output')
-    .action(async (target: string, opts: { json?: boolean }, cmd: Command) => {
-      const r = await clientFor(cmd).post<DialResult>('/dial', { target })
-      if (opts.json === true) {
-        printJson(r)
+    .option('--wait-direct <seconds>', 'wait up to this long for the hole-punched direct connection, showing each stage')
+    .option('--json', 'JSON output (NDJSON, one line per stage, with --wait-direct)')
+    .action(async (target: string, opts: { json?: boolean, waitDirect?: string }, cmd: Command) => {
+      const client = clientFor(cmd)
+      if (opts.waitDirect == null) {
+        const r = await client.post<DialResult>('/dial', { target })
+        if (opts.json === true) printJson(r)
+        else console.log(`connected to ${r.peerId} ${r.direct ? 'directly' : 'through a relay'} at ${r.remoteAddress} (${r.durationMs} ms)`)
         return
       }
-      console.log(`connected to ${r.peerId} ${r.direct ? 'directly' : 'through a relay'} at ${r.remoteAddress} (${r.durationMs} ms)`)
+      const seconds = Number(opts.waitDirect)
+      let last: DialStage | undefined
+      for await (const s of client.stream<DialStage>('POST', '/dial', { target, waitDirectSeconds: seconds })) {
+        last = s
+        if (opts.json === true) {
+          console.log(JSON.stringify(s))
+          continue
+        }
+        const t = `${(s.elapsedMs / 1000).toFixed(2).padStart(7)} s`
+        switch (s.stage) {
+          case 'lookup': console.log(`${t}  lookup     ${s.detail}`); break
+          case 'found': console.log(`${t}  found      ${s.detail}`); break
+          case 'relayed': console.log(`${t}  relayed    ${s.detail}`); break
+          case 'punch-attempt': console.log(`${t}  punch #${s.attempt ?? '?'}   failed (relay RTT ${s.rttMs ?? '?'} ms): ${s.detail}`); break
+          case 'direct': console.log(`${t}  direct     ${s.detail}`); break
+          case 'no-direct': console.log(`${t}  no direct  ${s.detail}`); break
+        }
+      }
+      if (last?.stage !== 'direct') process.exitCode = 3
     })
 }

@@ -1,0 +1,86 @@
+import { createServer } from 'node:net'
+import { tcp } from '@libp2p/tcp'
+import { logger } from '@libp2p/logger'
+import type { TCPComponents, TCPOptions, TCPSocketOptions } from '@libp2p/tcp'
+import type { Transport, DialTransportOptions, Connection } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+const log = logger('burrow:holepunch:tcp')
+
+/**
+ * Connections that really left from the dial port. Only what peers observe of these
+ * says where our punchable public port is; a dial that fell back to an ephemeral
+ * port would otherwise report a port nobody can reach again.
+ */
+export const fromDialPort = new WeakSet<Connection>()
+
+/**
+ * A punch dial whose side must act as the server of the upgrade (DCUtR responder in a
+ * TCP simultaneous open). The upgrader honours `initiator: false` for
+ * multistream-select and Noise, but the muxer takes its role from the raw
+ * connection's direction, which is 'outbound' for every dial — both yamux ends would
+ * then be clients ("Both endpoints are clients"). So the raw connection is turned
+ * 'inbound' before the upgrade starts.
+ */
+function asResponder (options: DialTransportOptions): DialTransportOptions {
+  const upgrader = options.upgrader
+  const wrapped = Object.create(upgrader) as typeof upgrader
+  wrapped.upgradeOutbound = async (maConn, opts) => {
+    (maConn as { direction: string }).direction = 'inbound'
+    return upgrader.upgradeOutbound(maConn, opts)
+  }
+  return { ...options, upgrader: wrapped }
+}
+
+/** Picks a free TCP port on all interfaces (bind to 0, read it, release it). */
+export async function freeTcpPort (): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, () => {
+      const addr = s.address()
+      const port = typeof addr === 'object' && addr != null ? addr.port : 0
+      s.close(() => { resolve(port) })
+    })
+  })
+}
+
+/**
+ * @libp2p/tcp with every outgoing connection leaving from one local port, so a NAT
+ * with endpoint-independent mapping gives all of them the same public port — the
+ * address peers observe is then the address hole punching can use (DCUtR over TCP
+ * needs it; go-libp2p gets it from SO_REUSEPORT on the listen port, which Node's
+ * net.connect cannot set, so burrow uses a separate dial port; libuv sets
+ * SO_REUSEADDR, so many outgoing sockets share it).
+ *
+ * A dial that cannot bind the port (the same remote address still in TIME_WAIT from
+ * a connection we closed) is retried once from an ephemeral port.
+ */
+export function stablePortTcp (init: TCPOptions & { dialPort: number }): (components: TCPComponents) => Transport {
+  const { dialPort, ...rest } = init
+  // TCPSocketOptions does not list localPort, but the transport passes dialOpts to net.connect whole
+  const factory = tcp({ ...rest, dialOpts: { ...(rest.dialOpts ?? {}), localPort: dialPort } as TCPSocketOptions })
+  return (components) => {
+    const inner = factory(components)
+    const dial = async (ma: Multiaddr, opts: DialTransportOptions): Promise<Connection> => {
+      const options = (opts as { initiator?: boolean }).initiator === false ? asResponder(opts) : opts
+      try {
+        const conn = await inner.dial(ma, options)
+        fromDialPort.add(conn)
+        return conn
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code
+        if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw err
+        log('dial port %d busy for %a (%s), dialing from an ephemeral port', dialPort, ma, code)
+        return inner.dial(ma, { ...options, localPort: 0 } as DialTransportOptions)
+      }
+    }
+    return new Proxy(inner, {
+      get (target, prop, receiver) {
+        if (prop === 'dial') return dial
+        const v = Reflect.get(target, prop, receiver) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      }
+    })
+  }
+}

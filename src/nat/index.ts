@@ -1,0 +1,8 @@
+/**
+ * Reachability and NAT behaviour: what peers observe of our connections (identify),
+ * AutoNAT dial-backs, and the verdict `status` shows.
+ */
+export { ReachabilityService, reachability } from './reachability.js'
+export type { Reachability, ReachabilityState, ReachabilityEvents } from './reachability.js'
+export { ObservedAddresses, tcpEndpoint, localIps } from './observed.js'
+export type { Observation, MappingBehaviour } from './observed.js'

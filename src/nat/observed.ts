@@ -1,0 +1,107 @@
+import { networkInterfaces } from 'node:os'
+import type { Multiaddr } from '@multiformats/multiaddr'
+
+/** One peer's report (identify's observedAddr) of where our connection came from. */
+export interface Observation {
+  observer: string
+  observerIp: string
+  ip: string
+  port: number
+  /** our side of the connection: outbound ones leave from the stable dial port */
+  direction: 'inbound' | 'outbound'
+  at: number
+}
+
+export type MappingBehaviour = 'endpoint-independent' | 'endpoint-dependent' | 'unknown'
+
+/** Observations older than this are forgotten (a new public IP replaces the old one). */
+const OBSERVATION_TTL_MS = 10 * 60_000
+
+/**
+ * The addresses other peers saw our TCP connections come from. Outbound connections
+ * all leave from one dial port, so what two or more peers agree on is our public
+ * TCP address for hole punching, and whether they agree tells the NAT's mapping
+ * behaviour (RFC 4787: endpoint-independent vs endpoint-dependent).
+ */
+export class ObservedAddresses {
+  private readonly byObserver = new Map<string, Observation>()
+
+  add (obs: Observation): void {
+    this.byObserver.set(`${obs.observer}/${obs.direction}`, obs)
+  }
+
+  removeObserver (observer: string): void {
+    for (const k of [...this.byObserver.keys()]) if (k.startsWith(`${observer}/`)) this.byObserver.delete(k)
+  }
+
+  private fresh (direction?: 'inbound' | 'outbound'): Observation[] {
+    const cutoff = Date.now() - OBSERVATION_TTL_MS
+    return [...this.byObserver.values()].filter(o => o.at >= cutoff && (direction == null || o.direction === direction))
+  }
+
+  /** ip:port candidates for hole punching, the most agreed-on first, with how many peers saw each. */
+  candidates (): Array<{ ip: string, port: number, observers: number }> {
+    const count = new Map<string, { ip: string, port: number, observers: Set<string> }>()
+    for (const o of this.fresh('outbound')) {
+      const k = `${o.ip}:${o.port}`
+      const c = count.get(k) ?? { ip: o.ip, port: o.port, observers: new Set<string>() }
+      c.observers.add(o.observer)
+      count.set(k, c)
+    }
+    return [...count.values()]
+      .map(c => ({ ip: c.ip, port: c.port, observers: c.observers.size }))
+      .sort((a, b) => b.observers - a.observers)
+  }
+
+  /** An address at least `min` peers agree on. */
+  confirmed (min = 2): Array<{ ip: string, port: number, observers: number }> {
+    return this.candidates().filter(c => c.observers >= min)
+  }
+
+  /** Public IPs others see, and whether we are behind a NAT (the IP is none of ours). */
+  publicIps (): string[] {
+    return [...new Set(this.fresh().map(o => o.ip))]
+  }
+
+  behindNat (): boolean | undefined {
+    const seen = this.fresh()
+    if (seen.length === 0) return undefined
+    const local = localIps()
+    return seen.some(o => !local.has(o.ip))
+  }
+
+  /**
+   * Endpoint-independent when peers at two or more different IPs saw the same public
+   * port for our one dial port; endpoint-dependent when they saw different ones.
+   */
+  mapping (): MappingBehaviour {
+    const outbound = this.fresh('outbound')
+    const byObserverIp = new Map<string, Observation>()
+    for (const o of outbound) byObserverIp.set(o.observerIp, o)
+    if (byObserverIp.size < 2) return 'unknown'
+    const ports = new Set([...byObserverIp.values()].map(o => `${o.ip}:${o.port}`))
+    return ports.size === 1 ? 'endpoint-independent' : 'endpoint-dependent'
+  }
+
+  size (): number {
+    return this.byObserver.size
+  }
+}
+
+/** ip and TCP port of a plain /ip4|ip6/X/tcp/P multiaddr, or undefined. */
+export function tcpEndpoint (ma: Multiaddr): { ip: string, port: number } | undefined {
+  const parts = ma.getComponents()
+  const ip = parts[0]
+  const tcp = parts[1]
+  if (ip == null || tcp == null || (ip.name !== 'ip4' && ip.name !== 'ip6') || tcp.name !== 'tcp') return undefined
+  if (parts.some(p => p.name === 'p2p-circuit')) return undefined
+  return { ip: ip.value ?? '', port: Number(tcp.value) }
+}
+
+export function localIps (): Set<string> {
+  const out = new Set<string>()
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) out.add(i.address)
+  }
+  return out
+}

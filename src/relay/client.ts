@@ -1,0 +1,203 @@
+import { logger } from '@libp2p/logger'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { RELAY_HOP_PROTOCOL, RELAY_RETRY_MAX_MS, RELAY_RETRY_MIN_MS, RESERVATION_CHECK_INTERVAL_MS, RESERVE_TIMEOUT_MS } from './constants.js'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
+import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
+
+const log = logger('burrow:relay:client')
+
+export interface RelayClientComponents {
+  peerId: PeerId
+  peerStore: PeerStore
+  addressManager: AddressManager
+  connectionManager: ConnectionManager
+  transportManager: TransportManager
+  events: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
+}
+
+export interface RelayClientInit {
+  /** how many relays to hold a reservation on while private */
+  reservations: number
+  /** relay candidates given by the user (the bootstrap list): multiaddrs ending in /p2p/PEERID */
+  candidates: string[]
+}
+
+export interface ReservationState {
+  relay: string
+  expiresAt: string | null
+  addresses: string[]
+}
+
+interface StockReservationStore {
+  getReservation: (peer: PeerId) => { expire: bigint, addrs: Uint8Array[] } | undefined
+  hasReservation: (peer: PeerId) => boolean
+}
+
+/**
+ * Holds reservations on `reservations` relays while the node is private, and fails
+ * over when a relay dies.
+ *
+ * Built on the stock circuit relay v2 transport (it makes the reservation and accepts
+ * relayed connections), but the choice of relays is ours: the stock client marks a
+ * relay it once failed to dial as invalid for good, so it never re-reserves after a
+ * relay restart (js-libp2p #3601). Here a relay is dialled by us first and only then
+ * handed to the transport, and an unreachable relay is retried with backoff.
+ */
+export class RelayClient implements Startable {
+  private readonly components: RelayClientComponents
+  private readonly init: RelayClientInit
+  private timer?: ReturnType<typeof setInterval>
+  private wanted = false
+  private readonly busy = new Set<string>()
+  private readonly retryAt = new Map<string, { at: number, delay: number }>()
+  private readonly held = new Set<string>()
+  private running = false
+
+  constructor (components: RelayClientComponents, init: RelayClientInit) {
+    this.components = components
+    this.init = init
+  }
+
+  readonly [Symbol.toStringTag] = 'burrow:relay-client'
+
+  start (): void {
+    if (this.running) return
+    this.running = true
+    this.timer = setInterval(() => { this.check() }, RESERVATION_CHECK_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  stop (): void {
+    this.running = false
+    clearInterval(this.timer)
+    this.timer = undefined
+  }
+
+  /** Turn reservations on (the node is private) or off. */
+  setWanted (wanted: boolean): void {
+    if (this.wanted === wanted) return
+    this.wanted = wanted
+    log('reservations %s', wanted ? 'wanted' : 'not wanted')
+    this.check()
+  }
+
+  get isWanted (): boolean {
+    return this.wanted
+  }
+
+  /** Current reservations, as the stock transport holds them. */
+  reservations (): ReservationState[] {
+    const store = this.stockStore()
+    const out: ReservationState[] = []
+    const addrs = this.components.addressManager.getAddresses().map(String)
+    for (const relay of this.relaysInAddresses()) {
+      const id = peerIdFromString(relay)
+      const r = store?.getReservation(id)
+      out.push({
+        relay,
+        expiresAt: r != null ? new Date(Number(r.expire) * 1000).toISOString() : null,
+        addresses: addrs.filter(a => a.includes(`/p2p/${relay}/p2p-circuit`))
+      })
+    }
+    return out
+  }
+
+  /** Relays whose circuit address we currently announce. */
+  private relaysInAddresses (): Set<string> {
+    const relays = new Set<string>()
+    for (const a of this.components.addressManager.getAddresses()) {
+      const parts = a.getComponents()
+      const circuit = parts.findIndex(c => c.name === 'p2p-circuit')
+      if (circuit <= 0) continue
+      const relay = parts.slice(0, circuit).findLast(c => c.name === 'p2p')?.value
+      if (relay != null) relays.add(relay)
+    }
+    return relays
+  }
+
+  private stockStore (): StockReservationStore | undefined {
+    const transport = this.components.transportManager.getTransports()
+      .find(t => (t as unknown as Record<symbol, string>)[Symbol.toStringTag] === '@libp2p/circuit-relay-v2-transport')
+    return (transport as unknown as { reservationStore?: StockReservationStore } | undefined)?.reservationStore
+  }
+
+  private check (): void {
+    if (!this.running) return
+    const current = this.relaysInAddresses()
+    for (const r of [...this.held]) {
+      if (!current.has(r) && !this.busy.has(r)) {
+        log('reservation on relay %s is gone', r)
+        this.held.delete(r)
+        this.backoff(r)
+      }
+    }
+    for (const r of current) this.held.add(r)
+    if (!this.wanted) return
+    const missing = this.init.reservations - this.held.size - this.busy.size
+    if (missing <= 0) return
+    const now = Date.now()
+    const candidates = this.candidates().filter(c => !this.held.has(c.id) && !this.busy.has(c.id) && (this.retryAt.get(c.id)?.at ?? 0) <= now)
+    for (const c of candidates.slice(0, missing)) {
+      void this.reserve(c.id, c.addr)
+    }
+  }
+
+  /** The bootstrap list first, then peers that told identify they speak the hop protocol. */
+  private candidates (): Array<{ id: string, addr?: Multiaddr }> {
+    const out: Array<{ id: string, addr?: Multiaddr }> = []
+    for (const s of this.init.candidates) {
+      try {
+        const ma = multiaddr(s)
+        const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+        if (id != null && id !== this.components.peerId.toString()) out.push({ id, addr: ma })
+      } catch {}
+    }
+    for (const conn of this.components.connectionManager.getConnections()) {
+      const id = conn.remotePeer.toString()
+      if (out.some(c => c.id === id) || conn.limits != null) continue
+      out.push({ id })
+    }
+    return out
+  }
+
+  private async reserve (id: string, addr?: Multiaddr): Promise<void> {
+    this.busy.add(id)
+    const signal = AbortSignal.timeout(RESERVE_TIMEOUT_MS)
+    try {
+      const peer = peerIdFromString(id)
+      const conn = await this.components.connectionManager.openConnection(addr ?? peer, { signal })
+      if (conn.limits != null) throw new Error('only a relayed connection to it')
+      // identify tells us whether it relays; wait for it briefly
+      let protocols: string[] = []
+      for (let i = 0; i < 20; i++) {
+        protocols = (await this.components.peerStore.get(peer).catch(() => undefined))?.protocols ?? []
+        if (protocols.length > 0) break
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
+      if (!protocols.includes(RELAY_HOP_PROTOCOL)) throw new Error('it offers no relay service')
+      const relayAddr = conn.remoteAddr.toString().includes(`/p2p/${id}`) ? conn.remoteAddr : conn.remoteAddr.encapsulate(`/p2p/${id}`)
+      await this.components.transportManager.listen([relayAddr.encapsulate('/p2p-circuit')])
+      this.held.add(id)
+      this.retryAt.delete(id)
+      log('reservation on relay %s via %a', id, relayAddr)
+    } catch (err) {
+      log('no reservation on %s - %s', id, (err as Error).message)
+      this.backoff(id)
+    } finally {
+      this.busy.delete(id)
+    }
+  }
+
+  private backoff (id: string): void {
+    const prev = this.retryAt.get(id)?.delay ?? 0
+    const delay = Math.min(RELAY_RETRY_MAX_MS, Math.max(RELAY_RETRY_MIN_MS, prev * 2))
+    this.retryAt.set(id, { at: Date.now() + delay, delay })
+  }
+}
+
+export function relayClient (init: RelayClientInit): (components: RelayClientComponents) => RelayClient {
+  return (components) => new RelayClient(components, init)
+}

@@ -1,0 +1,37 @@
+import type { MultiaddrConnection, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+
+/**
+ * Counts open connections per remote IP so a relay can refuse one host that tries
+ * to take every slot (DESIGN.md, Security rules: per-IP caps).
+ */
+export class PerIpLimit {
+  private readonly max: number
+  private readonly open = new Map<string, number>()
+
+  constructor (max: number) {
+    this.max = max
+  }
+
+  attach (events: TypedEventTarget<Libp2pEvents>): void {
+    events.addEventListener('connection:open', (evt) => { this.add(ipOf(evt.detail.remoteAddr.toString()), 1) })
+    events.addEventListener('connection:close', (evt) => { this.add(ipOf(evt.detail.remoteAddr.toString()), -1) })
+  }
+
+  /** For the connection gater: true when this inbound connection must be refused. */
+  deny (maConn: MultiaddrConnection): boolean {
+    const ip = ipOf(maConn.remoteAddr.toString())
+    return ip != null && (this.open.get(ip) ?? 0) >= this.max
+  }
+
+  private add (ip: string | undefined, n: number): void {
+    if (ip == null) return
+    const v = (this.open.get(ip) ?? 0) + n
+    if (v <= 0) this.open.delete(ip)
+    else this.open.set(ip, v)
+  }
+}
+
+function ipOf (addr: string): string | undefined {
+  if (addr.includes('/p2p-circuit')) return undefined
+  return /^\/ip[46]\/([^/]+)/.exec(addr)?.[1]
+}
