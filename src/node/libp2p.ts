@@ -1,3 +1,4 @@
+import { networkInterfaces } from 'node:os'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -57,10 +58,48 @@ export interface AssembleOptions {
   relayServer: boolean
 }
 
-/** Whether addresses in private/loopback ranges learned from others may be used. */
+/**
+ * Which private/loopback addresses learned from others may be dialled:
+ * 'all' ('on'), 'none' ('off', and 'auto' on amino: a public DHT must never become a
+ * way into someone's LAN), or 'local-subnets' ('auto' on own swarms: peers on one of
+ * our own LANs are reachable, other LANs behind other routers are not — dialling them
+ * only burns a timeout).
+ */
+export function privateDialPolicy (config: BurrowConfig): 'all' | 'none' | 'local-subnets' {
+  if (config.dialPrivateAddresses === 'on') return 'all'
+  if (config.dialPrivateAddresses === 'off') return 'none'
+  return config.network === 'amino' ? 'none' : 'local-subnets'
+}
+
+/** Whether private addresses can be dialled at all (own swarms and the lab). */
 export function dialsPrivateAddresses (config: BurrowConfig): boolean {
-  if (config.dialPrivateAddresses === 'auto') return config.network !== 'amino'
-  return config.dialPrivateAddresses === 'on'
+  return privateDialPolicy(config) !== 'none'
+}
+
+/** True when a private address may not be dialled under the policy. */
+function denyPrivate (ma: Multiaddr, policy: 'all' | 'none' | 'local-subnets'): boolean {
+  if (policy === 'all' || !isPrivateAddress(ma)) return false
+  if (policy === 'none') return true
+  const ip = ma.getComponents()[0]
+  return ip?.value == null || !onLocalSubnet(ip.value)
+}
+
+/** Whether an IPv4 address is on the subnet of one of our interfaces (loopback included). */
+function onLocalSubnet (ip: string): boolean {
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return true // IPv6: link scopes are not ours to judge here
+  const n = ipv4ToInt(ip)
+  for (const list of Object.values(networkInterfaces())) {
+    for (const i of list ?? []) {
+      if (i.family !== 'IPv4') continue
+      const mask = ipv4ToInt(i.netmask)
+      if ((ipv4ToInt(i.address) & mask) === (n & mask)) return true
+    }
+  }
+  return false
+}
+
+function ipv4ToInt (ip: string): number {
+  return ip.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0)
 }
 
 /**
@@ -71,6 +110,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   const { config, privateKey, datastore, bootstrapList, dialPort, observed } = options
   const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
+  const privatePolicy = privateDialPolicy(config)
 
   // amino: a node serves the DHT only when it has a public address (kad-dht switches
   // by itself when clientMode is left undefined); own swarms serve by default.
@@ -108,7 +148,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     },
     connectionGater: {
       // a public DHT must not become a way into someone's LAN (DESIGN.md, Security)
-      denyDialMultiaddr: (ma: Multiaddr) => !dialPrivate && isPrivateAddress(ma),
+      denyDialMultiaddr: (ma: Multiaddr) => denyPrivate(ma, privatePolicy),
       // a relay caps connections per IP, so one host cannot take every slot
       denyInboundConnection: (maConn) => perIp?.deny(maConn) ?? false
     },
