@@ -49,6 +49,8 @@ export interface HolePunchInit {
   mapping: () => MappingBehaviour
   /** dial private-range addresses a peer sends (own swarms and the lab) */
   allowPrivate: boolean
+  /** false: neither start nor answer DCUtR (config `holePunch: false`); default true */
+  enabled?: boolean
 }
 
 /**
@@ -83,7 +85,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   readonly [Symbol.toStringTag] = 'burrow:holepunch'
 
   async start (): Promise<void> {
-    if (this.started) return
+    if (this.started || this.init.enabled === false) return
     await this.components.registrar.handle(DCUTR_PROTOCOL, (stream, conn) => {
       void this.respond(stream, conn).catch(err => { log('responding to %p failed - %e', conn.remotePeer, err) })
     }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })

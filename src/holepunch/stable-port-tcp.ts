@@ -32,6 +32,11 @@ function asResponder (options: DialTransportOptions): DialTransportOptions {
   return { ...options, upgrader: wrapped }
 }
 
+/** A second dial to an address we already hold a connection to from the dial port. */
+export class DuplicateDialError extends Error {
+  override name = 'DuplicateDialError'
+}
+
 /** Picks a free TCP port on all interfaces (bind to 0, read it, release it). */
 export async function freeTcpPort (): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -62,17 +67,35 @@ export function stablePortTcp (init: TCPOptions & { dialPort: number }): (compon
   const factory = tcp({ ...rest, dialOpts: { ...(rest.dialOpts ?? {}), localPort: dialPort } as TCPSocketOptions })
   return (components) => {
     const inner = factory(components)
+    // remote ip:port we hold (or are opening) a connection to from the dial port
+    const busy = new Map<string, number>()
+    const hold = (key: string, n: number): void => {
+      const v = (busy.get(key) ?? 0) + n
+      if (v <= 0) busy.delete(key)
+      else busy.set(key, v)
+    }
     const dial = async (ma: Multiaddr, opts: DialTransportOptions): Promise<Connection> => {
       const options = (opts as { initiator?: boolean }).initiator === false ? asResponder(opts) : opts
+      const key = ma.getComponents().slice(0, 2).map(c => c.value).join(':')
+      if (busy.has(key)) {
+        // the same 4-tuple cannot be used twice: that connection is the one to use
+        throw new DuplicateDialError(`already connected or connecting to ${key} from dial port ${dialPort}`)
+      }
+      hold(key, 1)
       try {
         const conn = await inner.dial(ma, options)
         fromDialPort.add(conn)
+        hold(key, 1)
+        conn.addEventListener('close', () => { hold(key, -1) }, { once: true })
         return conn
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? (err as { cause?: NodeJS.ErrnoException }).cause?.code
         if (code !== 'EADDRINUSE' && code !== 'EADDRNOTAVAIL') throw err
+        // a connection we closed is still in TIME_WAIT for this address: use another port
         log('dial port %d busy for %a (%s), dialing from an ephemeral port', dialPort, ma, code)
         return inner.dial(ma, { ...options, localPort: 0 } as DialTransportOptions)
+      } finally {
+        hold(key, -1)
       }
     }
     return new Proxy(inner, {

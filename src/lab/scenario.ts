@@ -142,13 +142,16 @@ export async function runScenario (init: ScenarioInit = {}): Promise<ScenarioRep
     report.b.hostIp = hostB.ip
     progress(`lab ${lab.id}: relay ${relayHost.ip}, A ${hostA.ip} behind ${a} NAT ${homeA.router.wanIp}, B ${hostB.ip} behind ${b} NAT ${homeB.router.wanIp}, ${delayMs} ms one-way per WAN link`)
 
-    const listen = transport === 'tcp' ? ['/ip4/0.0.0.0/tcp/4001'] : ['/ip4/0.0.0.0/udp/4001/quic-v1']
+    // both run over TCP to the relay; the transport picks the hole punching path:
+    // tcp = DCUtR over TCP only, udp = WebRTC (UDP, STUN from the relay) only
+    const listen = ['/ip4/0.0.0.0/tcp/4001']
+    const punch = ['--punch', transport]
     const nodes = await step<{ relay: BurrowNode, na: BurrowNode, nb: BurrowNode }>(s.start, async () => {
       const relay = await startBurrow(lab, relayHost, { listen, args: ['--relay-server', 'on'], logName: 'burrow-relay' })
-      const bootstrap = [transport === 'tcp' ? relay.multiaddr : `/ip4/${relayHost.ip}/udp/4001/quic-v1/p2p/${relay.peerId}`]
+      const bootstrap = [relay.multiaddr]
       const [na, nb] = await Promise.all([
-        startBurrow(lab, hostA, { listen, bootstrap, logName: 'burrow-a' }),
-        startBurrow(lab, hostB, { listen, bootstrap, logName: 'burrow-b' })
+        startBurrow(lab, hostA, { listen, bootstrap, args: punch, logName: 'burrow-a' }),
+        startBurrow(lab, hostB, { listen, bootstrap, args: punch, logName: 'burrow-b' })
       ])
       return { value: { relay, na, nb }, detail: `relay ${short(relay.peerId)}, A ${short(na.peerId)}, B ${short(nb.peerId)}` }
     })

@@ -7,8 +7,10 @@ export interface Observation {
   observerIp: string
   ip: string
   port: number
-  /** our side of the connection: outbound ones leave from the stable dial port */
+  /** our side of the connection */
   direction: 'inbound' | 'outbound'
+  /** an outbound connection that left from the stable dial port: its port is punchable */
+  fromDialPort: boolean
   at: number
 }
 
@@ -43,6 +45,7 @@ export class ObservedAddresses {
   candidates (): Array<{ ip: string, port: number, observers: number }> {
     const count = new Map<string, { ip: string, port: number, observers: Set<string> }>()
     for (const o of this.fresh('outbound')) {
+      if (!o.fromDialPort) continue
       const k = `${o.ip}:${o.port}`
       const c = count.get(k) ?? { ip: o.ip, port: o.port, observers: new Set<string>() }
       c.observers.add(o.observer)
@@ -75,7 +78,7 @@ export class ObservedAddresses {
    * port for our one dial port; endpoint-dependent when they saw different ones.
    */
   mapping (): MappingBehaviour {
-    const outbound = this.fresh('outbound')
+    const outbound = this.fresh('outbound').filter(o => o.fromDialPort)
     const byObserverIp = new Map<string, Observation>()
     for (const o of outbound) byObserverIp.set(o.observerIp, o)
     if (byObserverIp.size < 2) return 'unknown'

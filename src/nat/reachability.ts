@@ -93,13 +93,13 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
     const ep = tcpEndpoint(result.observedAddr)
     const remote = tcpEndpoint(conn.remoteAddr)
     if (ep == null || remote == null) return
-    if (conn.direction === 'outbound' && this.init.fromDialPort != null && !this.init.fromDialPort(conn)) return
     this.observed.add({
       observer: result.peerId.toString(),
       observerIp: remote.ip,
       ip: ep.ip,
       port: ep.port,
       direction: conn.direction,
+      fromDialPort: conn.direction === 'outbound' && (this.init.fromDialPort?.(conn) ?? false),
       at: Date.now()
     })
     log.trace('%p sees us at %s:%d (%s)', result.peerId, ep.ip, ep.port, conn.direction)

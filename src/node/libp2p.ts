@@ -19,6 +19,10 @@ import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
 import type { HolePunchService } from '../holepunch/index.js'
 import { relayClient, relayServer, PerIpLimit } from '../relay/index.js'
+import { webRTC } from '@libp2p/webrtc'
+import { udpPunch, UDP_AFTER_TCP_MS } from '../udppunch/index.js'
+import type { UdpPunchService } from '../udppunch/index.js'
+import { stunServersFor } from '../stun/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
 import type { NodeInternals } from './internals.js'
@@ -40,6 +44,7 @@ export interface BurrowServices {
   reachability: ReachabilityService
   holePunch: HolePunchService
   relayClient: RelayClient
+  udpPunch: UdpPunchService
   [key: string]: unknown
 }
 
@@ -102,6 +107,11 @@ function ipv4ToInt (ip: string): number {
   return ip.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0)
 }
 
+/** The STUN servers ICE uses: `stunServers`, or the bootstrap peers' hosts at `stunPort` (never public STUN hosts). */
+export function stunServersOf (config: BurrowConfig, bootstrapList: string[]): string[] {
+  return config.stunServers ?? (config.stunPort > 0 ? stunServersFor(bootstrapList, config.stunPort) : [])
+}
+
 /**
  * The one place libp2p is assembled. Every module comes from the libp2p ecosystem;
  * burrow's own services are added around it by the node.
@@ -111,6 +121,9 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
   const privatePolicy = privateDialPolicy(config)
+  // the UDP punch path (src/udppunch): WebRTC over the relay's signalling, STUN from our own relays only
+  const udp = config.udpPunch && !config.lanOnly
+  const stunServers = udp ? stunServersOf(config, bootstrapList) : []
 
   // amino: a node serves the DHT only when it has a public address (kad-dht switches
   // by itself when clientMode is left undefined); own swarms serve by default.
@@ -131,7 +144,10 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     },
     transports: [
       dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),
-      circuitRelayTransport()
+      circuitRelayTransport(),
+      // no `/webrtc` listen address: it would announce …/p2p-circuit/webrtc addresses that
+      // dialers try before the relay, putting ICE on every first dial (see src/udppunch)
+      ...(udp ? [webRTC({ rtcConfiguration: () => ({ iceServers: stunServers.map(urls => ({ urls })) }) })] : [])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
@@ -160,7 +176,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       internals: nodeInternals(),
       autoNAT: autoNATv2(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
-      holePunch: holePunch({ observed, mapping: () => observed.mapping(), allowPrivate: dialPrivate }),
+      holePunch: holePunch({ observed, mapping: () => observed.mapping(), allowPrivate: dialPrivate, enabled: config.holePunch && !config.lanOnly }),
+      udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
       ...(options.relayServer ? { relay: relayServer(config) } : {}),
       portMapper: portMapper({

@@ -13,6 +13,7 @@ import { patchLimitEncoding, capCircuits } from '../relay/index.js'
 import { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
+import { StunServer } from '../stun/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
@@ -73,6 +74,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** the bootstrap peers this run started with (empty: the first node of a swarm) */
   bootstrapPeers: string[] = []
   private readonly unsubscribe: Array<() => void> = []
+  /** the STUN server a relay node runs for the UDP punch path */
+  private stun?: StunServer
 
   constructor (options: CreateNodeOptions = {}) {
     super()
@@ -142,9 +145,17 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         await capCircuits(libp2p.services.internals.registrar, config.relay.maxCircuits,
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
       }
+      if (relayServer && config.stunPort > 0) {
+        // peers holding reservations here learn their public UDP address from it (never a public STUN host)
+        const stun = new StunServer({ port: config.stunPort, software: `burrow ${packageVersion()}` })
+        this.stun = stun
+        await stun.start().catch(err => { log.error('no STUN server - %e', err) })
+      }
       const onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.onReachability(libp2p, config, evt.detail) }
       libp2p.services.reachability.addEventListener('reachability:changed', onReachability)
       this.unsubscribe.push(() => { libp2p.services.reachability.removeEventListener('reachability:changed', onReachability) })
+      // the verdict may have changed while libp2p was starting (identify is quick)
+      this.onReachability(libp2p, config, libp2p.services.reachability.current)
       await messaging.start()
       const knownPeers = new KnownPeers(libp2p)
       knownPeers.start()
@@ -178,6 +189,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     this.knownPeers?.stop()
     await this.messaging?.stop()
     await this._libp2p?.stop()
+    await this.stun?.stop()
+    this.stun = undefined
     await this.datastore?.close()
     this.messaging = undefined
     this.knownPeers = undefined
@@ -339,6 +352,13 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       portMappings: portMapper.portMappings(),
       reservations: libp2p.services.relayClient.reservations(),
       holePunch: { dialPort: this.dialPort, attempts: libp2p.services.holePunch.attempts() },
+      udpPunch: {
+        enabled: libp2p.services.udpPunch.enabled,
+        stunServers: libp2p.services.udpPunch.stunServers,
+        attempts: libp2p.services.udpPunch.attempts(),
+        stunServer: this.stun?.status() ?? null
+      },
+      rendezvous: { providedAt: this.providedAt > 0 ? new Date(this.providedAt).toISOString() : null },
       connections: this.connections(),
       dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
       messages: {
@@ -391,9 +411,10 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** Why a relayed connection has not become direct, in one line. */
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
-    if (!this.config.holePunch) return 'hole punching is off (holePunch: false)'
-    const failure = libp2p.services.holePunch.failureFor(peer)
-    if (failure != null) return failure
+    const udp = libp2p.services.udpPunch
+    if (!this.config.holePunch && !udp.enabled) return 'hole punching is off (holePunch: false, udpPunch: false)'
+    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, udp.failureFor(peer)].filter(f => f != null)
+    if (failure.length > 0) return failure.join('; ')
     return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
   }
 

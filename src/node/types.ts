@@ -1,5 +1,7 @@
 import type { InboxMessage, OutboxEntry } from '../messaging/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
+import type { UdpPunchAttempt } from '../udppunch/index.js'
+import type { StunServerStatus } from '../stun/index.js'
 
 export type Reachability = 'public' | 'private' | 'unknown'
 
@@ -44,6 +46,10 @@ export interface NodeStatus {
   reservations: ReservationInfo[]
   connections: ConnectionInfo[]
   holePunch: { dialPort: number, attempts: HolePunchAttempt[] }
+  /** the UDP punch path (WebRTC with our relays' STUN): whether on, its STUN servers, attempts; `stunServer` on a relay */
+  udpPunch: { enabled: boolean, stunServers: string[], attempts: UdpPunchAttempt[], stunServer: StunServerStatus | null }
+  /** when this (private) node last announced itself under its rendezvous key */
+  rendezvous: { providedAt: string | null }
   dht: { protocol: string, mode: 'client' | 'server', routingTable: number }
   messages: { outboxPending: number, outboxFailed: number }
 }

@@ -138,15 +138,17 @@ export class RelayClient implements Startable {
     if (!this.wanted) return
     const missing = this.init.reservations - this.held.size - this.busy.size
     if (missing <= 0) return
-    const now = Date.now()
-    const candidates = this.candidates().filter(c => !this.held.has(c.id) && !this.busy.has(c.id) && (this.retryAt.get(c.id)?.at ?? 0) <= now)
-    for (const c of candidates.slice(0, missing)) {
-      void this.reserve(c.id, c.addr)
-    }
+    void this.candidates().then(all => {
+      const now = Date.now()
+      const candidates = all.filter(c => !this.held.has(c.id) && !this.busy.has(c.id) && (this.retryAt.get(c.id)?.at ?? 0) <= now)
+      for (const c of candidates.slice(0, missing)) {
+        void this.reserve(c.id, c.addr)
+      }
+    })
   }
 
-  /** The bootstrap list first, then peers that told identify they speak the hop protocol. */
-  private candidates (): Array<{ id: string, addr?: Multiaddr }> {
+  /** The bootstrap list first, then connected peers that told identify they speak the hop protocol. */
+  private async candidates (): Promise<Array<{ id: string, addr?: Multiaddr }>> {
     const out: Array<{ id: string, addr?: Multiaddr }> = []
     for (const s of this.init.candidates) {
       try {
@@ -158,7 +160,8 @@ export class RelayClient implements Startable {
     for (const conn of this.components.connectionManager.getConnections()) {
       const id = conn.remotePeer.toString()
       if (out.some(c => c.id === id) || conn.limits != null) continue
-      out.push({ id })
+      const protocols = (await this.components.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
+      if (protocols.includes(RELAY_HOP_PROTOCOL)) out.push({ id })
     }
     return out
   }

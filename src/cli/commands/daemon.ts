@@ -1,4 +1,5 @@
 import { createNode } from '../../node/index.js'
+import { InvalidConfigError } from '../../config/index.js'
 import { ControlServer } from '../../control/index.js'
 import { packageVersion } from '../../package/index.js'
 import { collect, fail } from '../output.js'
@@ -16,6 +17,17 @@ interface DaemonFlags {
   metrics?: string
   dhtMode?: string
   dialPrivateAddresses?: string
+  punch?: string
+  stunServer?: string[]
+  stunPort?: string
+}
+
+/** `--punch`: which hole punching paths run (config `holePunch` and `udpPunch`). */
+const PUNCH_MODES: Record<string, { holePunch: boolean, udpPunch: boolean }> = {
+  both: { holePunch: true, udpPunch: true },
+  tcp: { holePunch: true, udpPunch: false },
+  udp: { holePunch: false, udpPunch: true },
+  off: { holePunch: false, udpPunch: false }
 }
 
 /** How long a clean stop may take before the daemon gives up on it. */
@@ -34,13 +46,24 @@ export function register (program: Command): void {
     .option('--metrics <host:port>', 'serve Prometheus metrics on loopback')
     .option('--dht-mode <mode>', 'auto, client or server')
     .option('--dial-private-addresses <mode>', 'auto, on or off: use private addresses learned from others')
+    .option('--punch <paths>', 'hole punching: both (TCP DCUtR, then UDP/WebRTC), tcp, udp or off')
+    .option('--stun-server <url>', "STUN server for the UDP path, stun:HOST:PORT (repeatable; 'none' for none; default: the bootstrap peers' hosts)", collect)
+    .option('--stun-port <port>', 'port of the STUN server a relay runs and of the bootstrap peers\' ones (0: none)')
     .action(async (flags: DaemonFlags, cmd: Command) => { await runDaemon(flags, cmd) })
 }
 
 async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   const home = homeOf(cmd)
   const verbose = globals(cmd).verbose === true
+  const punch = flags.punch !== undefined ? PUNCH_MODES[flags.punch] : undefined
+  if (flags.punch !== undefined && punch === undefined) {
+    fail(new InvalidConfigError('holePunch', `--punch must be one of ${Object.keys(PUNCH_MODES).join(', ')} (got '${flags.punch}')`), verbose)
+  }
   const overrides: Record<string, unknown> = {
+    holePunch: punch?.holePunch,
+    udpPunch: punch?.udpPunch,
+    stunServers: flags.stunServer?.includes('none') === true ? [] : flags.stunServer,
+    stunPort: flags.stunPort !== undefined ? Number(flags.stunPort) : undefined,
     listen: flags.listen,
     announce: flags.announce,
     bootstrap: flags.bootstrap,
