@@ -24,7 +24,6 @@ import type { BurrowLibp2p } from './libp2p.js'
 import type { BurrowNodeEvents, ConnectionInfo, DialResult, DialStage, FindResult, NodeStatus, PingReply } from './types.js'
 import type { InboxMessage, OutboxEntry, SendResult } from '../messaging/index.js'
 import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
-import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('burrow:node')
 
