@@ -128,22 +128,25 @@ export class RelayClient implements Startable {
     if (!this.running) return
     const current = this.relaysInAddresses()
     for (const r of [...this.held]) {
-      if (!current.has(r) && !this.busy.has(r)) {
+      if (!current.has(r)) {
         log('reservation on relay %s is gone', r)
         this.held.delete(r)
         this.backoff(r)
       }
     }
     for (const r of current) this.held.add(r)
-    if (!this.wanted) return
-    const missing = this.init.reservations - this.held.size - this.busy.size
-    if (missing <= 0) return
-    void this.candidates().then(all => {
+    if (!this.wanted || this.busy.size > 0) return
+    if (this.held.size >= this.init.reservations) return
+    // one request at a time: two reservation requests in flight at once can stall the
+    // stock transport's listener
+    this.busy.add('')
+    void this.candidates().then(async (all) => {
       const now = Date.now()
-      const candidates = all.filter(c => !this.held.has(c.id) && !this.busy.has(c.id) && (this.retryAt.get(c.id)?.at ?? 0) <= now)
-      for (const c of candidates.slice(0, missing)) {
-        void this.reserve(c.id, c.addr)
-      }
+      const next = all.find(c => !this.held.has(c.id) && (this.retryAt.get(c.id)?.at ?? 0) <= now)
+      if (next != null) await this.reserve(next.id, next.addr)
+    }).finally(() => {
+      this.busy.delete('')
+      if (this.held.size < this.init.reservations && this.running) setTimeout(() => { this.check() }, 50).unref()
     })
   }
 
@@ -167,7 +170,7 @@ export class RelayClient implements Startable {
   }
 
   private async reserve (id: string, addr?: Multiaddr): Promise<void> {
-    this.busy.add(id)
+    log('trying relay %s', id)
     const signal = AbortSignal.timeout(RESERVE_TIMEOUT_MS)
     try {
       const peer = peerIdFromString(id)
@@ -182,15 +185,14 @@ export class RelayClient implements Startable {
       }
       if (!protocols.includes(RELAY_HOP_PROTOCOL)) throw new Error('it offers no relay service')
       const relayAddr = conn.remoteAddr.toString().includes(`/p2p/${id}`) ? conn.remoteAddr : conn.remoteAddr.encapsulate(`/p2p/${id}`)
-      await this.components.transportManager.listen([relayAddr.encapsulate('/p2p-circuit')])
+      log('asking %s for a reservation', id)
+      await raceTimeout(this.components.transportManager.listen([relayAddr.encapsulate('/p2p-circuit')]), RESERVE_TIMEOUT_MS, 'the reservation request timed out')
       this.held.add(id)
       this.retryAt.delete(id)
       log('reservation on relay %s via %a', id, relayAddr)
     } catch (err) {
       log('no reservation on %s - %s', id, (err as Error).message)
       this.backoff(id)
-    } finally {
-      this.busy.delete(id)
     }
   }
 
@@ -198,6 +200,15 @@ export class RelayClient implements Startable {
     const prev = this.retryAt.get(id)?.delay ?? 0
     const delay = Math.min(RELAY_RETRY_MAX_MS, Math.max(RELAY_RETRY_MIN_MS, prev * 2))
     this.retryAt.set(id, { at: Date.now() + delay, delay })
+  }
+}
+
+async function raceTimeout<T> (p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  try {
+    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new Error(message)) }, ms) })])
+  } finally {
+    clearTimeout(timer)
   }
 }
 
