@@ -236,6 +236,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
           return
         }
         this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result)
+        if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
       }
     } finally {
       await stream.close().catch(() => { stream.abort(new Error('closing')) })
