@@ -19,7 +19,7 @@ interface Plan { reps: number, rtt: number, bytes: number, labBytes: number, cry
 const PLANS: Record<Size, Plan> = {
   smoke: { reps: 1, rtt: 10, bytes: 1 << 20, labBytes: 1 << 20, cryptoMs: 50 },
   quick: { reps: 3, rtt: 50, bytes: 32 << 20, labBytes: 4 << 20, cryptoMs: 250 },
-  full: { reps: 7, rtt: 200, bytes: 64 << 20, labBytes: 16 << 20, cryptoMs: 500 }
+  full: { reps: 5, rtt: 100, bytes: 32 << 20, labBytes: 8 << 20, cryptoMs: 500 }
 }
 
 interface Rep { tcpRttMs: number, streamRttMs: number, messageRttMs: number, tcpMbit: number, streamMbit: number }

@@ -15,7 +15,7 @@ interface Plan { trials: number, idleMs: number }
 const PLANS: Record<Size, Plan> = {
   smoke: { trials: 1, idleMs: 300 },
   quick: { trials: 3, idleMs: 2000 },
-  full: { trials: 10, idleMs: 5000 }
+  full: { trials: 8, idleMs: 5000 }
 }
 
 /** Resident set size of a process in MB (10^6 bytes), from /proc. */

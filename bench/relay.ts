@@ -22,7 +22,7 @@ interface Plan { reservationSteps: number[], circuitSteps: number[], perProcess:
 const PLANS: Record<Size, Plan> = {
   smoke: { reservationSteps: [4], circuitSteps: [2], perProcess: 100, bytes: 256 },
   quick: { reservationSteps: [100], circuitSteps: [25], perProcess: 100, bytes: 1024 },
-  full: { reservationSteps: [250, 500, 1000, 1500], circuitSteps: [100, 250, 500], perProcess: 100, bytes: 1024 }
+  full: { reservationSteps: [250, 500, 1000], circuitSteps: [100, 250], perProcess: 100, bytes: 1024 }
 }
 
 /** user + system CPU seconds of a process, from /proc/PID/stat */

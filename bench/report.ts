@@ -183,7 +183,18 @@ export function markdownTable (doc: RunDocument): string {
       lines.push(`| ${r.name} | ${mdCell(`${r.status}: ${r.error ?? r.notes[0] ?? ''}`)} | | | | |`)
       continue
     }
+    const shown = new Set<string>()
     for (const f of r.figures) {
+      if (f.value == null && f.note !== undefined) {
+        // one row per reason, not one per figure it left unmeasured
+        const n = r.figures.filter(x => x.value == null && x.note === f.note).length
+        if (shown.has(f.note)) continue
+        shown.add(f.note)
+        if (n > 1) {
+          lines.push(`| ${r.name} | ${n} figures | ${mdCell(`— (${f.note.slice(0, 160)})`)} | | | |`)
+          continue
+        }
+      }
       lines.push(`| ${[
         r.name,
         f.label,
