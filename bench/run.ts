@@ -2,10 +2,11 @@
  * `npm run bench [-- --quick] [--only NAME[,NAME]] [--json]`: runs the benchmarks, prints a
  * table, writes the run as JSON to bench/results/<timestamp>.json and, when every benchmark
  * ran, the headline chart to docs/bench.svg. `--markdown` also prints the README table.
- * `--smoke` is the tiny size `npm test` uses. Lab parts run only as root.
+ * `--smoke` is the tiny size `npm test` uses; `--from FILE` re-renders a saved run. Lab
+ * parts run only as root.
  */
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -116,9 +117,18 @@ async function main (): Promise<void> {
       only: { type: 'string', multiple: true },
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
-      'no-lab': { type: 'boolean', default: false }
+      'no-lab': { type: 'boolean', default: false },
+      from: { type: 'string' }
     }
   })
+  if (values.from !== undefined) {
+    // re-render a saved run: the table, the README table, docs/bench.svg
+    const saved = JSON.parse(readFileSync(values.from, 'utf8')) as RunDocument
+    console.log(textTable(saved.results))
+    console.log('\n' + markdownTable(saved))
+    writeFileSync(join(ROOT, 'docs', 'bench.svg'), renderSvg(saved))
+    return
+  }
   const size: Size = values.smoke === true ? 'smoke' : values.quick === true ? 'quick' : 'full'
   const only = (values.only ?? []).flatMap(s => s.split(',')).map(s => s.trim()).filter(s => s !== '')
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {

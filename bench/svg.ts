@@ -6,9 +6,9 @@
 import { num } from './report.ts'
 import type { Figure, RunDocument } from './report.ts'
 
-const W = 860
-const LABEL_W = 330
-const VALUE_W = 200
+const W = 1000
+const LABEL_W = 440
+const VALUE_W = 220
 const ROW_H = 30
 const TOP = 64
 const PLOT_X0 = LABEL_W
