@@ -25,7 +25,7 @@ interface Trial {
   ok: boolean
   ms: number | null
   reason?: string
-  /** the relayed connection had closed before B's status was read: its start is the dial's return time */
+  /** the relayed connection had closed before B's status was read: its start is estimated */
   estimated?: boolean
 }
 
@@ -78,10 +78,13 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
           continue
         }
         // the relayed connection's own openedAt; when the upgrade won the race against this
-        // status call the relayed connection is already gone: then the dial's return time
+        // status call the relayed connection is already gone: then the start of B's first
+        // hole punch attempt (DCUtR begins on the relayed connection), else the dial's return
         const first = await nb.status()
         const relayed = first.connections.find(c => c.peerId === na.peerId && !c.direct)
-        const relayedAt = relayed !== undefined ? Date.parse(relayed.openedAt) : dialReturned
+        const attempts = (first as { holePunch?: { attempts?: Array<{ peer: string, startedAt: string }> } }).holePunch?.attempts ?? []
+        const firstAttempt = Math.min(...attempts.filter(x => x.peer === na.peerId).map(x => Date.parse(x.startedAt)))
+        const relayedAt = relayed !== undefined ? Date.parse(relayed.openedAt) : Math.min(dialReturned, firstAttempt)
         try {
           const st = await nb.waitForStatus(s => s.connections.some(c => c.peerId === na.peerId && c.direct), plan.directTimeoutMs, 'a direct connection', 100)
           const direct = st.connections.find(c => c.peerId === na.peerId && c.direct)
@@ -177,7 +180,7 @@ export const timeToDirect: Benchmark = {
       })
     }
     const estimated = all.flatMap(x => x.trials).filter(t => t.estimated === true).length
-    if (estimated > 0) notes.push(`${estimated} trial(s) upgraded before B's first status call; their relayed start is the time the dial command returned (a few ms late, so those figures are slightly low)`)
+    if (estimated > 0) notes.push(`${estimated} trial(s) upgraded before B's first status call; their relayed start is B's first hole punch attempt (or the dial's return), a little after the relayed connection opened, so those figures are slightly low`)
     const anyTrial = all.some(x => x.trials.length > 0)
     if (unavailable.size > 0) notes.push(...[...unavailable].map(([t, why]) => `${t.toUpperCase()} path not available: ${why}`))
     return { status: anyTrial ? (unavailable.size > 0 ? 'partial' : 'ok') : 'failed', figures, notes, params: { ...plan } }
