@@ -271,8 +271,10 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         }
       }))
     } catch {
-      const existing = this.directConnection(peer)
-      if (existing != null) return existing // the other side's dial won the race
+      // the other side's dial may have won the race: a TCP connection to the peer's WAN address
+      const existing = this.components.connectionManager.getConnections(peer)
+        .find(c => c.limits == null && c.status === 'open' && addrs.some(a => c.remoteAddr.toString().startsWith(a.toString())))
+      if (existing != null) return existing
       return errors.length > 0 ? errors.join('; ') : 'no dial finished'
     } finally {
       clearTimeout(timer)

@@ -27,6 +27,9 @@ import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
 
 const log = logger('burrow:node')
 
+/** A dial that got a relayed connection tries the peer's own addresses this long. */
+const DIRECT_TRY_TIMEOUT_MS = 3_000
+
 /** How often a private node checks whether its rendezvous record needs a refresh. */
 const RENDEZVOUS_CHECK_MS = 5_000
 
@@ -139,6 +142,12 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       })
 
       await libp2p.start()
+      // components start together: a bootstrap connection identified before the DHT registered
+      // its topology never enters the routing table (seen once the webrtc transport slowed start
+      // down), so identify the connections open by now once more
+      for (const c of libp2p.getConnections()) {
+        void libp2p.services.identify.identify(c, { signal: AbortSignal.timeout(10_000) }).catch(err => { log('re-identify %p failed - %e', c.remotePeer, err) })
+      }
       if (relayServer) {
         // 'auto': relay only while publicly reachable (a good citizen of a shared network)
         await capCircuits(libp2p.services.internals.registrar, config.relay.maxCircuits,
@@ -282,11 +291,33 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       if (err instanceof DialFailedError) throw err
       throw new DialFailedError(label, (err as Error).message.split('\n')[0] ?? String(err), { cause: err })
     }
+    if (!isDirect(conn)) conn = await this.tryDirect(conn, options)
     return {
       peerId: conn.remotePeer.toString(),
       remoteAddress: conn.remoteAddr.toString(),
       direct: isDirect(conn),
       durationMs: Date.now() - started
+    }
+  }
+
+  /**
+   * Given a relayed connection, tries the peer's own addresses once (a peer on our LAN,
+   * or one with a public address): a direct path beats waiting for a hole punch.
+   */
+  private async tryDirect (relayed: Connection, options: AbortOptions): Promise<Connection> {
+    const libp2p = this.libp2p
+    const peer = relayed.remotePeer
+    const addrs = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses
+      .map(a => a.multiaddr)
+      .filter(a => !a.toString().includes('/p2p-circuit') && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())) ?? []
+    if (addrs.length === 0) return relayed
+    try {
+      const signal = AbortSignal.any([AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
+      const conn = await libp2p.dial(addrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${peer.toString()}`)), { signal, force: true })
+      return isDirect(conn) ? conn : relayed
+    } catch (err) {
+      log('no direct path to %p beside the relay - %e', peer, err)
+      return relayed
     }
   }
 
