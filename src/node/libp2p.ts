@@ -132,7 +132,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   else if (config.dhtMode === 'server') clientMode = false
   else clientMode = config.network === 'amino' ? undefined : false
 
-  return createLibp2p<BurrowServices>({
+  const node = await createLibp2p<BurrowServices>({
     privateKey,
     datastore,
     start: false,
@@ -195,6 +195,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       })
     }
   })
+  perIp?.attach(node)
+  return node
 }
 
 function isPrivateAddress (ma: Multiaddr): boolean {
