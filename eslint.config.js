@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/**/pb/*.ts', 'bench/results/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'src/**/pb/*.ts', 'bench/results/**', '.lab-logs/**', '.tmp-*/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
