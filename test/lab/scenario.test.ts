@@ -1,6 +1,5 @@
-// Acceptance 5: `burrow lab --a cone --b cone` prints its report. The relayed path needs the
-// relay issue and the direct upgrade the hole-punching issue: those two checks are `todo`
-// (they run and report, but do not fail the suite) until then.
+// Acceptance 5: `burrow lab --a cone --b cone` prints its report: the relayed path works
+// and the connection becomes direct by hole punching.
 import { before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
@@ -50,13 +49,14 @@ describe('burrow lab --a cone --b cone', { skip: skipReason(['iptables', 'gcc'])
     assert.ok(code === 0 || code === 3, `exit 0 (all passed) or 3 (a step failed), not ${code}`)
   })
 
-  it('the relayed path works: reservation, lookup, relayed dial, message', { todo: 'needs circuit relay v2 (the relay issue)' }, () => {
+  it('the relayed path works: reservation, lookup, relayed dial, message', () => {
     for (const name of ['reservation', 'lookup', 'relayed dial', 'message']) {
       assert.equal(steps.get(name)?.ok, true, steps.get(name)?.line)
     }
   })
 
-  it('the connection becomes direct', { todo: 'needs DCUtR hole punching (the hole-punching issue)' }, () => {
+  it('the connection becomes direct, and later messages use it', () => {
     assert.equal(steps.get('direct')?.ok, true, steps.get('direct')?.line)
+    assert.equal(steps.get('direct msg')?.ok, true, steps.get('direct msg')?.line)
   })
 })
