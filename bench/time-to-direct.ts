@@ -10,6 +10,9 @@
 import { join } from 'node:path'
 import { summarizeOrNull } from './stats.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
+import { ControlClient } from '../dist/index.js'
+import { sleep } from './proc.ts'
+import type { DialResult, NodeStatus } from '../dist/index.js'
 import type { Lab as LabType, BurrowNode as LabBurrow, NatKind } from '../dist/lab/index.js'
 
 type Transport = 'tcp' | 'udp'
@@ -67,27 +70,35 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
     for (let t = 0; t < g.trials; t++) {
       const nb = await startBurrow(lab, hostB, { listen, bootstrap: [relayAddr], args: common, logName: `burrow-b-${t}`, home: join(lab.runDir, `b-home-${t}`) })
       try {
-        const dial = await nb.cli(['dial', target, '--json'], { timeoutMs: 20_000, allowFailure: true })
-        const dialReturned = Date.now()
-        if (dial.code !== 0) {
-          trials.push({ ok: false, ms: null, reason: `relayed dial failed: ${dial.stderr.trim().split('\n')[0] ?? ''}` })
+        // B's control socket straight from this process (the CLI would cost a Node start per call)
+        const control = new ControlClient(nb.home)
+        let dialed: DialResult
+        try {
+          dialed = await control.post<DialResult>('/dial', { target })
+        } catch (err) {
+          trials.push({ ok: false, ms: null, reason: `relayed dial failed: ${(err as Error).message.split('\n')[0] ?? ''}` })
           continue
         }
-        if ((JSON.parse(dial.stdout) as { direct: boolean }).direct) {
+        const dialReturned = Date.now()
+        if (dialed.direct) {
           trials.push({ ok: false, ms: null, reason: 'the dial went direct (no relay involved)' })
           continue
         }
         // the relayed connection's own openedAt; when the upgrade won the race against this
         // status call the relayed connection is already gone: then the start of B's first
         // hole punch attempt (DCUtR begins on the relayed connection), else the dial's return
-        const first = await nb.status()
+        const first = await control.get<NodeStatus>('/status')
         const relayed = first.connections.find(c => c.peerId === na.peerId && !c.direct)
         const attempts = (first as { holePunch?: { attempts?: Array<{ peer: string, startedAt: string }> } }).holePunch?.attempts ?? []
         const firstAttempt = Math.min(...attempts.filter(x => x.peer === na.peerId).map(x => Date.parse(x.startedAt)))
         const relayedAt = relayed !== undefined ? Date.parse(relayed.openedAt) : Math.min(dialReturned, firstAttempt)
         try {
-          const st = await nb.waitForStatus(s => s.connections.some(c => c.peerId === na.peerId && c.direct), plan.directTimeoutMs, 'a direct connection', 100)
-          const direct = st.connections.find(c => c.peerId === na.peerId && c.direct)
+          const deadline = Date.now() + plan.directTimeoutMs
+          let direct: NodeStatus['connections'][number] | undefined
+          while (direct === undefined && Date.now() < deadline) {
+            await sleep(50)
+            direct = (await control.get<NodeStatus>('/status')).connections.find(c => c.peerId === na.peerId && c.direct)
+          }
           if (direct === undefined) throw new Error('no direct connection')
           trials.push({ ok: true, ms: Math.max(0, Date.parse(direct.openedAt) - relayedAt), estimated: relayed === undefined })
         } catch {
