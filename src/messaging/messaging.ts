@@ -29,6 +29,7 @@ import type {
   InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, OutboxEntry, SendOptions, SendResult
 } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import { isWebRTCAddress } from '../udppunch/index.js'
 
 const log = logger('burrow:messaging')
 
@@ -46,8 +47,10 @@ type Outcome =
   | { kind: 'rate-limited' }
   | { kind: 'not-delivered', reason: string, cause?: unknown }
 
+/** Through a relay; a WebRTC connection (`…/p2p-circuit/webrtc/…`) only signalled over one and is direct. */
 function isRelayed (connection: Connection): boolean {
-  return connection.limits != null || connection.direct === false || connection.remoteAddr.toString().includes('/p2p-circuit')
+  const addr = connection.remoteAddr.toString()
+  return connection.limits != null || connection.direct === false || (addr.includes('/p2p-circuit') && !isWebRTCAddress(addr))
 }
 
 /** An open connection that is not relayed, else one without limits, else any open one. */

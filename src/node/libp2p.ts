@@ -19,7 +19,6 @@ import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
 import type { HolePunchService } from '../holepunch/index.js'
 import { relayClient, relayServer, PerIpLimit } from '../relay/index.js'
-import { webRTC } from '@libp2p/webrtc'
 import { udpPunch, UDP_AFTER_TCP_MS } from '../udppunch/index.js'
 import type { UdpPunchService } from '../udppunch/index.js'
 import { stunServersFor } from '../stun/index.js'
@@ -124,6 +123,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   // the UDP punch path (src/udppunch): WebRTC over the relay's signalling, STUN from our own relays only
   const udp = config.udpPunch && !config.lanOnly
   const stunServers = udp ? stunServersOf(config, bootstrapList) : []
+  // loaded only when used: the native WebRTC stack costs the CLI half a second at start
+  const webRTC = udp ? (await import('@libp2p/webrtc')).webRTC : undefined
 
   // amino: a node serves the DHT only when it has a public address (kad-dht switches
   // by itself when clientMode is left undefined); own swarms serve by default.
@@ -147,7 +148,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       circuitRelayTransport(),
       // no `/webrtc` listen address: it would announce …/p2p-circuit/webrtc addresses that
       // dialers try before the relay, putting ICE on every first dial (see src/udppunch)
-      ...(udp ? [webRTC({ rtcConfiguration: () => ({ iceServers: stunServers.map(urls => ({ urls })) }) })] : [])
+      ...(webRTC != null ? [webRTC({ rtcConfiguration: () => ({ iceServers: stunServers.map(urls => ({ urls })) }) })] : [])
     ],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],

@@ -9,11 +9,12 @@ import { ObservedAddresses } from '../nat/index.js'
 import type { ReachabilityState } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { patchLimitEncoding, capCircuits } from '../relay/index.js'
+import { patchLimitEncoding, RelayServiceGate } from '../relay/index.js'
 import { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { StunServer } from '../stun/index.js'
+import { isRelayed } from '../udppunch/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
@@ -70,6 +71,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** the local port outgoing TCP connections leave from (0: ephemeral) */
   dialPort = 0
   private rendezvousTimer?: ReturnType<typeof setInterval>
+  private relayGate?: RelayServiceGate
   private providedFor = ''
   private providedAt = 0
   private providing = false
@@ -150,8 +152,9 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       }
       if (relayServer) {
         // 'auto': relay only while publicly reachable (a good citizen of a shared network)
-        await capCircuits(libp2p.services.internals.registrar, config.relay.maxCircuits,
+        this.relayGate = new RelayServiceGate(libp2p.services.internals.registrar, config.relay.maxCircuits,
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
+        await this.relayGate.start()
       }
       if (relayServer && config.stunPort > 0) {
         // peers holding reservations here learn their public UDP address from it (never a public STUN host)
@@ -193,6 +196,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   async stop (): Promise<void> {
     clearInterval(this.rendezvousTimer)
     this.rendezvousTimer = undefined
+    this.relayGate = undefined
     for (const off of this.unsubscribe.splice(0)) off()
     this.knownPeers?.stop()
     await this.messaging?.stop()
@@ -406,6 +410,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** Reservations while private; DHT server mode only when reachable (own swarms, 'auto'). */
   private onReachability (libp2p: BurrowLibp2p, config: BurrowConfig, state: ReachabilityState): void {    const wanted = state.reachability === 'private' || (state.reachability === 'unknown' && state.behindNat === true)
     libp2p.services.relayClient.setWanted(wanted)
+    void this.relayGate?.update().catch(err => { log.error('could not switch relay service - %e', err) })
     if (config.dhtMode === 'auto' && config.network !== 'amino') {
       const mode = state.reachability === 'private' ? 'client' : 'server'
       if (libp2p.services.dht.getMode() !== mode) {
@@ -531,8 +536,9 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   }
 }
 
+/** Not through a relay: a WebRTC connection (`…/p2p-circuit/webrtc/…`) only used one for signalling. */
 export function isDirect (conn: Connection): boolean {
-  return conn.limits == null && !conn.remoteAddr.toString().includes('/p2p-circuit')
+  return !isRelayed(conn)
 }
 
 /** The open connection to prefer: a direct one over a relayed one. */

@@ -55,35 +55,62 @@ export async function patchLimitEncoding (): Promise<void> {
 
 /**
  * Caps the circuits (hop streams) open at once over all peers — the stock server
- * limits hop streams per connection only — and lets relay service be switched off
- * while `allow()` is false ('auto': only when publicly reachable). Wraps the hop
- * handler the server registered, after it started. Reservation requests are hop
- * streams too, so they count while they last (a fraction of a second).
+ * limits hop streams per connection only — and offers the hop protocol only while
+ * `allow()` holds ('auto': only when publicly reachable), so private nodes do not
+ * advertise a relay service they would refuse. Wraps the hop handler the stock server
+ * registered at start. Reservation requests are hop streams too, so they count while
+ * they last (a fraction of a second).
  */
-export async function capCircuits (registrar: Registrar, maxCircuits: number, allow: () => boolean = () => true): Promise<void> {
-  let registered: { handler: StreamHandler, options: StreamHandlerOptions }
-  try {
-    registered = registrar.getHandler(RELAY_HOP_PROTOCOL)
-  } catch {
-    return
+export class RelayServiceGate {
+  private readonly registrar: Registrar
+  private readonly maxCircuits: number
+  private readonly allow: () => boolean
+  private registered?: { handler: StreamHandler, options: StreamHandlerOptions }
+  private offered = true
+  private open = 0
+
+  constructor (registrar: Registrar, maxCircuits: number, allow: () => boolean) {
+    this.registrar = registrar
+    this.maxCircuits = maxCircuits
+    this.allow = allow
   }
-  let open = 0
-  const wrapped = async (stream: Stream, connection: Connection): Promise<void> => {
-    if (!allow()) {
-      log('relay service is off while not publicly reachable: refusing a hop stream from %p', connection.remotePeer)
-      stream.abort(new Error('relay service off'))
+
+  /** Takes over the stock server's hop handler; call once, after libp2p started. */
+  async start (): Promise<void> {
+    try {
+      this.registered = this.registrar.getHandler(RELAY_HOP_PROTOCOL)
+    } catch {
       return
     }
-    if (open >= maxCircuits) {
-      log('circuit limit %d reached: refusing a hop stream from %p', maxCircuits, connection.remotePeer)
+    await this.registrar.unhandle(RELAY_HOP_PROTOCOL)
+    this.offered = false
+    await this.update()
+  }
+
+  /** Offers or withdraws the hop protocol to match `allow()`. */
+  async update (): Promise<void> {
+    if (this.registered == null) return
+    const want = this.allow()
+    if (want === this.offered) return
+    this.offered = want
+    if (want) {
+      await this.registrar.handle(RELAY_HOP_PROTOCOL, this.handler, this.registered.options)
+      log('relay service offered')
+    } else {
+      await this.registrar.unhandle(RELAY_HOP_PROTOCOL)
+      log('relay service withdrawn while not publicly reachable')
+    }
+  }
+
+  private readonly handler = async (stream: Stream, connection: Connection): Promise<void> => {
+    if (this.registered == null) return
+    if (this.open >= this.maxCircuits) {
+      log('circuit limit %d reached: refusing a hop stream from %p', this.maxCircuits, connection.remotePeer)
       stream.abort(new Error('relay circuit limit reached'))
       return
     }
-    open++
-    const done = (): void => { open-- }
-    stream.addEventListener('close', done, { once: true })
-    await registered.handler(stream, connection)
+    this.open++
+    stream.addEventListener('close', () => { this.open-- }, { once: true })
+    await this.registered.handler(stream, connection)
   }
-  await registrar.unhandle(RELAY_HOP_PROTOCOL)
-  await registrar.handle(RELAY_HOP_PROTOCOL, wrapped, registered.options)
 }

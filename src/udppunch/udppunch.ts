@@ -18,7 +18,7 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
-import type { ConnectionManager } from '@libp2p/interface-internal'
+import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('burrow:udppunch')
@@ -43,6 +43,8 @@ export interface UdpPunchAttempt {
   attempt: number
   startedAt: string
   durationMs: number
+  /** from the relayed connection's opening to the end of this attempt: the time relayed → direct */
+  sinceRelayedMs: number
   outcome: 'direct' | 'failed'
   /** the direct connection's address, or why the attempt failed */
   detail: string
@@ -55,6 +57,7 @@ export interface UdpPunchEvents {
 
 export interface UdpPunchComponents {
   connectionManager: ConnectionManager
+  transportManager: TransportManager
   events: TypedEventTarget<Libp2pEvents>
 }
 
@@ -137,11 +140,13 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
       }
       const t0 = Date.now()
       try {
-        const conn = await this.components.connectionManager.openConnection(target, {
-          force: true,
+        // straight to the transport: the dial queue would join the relayed dial still
+        // finishing for this peer and hand that connection back
+        const conn = await this.components.transportManager.dial(target, {
           signal: AbortSignal.any([AbortSignal.timeout(UDP_PUNCH_TIMEOUT_MS), this.shutdown.signal])
         })
-        this.record({ peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, outcome: 'direct', detail: conn.remoteAddr.toString() })
+        if (isRelayed(conn)) throw new Error(`the dial returned a relayed connection (${conn.remoteAddr.toString()})`)
+        this.record({ peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'direct', detail: conn.remoteAddr.toString() })
         this.failedUntil.delete(id)
         this.lastFailure.delete(id)
         log('direct WebRTC connection to %p in %d ms (attempt %d)', peer, Date.now() - t0, attempt)
@@ -150,7 +155,7 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
       } catch (err) {
         const reason = describe(err, Date.now() - t0)
         errors.push(reason)
-        this.record({ peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, outcome: 'failed', detail: reason })
+        this.record({ peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'failed', detail: reason })
         log('WebRTC attempt %d to %p failed: %s', attempt, peer, reason)
       }
       if (attempt < MAX_ATTEMPTS) await sleep(RETRY_PAUSE_MS, this.shutdown.signal).catch(() => {})
@@ -208,8 +213,20 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
   }
 }
 
+/**
+ * Whether a connection runs through a relay. A WebRTC connection's address is the circuit
+ * it was signalled over plus `/webrtc` (`…/p2p-circuit/webrtc/p2p/PEER`), yet its packets
+ * go straight between the peers: it is direct.
+ */
 export function isRelayed (conn: Connection): boolean {
-  return conn.limits != null || conn.remoteAddr.toString().includes('/p2p-circuit')
+  if (conn.limits != null) return true
+  const addr = conn.remoteAddr.toString()
+  return addr.includes('/p2p-circuit') && !isWebRTCAddress(addr)
+}
+
+/** `…/p2p-circuit/webrtc…`: a WebRTC (private-to-private) connection's remote address. */
+export function isWebRTCAddress (addr: string): boolean {
+  return /\/p2p-circuit\/webrtc(\/|$)/.test(addr)
 }
 
 /**
