@@ -49,7 +49,7 @@ export const configSchema = z.object({
   tcpDialPort: z.number().int().min(0).max(65535),
   holePunch: z.boolean(),
   udpPunch: z.boolean(),
-  stunServers: z.array(z.string().regex(/^stun:(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+)(:\d{1,5})?$/, { message: 'a STUN server is stun:HOST:PORT (example: stun:203.0.113.7:3478)' })).nullable(),
+  stunServers: z.array(z.string().regex(/^stun:[^\s:/[\]]+(:\d{1,5})?$/, { message: 'a STUN server is stun:HOST:PORT, IPv4 or a name (example: stun:203.0.113.7:3478)' })).nullable(),
   stunPort: z.number().int().min(0).max(65535),
   relay: z.object({
     reservations: z.number().int().min(0).max(8),

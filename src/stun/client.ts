@@ -10,7 +10,7 @@ import type { StunAddress } from './codec.js'
 
 /**
  * `stun:HOST:PORT` URLs for the hosts of the given multiaddrs (ip4, ip6, dns, dns4, dns6),
- * deduplicated, in order. Unparsable addresses and ones without a host are skipped.
+ * deduplicated, in order. Unparsable addresses, ones without a host and IPv6 hosts are skipped.
  */
 export function stunServersFor (peers: string[], port: number): string[] {
   const out = new Set<string>()
@@ -21,8 +21,9 @@ export function stunServersFor (peers: string[], port: number): string[] {
     } catch {
       continue
     }
-    if (host == null || host === '') continue
-    out.add(`stun:${isIPv6(host) ? `[${host}]` : host}:${port}`)
+    // IPv6 hosts are left out: node-datachannel rejects `stun:[v6]:port` (and so every ICE start)
+    if (host == null || host === '' || isIPv6(host)) continue
+    out.add(`stun:${host}:${port}`)
   }
   return [...out]
 }
