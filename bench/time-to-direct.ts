@@ -35,8 +35,9 @@ interface Trial {
 /** a group whose first trials all fail stops there, so a build without hole punching stays within the run's time budget */
 const GIVE_UP_AFTER = 3
 
-function listenFor (t: Transport): string[] {
-  return t === 'tcp' ? ['/ip4/0.0.0.0/tcp/4001'] : ['/ip4/0.0.0.0/udp/4001/quic-v1']
+/** each path alone: `--punch tcp` (DCUtR over TCP) or `--punch udp` (WebRTC/ICE with the relay's STUN) */
+function punchFor (t: Transport): string[] {
+  return ['--punch', t]
 }
 
 async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ trials: Trial[], setupError?: string }> {
@@ -51,15 +52,15 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
     const hostA = homeA.hosts[0]
     const hostB = homeB.hosts[0]
     if (hostA === undefined || hostB === undefined) throw new Error('lab homes without hosts')
-    const listen = listenFor(g.transport)
-    const common = ['--port-mapping', 'off']
+    const listen = ['/ip4/0.0.0.0/tcp/4001']
+    const common = ['--port-mapping', 'off', ...punchFor(g.transport)]
     let relay: LabBurrow
     try {
       relay = await startBurrow(lab, relayHost, { listen, args: ['--relay-server', 'on', ...common], logName: 'burrow-relay' })
     } catch (err) {
-      return { trials, setupError: `relay did not start with ${listen[0] ?? ''}: ${(err as Error).message.split('\n')[0] ?? ''}` }
+      return { trials, setupError: `relay did not start with ${punchFor(g.transport).join(' ')}: ${(err as Error).message.split('\n')[0] ?? ''}` }
     }
-    const relayAddr = g.transport === 'tcp' ? relay.multiaddr : `/ip4/${relayHost.ip}/udp/4001/quic-v1/p2p/${relay.peerId}`
+    const relayAddr = relay.multiaddr
     const na = await startBurrow(lab, hostA, { listen, bootstrap: [relayAddr], args: common, logName: 'burrow-a' })
     try {
       await na.waitForStatus(s => s.addresses.relayed.length > 0 || s.reservations.length > 0, 30_000, 'a relay reservation')

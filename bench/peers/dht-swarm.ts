@@ -43,6 +43,15 @@ async function start (i: number, bootstrap: string[], client: boolean): Promise<
       listen: ['/ip4/127.0.0.1/tcp/0'],
       bootstrap,
       portMapping: 'off',
+      // nothing to punch on loopback; a fixed TCP dial port per node (DCUtR's) would only add
+      // simultaneous-open collisions between nodes that dial each other
+      holePunch: false,
+      udpPunch: false,
+      // no relay service and no reservations: with relayServer 'auto' a node caps inbound
+      // connections per IP at relay.maxPerIp (8) even while it offers no relay, and every
+      // node here connects from 127.0.0.1
+      relayServer: 'off',
+      'relay.reservations': 0,
       dhtMode: client ? 'client' : 'server'
     }
   })
