@@ -320,6 +320,14 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       const conn = await libp2p.dial(addrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${peer.toString()}`)), { signal, force: true })
       return isDirect(conn) ? conn : relayed
     } catch (err) {
+      // a dial to the same address may be under way already (the DHT, a hole punch):
+      // give it the same time to finish
+      const deadline = Date.now() + DIRECT_TRY_TIMEOUT_MS
+      while (Date.now() < deadline) {
+        const direct = libp2p.getConnections(peer).find(c => isDirect(c) && c.status === 'open')
+        if (direct != null) return direct
+        await new Promise(resolve => setTimeout(resolve, 100))
+      }
       log('no direct path to %p beside the relay - %e', peer, err)
       return relayed
     }
