@@ -156,12 +156,6 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
         await this.relayGate.start()
       }
-      if (relayServer && config.stunPort > 0) {
-        // peers holding reservations here learn their public UDP address from it (never a public STUN host)
-        const stun = new StunServer({ port: config.stunPort, software: `burrow ${packageVersion()}` })
-        this.stun = stun
-        await stun.start().catch(err => { log.error('no STUN server - %e', err) })
-      }
       const onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.onReachability(libp2p, config, evt.detail) }
       libp2p.services.reachability.addEventListener('reachability:changed', onReachability)
       this.unsubscribe.push(() => { libp2p.services.reachability.removeEventListener('reachability:changed', onReachability) })
@@ -418,7 +412,10 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** Reservations while private; DHT server mode only when reachable (own swarms, 'auto'). */
   private onReachability (libp2p: BurrowLibp2p, config: BurrowConfig, state: ReachabilityState): void {    const wanted = state.reachability === 'private' || (state.reachability === 'unknown' && state.behindNat === true)
     libp2p.services.relayClient.setWanted(wanted)
-    void this.relayGate?.update().catch(err => { log.error('could not switch relay service - %e', err) })
+    void (async () => {
+      await this.relayGate?.update()
+      await this.updateStun(config)
+    })().catch(err => { log.error('could not switch relay service - %e', err) })
     if (config.dhtMode === 'auto' && config.network !== 'amino') {
       const mode = state.reachability === 'private' ? 'client' : 'server'
       if (libp2p.services.dht.getMode() !== mode) {
@@ -448,6 +445,24 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       log('could not provide our rendezvous record - %e', err)
     } finally {
       this.providing = false
+    }
+  }
+
+  /**
+   * A node that offers relay service also serves STUN (UDP 3478), so peers holding
+   * reservations on it learn their public UDP address without a public STUN host; it
+   * follows the relay service ('auto': only while publicly reachable).
+   */
+  private async updateStun (config: BurrowConfig): Promise<void> {
+    const want = this.relayGate?.offering === true && config.stunPort > 0
+    if (want && this.stun == null) {
+      const stun = new StunServer({ port: config.stunPort, software: `burrow ${packageVersion()}` })
+      this.stun = stun
+      await stun.start().catch(err => { log.error('no STUN server - %e', err) })
+    } else if (!want && this.stun != null) {
+      const stun = this.stun
+      this.stun = undefined
+      await stun.stop()
     }
   }
 

@@ -87,6 +87,11 @@ export class RelayServiceGate {
     await this.update()
   }
 
+  /** Whether the hop protocol is offered right now. */
+  get offering (): boolean {
+    return this.registered != null && this.offered
+  }
+
   /** Offers or withdraws the hop protocol to match `allow()`. */
   async update (): Promise<void> {
     if (this.registered == null) return
