@@ -139,7 +139,7 @@ export const nodeCost: Benchmark = {
         unit: 'ms',
         value: null,
         target: { id: 'P7', goal: '≤ 6 RTT + 500 ms', met: null, detail: 'not measured' },
-        note: 'needs burrow\'s relay client and AutoNAT, not in this build'
+        note: 'not measured yet: needs a private node in the lab, timed to its first reservation'
       }
     ]
     return { status: 'ok', figures, notes: [], params: { ...plan } }

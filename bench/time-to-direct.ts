@@ -7,6 +7,7 @@
  * from `burrow status --json`, same clock), reported in ms and as a multiple of the path RTT.
  * One lab per (NAT pair, delay, transport); the relay and A stay up across its trials.
  */
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { summarizeOrNull } from './stats.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
@@ -41,7 +42,7 @@ function punchFor (t: Transport): string[] {
 }
 
 async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ trials: Trial[], setupError?: string }> {
-  const { Lab, startBurrow } = await import('../dist/lab/index.js')
+  const { Lab, startBurrow, burrowCliPath } = await import('../dist/lab/index.js')
   let lab: LabType | undefined
   const trials: Trial[] = []
   try {
@@ -69,10 +70,22 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
     }
     const target = `${relayAddr}/p2p-circuit/p2p/${na.peerId}`
     for (let t = 0; t < g.trials; t++) {
-      const nb = await startBurrow(lab, hostB, { listen, bootstrap: [relayAddr], args: common, logName: `burrow-b-${t}`, home: join(lab.runDir, `b-home-${t}`) })
+      const home = join(lab.runDir, `b-home-${t}`)
+      mkdirSync(home, { recursive: true, mode: 0o700 })
+      const nb = await lab.spawn(hostB, process.execPath, [burrowCliPath(), '--home', home, 'daemon', '--network', 'lab', '--listen', listen[0] ?? '', '--bootstrap', relayAddr, ...common], { logName: `burrow-b-${t}` })
       try {
         // B's control socket straight from this process (the CLI would cost a Node start per call)
-        const control = new ControlClient(nb.home)
+        const control = new ControlClient(home)
+        const up = Date.now() + 20_000
+        for (;;) {
+          try {
+            await control.get<NodeStatus>('/status')
+            break
+          } catch (err) {
+            if (Date.now() > up || !nb.running) throw new Error(`B did not start: ${(err as Error).message}`)
+            await sleep(50)
+          }
+        }
         let dialed: DialResult
         try {
           dialed = await control.post<DialResult>('/dial', { target })
