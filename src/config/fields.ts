@@ -46,7 +46,7 @@ export const FIELDS: Field[] = [
   { path: 'relay.reservations', kind: 'number', default: 2, env: 'BURROW_RELAY_RESERVATIONS', doc: 'relays to hold a reservation on while private: two, so losing one never leaves the node unreachable' },
   { path: 'relay.maxReservations', kind: 'number', default: 128, env: 'BURROW_RELAY_MAX_RESERVATIONS', doc: "relay server: reservations held at once (go-libp2p's default)" },
   { path: 'relay.maxCircuits', kind: 'number', default: 64, env: 'BURROW_RELAY_MAX_CIRCUITS', doc: 'relay server: circuits (hop streams) open at once over all peers' },
-  { path: 'relay.maxPerIp', kind: 'number', default: 8, env: 'BURROW_RELAY_MAX_PER_IP', doc: 'relay server: connections from one IP address, so one host cannot take every slot' },
+  { path: 'relay.maxPerIp', kind: 'number', default: 16, env: 'BURROW_RELAY_MAX_PER_IP', doc: 'relay server: connections from one IP address while relay service is offered, so one host cannot take every slot (room for a household or a small CGNAT share)' },
   { path: 'relay.reservationTtlSeconds', kind: 'number', default: 3600, env: 'BURROW_RELAY_RESERVATION_TTL_SECONDS', doc: "relay server: reservation lifetime (go-libp2p's default); clients refresh before it ends" },
   { path: 'relay.circuitSeconds', kind: 'number', default: 120, env: 'BURROW_RELAY_CIRCUIT_SECONDS', doc: 'relay server: lifetime of one relayed connection, long enough to hole punch (the relay v2 default)' },
   { path: 'relay.circuitBytes', kind: 'number', default: 4 * MiB, env: 'BURROW_RELAY_CIRCUIT_BYTES', doc: 'relay server: bytes one relayed connection may carry; 4 MiB lets a few 1 MiB messages through before the direct upgrade (relay v2 default: 128 KiB)' },

@@ -58,8 +58,10 @@ export interface AssembleOptions {
   dialPort: number
   /** shared by the reachability and hole punching services */
   observed: ObservedAddresses
-  /** whether this node offers relay service */
+  /** whether this node may offer relay service */
   relayServer: boolean
+  /** whether relay service is offered right now (the per-IP cap applies only then) */
+  relayActive?: () => boolean
 }
 
 /**
@@ -117,7 +119,7 @@ export function stunServersOf (config: BurrowConfig, bootstrapList: string[]): s
  */
 export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowLibp2p> {
   const { config, privateKey, datastore, bootstrapList, dialPort, observed } = options
-  const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp) : undefined
+  const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp, options.relayActive) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
   const privatePolicy = privateDialPolicy(config)
   // the UDP punch path (src/udppunch): WebRTC over the relay's signalling, STUN from our own relays only

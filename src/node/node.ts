@@ -124,7 +124,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
       const relayServer = config.relayServer !== 'off' && !config.lanOnly
       if (relayServer) await patchLimitEncoding()
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer })
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,

@@ -6,10 +6,13 @@ import type { MultiaddrConnection, TypedEventTarget, Libp2pEvents } from '@libp2
  */
 export class PerIpLimit {
   private readonly max: number
+  private readonly active: () => boolean
   private readonly open = new Map<string, number>()
 
-  constructor (max: number) {
+  /** `active`: whether relay service is offered right now; only then does the cap apply */
+  constructor (max: number, active: () => boolean = () => true) {
     this.max = max
+    this.active = active
   }
 
   attach (events: TypedEventTarget<Libp2pEvents>): void {
@@ -19,6 +22,7 @@ export class PerIpLimit {
 
   /** For the connection gater: true when this inbound connection must be refused. */
   deny (maConn: MultiaddrConnection): boolean {
+    if (!this.active()) return false
     const ip = ipOf(maConn.remoteAddr.toString())
     return ip != null && (this.open.get(ip) ?? 0) >= this.max
   }
