@@ -20,6 +20,7 @@ interface DaemonFlags {
   punch?: string
   stunServer?: string[]
   stunPort?: string
+  tcpDialPort?: string
 }
 
 /** `--punch`: which hole punching paths run (config `holePunch` and `udpPunch`). */
@@ -48,6 +49,7 @@ export function register (program: Command): void {
     .option('--dial-private-addresses <mode>', 'auto, on or off: use private addresses learned from others')
     .option('--punch <paths>', 'hole punching: both (TCP DCUtR, then UDP/WebRTC), tcp, udp or off')
     .option('--stun-server <url>', "STUN server for the UDP path, stun:HOST:PORT (repeatable; 'none' for none; default: the bootstrap peers' hosts)", collect)
+    .option('--tcp-dial-port <port>', 'local port every outgoing TCP connection leaves from (hole punching); 0 picks a free one')
     .option('--stun-port <port>', 'port of the STUN server a relay runs and of the bootstrap peers\' ones (0: none)')
     .action(async (flags: DaemonFlags, cmd: Command) => { await runDaemon(flags, cmd) })
 }
@@ -64,6 +66,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     udpPunch: punch?.udpPunch,
     stunServers: flags.stunServer?.includes('none') === true ? [] : flags.stunServer,
     stunPort: flags.stunPort !== undefined ? Number(flags.stunPort) : undefined,
+    tcpDialPort: flags.tcpDialPort !== undefined ? Number(flags.tcpDialPort) : undefined,
     listen: flags.listen,
     announce: flags.announce,
     bootstrap: flags.bootstrap,
