@@ -32,7 +32,8 @@ export function delaySourcePath (): string {
   return join(packageRoot(), 'src', 'lab', 'delay', 'delay.c')
 }
 
-function writableDir (dir: string): boolean {
+/** Whether `dir` exists (made if missing) and can be written to. */
+export function writableDir (dir: string): boolean {
   try {
     mkdirSync(dir, { recursive: true })
     accessSync(dir, fsConstants.W_OK)

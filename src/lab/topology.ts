@@ -6,7 +6,7 @@
  * inside lab namespaces, so nothing ever joins the lab to the host's own namespace.
  */
 import { randomBytes } from 'node:crypto'
-import { accessSync, constants as fsConstants, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
@@ -15,7 +15,7 @@ import {
   LAN_HOST_FIRST, PUBLIC_HOST_FIRST, PUBLIC_HOST_LAST, ROUTER_WAN_FIRST, ROUTER_WAN_LAST, RUN_ID_LENGTH, STATE_DIR
 } from './constants.js'
 import { flowConnects, parseConntrack } from './conntrack.js'
-import { ensureDelayBinary, hasNetem, packageRoot } from './delay.js'
+import { ensureDelayBinary, hasNetem, packageRoot, writableDir } from './delay.js'
 import { LabDelayElementError, LabNotRootError, LabToolMissingError, LabTopologyError } from './errors.js'
 import { hasTool, nsRun, run } from './exec.js'
 import { flushMiniupnpdChains, routerRuleset } from './nat.js'
@@ -402,15 +402,6 @@ function randomId (): string {
   return 'abcdefghijklmnopqrstuvwxyz'[(bytes[0] ?? 0) % 26] + id.slice(1)
 }
 
-function writable (dir: string): boolean {
-  try {
-    mkdirSync(dir, { recursive: true })
-    accessSync(dir, fsConstants.W_OK)
-    return true
-  } catch {
-    return false
-  }
-}
 
 /** Tools every lab needs; others (miniupnpd, conntrack, gcc) are checked when used. */
 export const REQUIRED_TOOLS = ['ip', 'nft', 'sysctl', 'tc']
@@ -470,8 +461,8 @@ export class Lab {
     }
     const id = randomId()
     const label = (init.name ?? 'lab').replace(/[^a-zA-Z0-9_-]/g, '-')
-    const logDir = init.logDir ?? [join(packageRoot(), '.lab-logs', `${label}-${id}`), join(tmpdir(), 'burrow-lab-logs', `${label}-${id}`)].find(writable)
-    if (logDir === undefined || !writable(logDir)) throw new LabTopologyError('no writable log folder')
+    const logDir = init.logDir ?? [join(packageRoot(), '.lab-logs', `${label}-${id}`), join(tmpdir(), 'burrow-lab-logs', `${label}-${id}`)].find(writableDir)
+    if (logDir === undefined || !writableDir(logDir)) throw new LabTopologyError('no writable log folder')
     const b = randomBytes(2)
     const lab = new Lab(id, logDir, `${INTERNET_FIRST_OCTET}.${1 + ((b[0] ?? 0) % 254)}.${b[1] ?? 0}`)
     writeRunState(id)
