@@ -42,6 +42,7 @@ export type { UpnpMapping, LabInit, HomeInit, CgnatInit, Home, ConntrackTimeouts
 export { NAT_KINDS } from './nat.js'
 export type { NatKind, PortForward } from './nat.js'
 export type { PortMappingInit } from './upnp.js'
+export { privateWanRouterUnavailableReason, PRIVATE_WAN_MINIUPNPD } from './upnp.js'
 export { LabProcess } from './process.js'
 export type { SpawnOptions } from './process.js'
 export type { RunOptions, RunResult } from './exec.js'

@@ -22,7 +22,7 @@ import { flushMiniupnpdChains, routerRuleset } from './nat.js'
 import { LabProcess, spawnInNamespace } from './process.js'
 import { PROBE_SCRIPT } from './probes.js'
 import { destroySync, registerForExit, removeRunState, sweepStaleLabs, unregisterForExit, writeRunState } from './state.js'
-import { miniupnpdConfig } from './upnp.js'
+import { miniupnpdConfig, miniupnpdProgram } from './upnp.js'
 import type { Flow } from './conntrack.js'
 import type { RunOptions, RunResult } from './exec.js'
 import type { NatKind, PortForward } from './nat.js'
@@ -281,8 +281,10 @@ export class Router {
   /** Starts miniupnpd with the given protocols (replacing a running one). */
   async startPortMapping (init: PortMappingInit = {}): Promise<void> {
     if (!hasTool('miniupnpd')) throw new LabToolMissingError('miniupnpd')
+    const privateWan = init.privateWan ?? 'refuse'
+    const program = miniupnpdProgram(privateWan)
     await this.stopPortMapping()
-    this.portMapping = { upnp: init.upnp ?? true, natpmp: init.natpmp ?? true, pcp: init.pcp ?? true }
+    this.portMapping = { upnp: init.upnp ?? true, natpmp: init.natpmp ?? true, pcp: init.pcp ?? true, privateWan }
     await this.applyRules()
     const files = this.miniupnpdFiles
     writeFileSync(files.conf, miniupnpdConfig({
@@ -291,12 +293,17 @@ export class Router {
       lanSubnet: this.lanSubnet,
       upnp: this.portMapping.upnp,
       natpmpOrPcp: this.portMapping.natpmp || this.portMapping.pcp,
-      leaseFile: files.lease
+      leaseFile: files.lease,
+      allowPrivateWan: privateWan === 'map'
     }))
-    const proc = await this.lab.spawn(this, 'miniupnpd', ['-d', '-f', files.conf, '-P', files.pid], { logName: `${this.name}-miniupnpd` })
+    const proc = await this.lab.spawn(this, program, ['-d', '-f', files.conf, '-P', files.pid], { logName: `${this.name}-miniupnpd` })
     await proc.waitForOutput(/Listening for NAT-PMP|HTTP listening on port|ready/i, 10_000).catch(() => {
       log('miniupnpd on %s printed no readiness line; continuing', this.name)
     })
+    if (!proc.running) {
+      const why = proc.recentOutput.trim().split('\n').filter(l => !l.startsWith('#')).slice(-2).join(' | ')
+      throw new LabTopologyError(`miniupnpd on ${this.name} exited at start: ${why} (log: ${proc.logFile})`)
+    }
     this.miniupnpd = proc
   }
 

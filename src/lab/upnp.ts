@@ -4,8 +4,16 @@
  * 5351; to offer only one, the router drops the other's version byte (see nat.ts).
  * It adds its rules to the `miniupnpd`, `prerouting_miniupnpd` and `postrouting_miniupnpd`
  * chains of `table inet filter`, which the router's ruleset creates beforehand.
+ *
+ * Behind a carrier-grade NAT the router's WAN address is 100.64/10. miniupnpd 2.3.1 (Debian
+ * bookworm's) then refuses every mapping ("Port forwarding is impossible"), as OpenWrt does by
+ * default; many consumer routers map anyway. `privateWan: 'map'` gives the second kind: a
+ * miniupnpd 2.3.9 built by scripts/lab-setup.sh, run with `ext_allow_private_ipv4=yes`.
  */
 import { randomUUID } from 'node:crypto'
+import { accessSync, constants } from 'node:fs'
+import { spawnSync } from 'node:child_process'
+import { LabToolMissingError } from './errors.js'
 
 export interface PortMappingInit {
   /** UPnP IGD (SSDP + SOAP); default true */
@@ -14,6 +22,53 @@ export interface PortMappingInit {
   natpmp?: boolean
   /** PCP (RFC 6887); default true */
   pcp?: boolean
+  /**
+   * What the router does when its own WAN address is private or 100.64/10 (behind a CGNAT):
+   * 'refuse' every mapping (miniupnpd's default), or 'map' anyway. Default 'refuse'.
+   */
+  privateWan?: 'refuse' | 'map'
+}
+
+/** Where scripts/lab-setup.sh puts the miniupnpd that can map behind a CGNAT. */
+export const LAB_TOOLS_DIR = process.env.BURROW_LAB_TOOLS ?? '/usr/local/lib/burrow-lab'
+export const PRIVATE_WAN_MINIUPNPD = `${LAB_TOOLS_DIR}/miniupnpd-2.3.9/miniupnpd`
+
+/**
+ * The miniupnpd program for a router: the system's one, or, for `privateWan: 'map'`, one that
+ * knows `ext_allow_private_ipv4` (2.3.4 and later): BURROW_LAB_MINIUPNPD, the lab-setup build,
+ * or the system's own when it is new enough.
+ */
+export function miniupnpdProgram (privateWan: 'refuse' | 'map' = 'refuse'): string {
+  if (privateWan === 'refuse') return 'miniupnpd'
+  const candidates = [process.env.BURROW_LAB_MINIUPNPD, PRIVATE_WAN_MINIUPNPD, 'miniupnpd']
+  for (const c of candidates) {
+    if (c === undefined || c === '') continue
+    if (c.includes('/')) {
+      try { accessSync(c, constants.X_OK) } catch { continue }
+    }
+    if (allowsPrivateWan(c)) return c
+  }
+  throw new LabToolMissingError('miniupnpd>=2.3.4',
+    `a router that maps behind a carrier-grade NAT needs miniupnpd 2.3.4 or later (ext_allow_private_ipv4); run scripts/lab-setup.sh as root to build it into ${PRIVATE_WAN_MINIUPNPD}`)
+}
+
+/** Whether a miniupnpd binary is 2.3.4 or later (`miniupnpd --version` prints "miniupnpd 2.3.9 ..."). */
+function allowsPrivateWan (program: string): boolean {
+  const r = spawnSync(program, ['--version'], { encoding: 'utf8', timeout: 5_000 })
+  const m = `${r.stdout ?? ''}${r.stderr ?? ''}`.match(/miniupnpd (\d+)\.(\d+)\.(\d+)/)
+  if (m == null) return false
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])]
+  return major > 2 || (major === 2 && (minor > 3 || (minor === 3 && patch >= 4)))
+}
+
+/** Why a router that maps behind a CGNAT cannot run here, or undefined when it can. */
+export function privateWanRouterUnavailableReason (): string | undefined {
+  try {
+    miniupnpdProgram('map')
+    return undefined
+  } catch (err) {
+    return (err as Error).message
+  }
 }
 
 export interface MiniupnpdConfigInit {
@@ -24,6 +79,8 @@ export interface MiniupnpdConfigInit {
   /** NAT-PMP or PCP (the same switch in miniupnpd) */
   natpmpOrPcp: boolean
   leaseFile: string
+  /** map even when the WAN address is private or 100.64/10 (needs miniupnpd >= 2.3.4) */
+  allowPrivateWan?: boolean
 }
 
 export function miniupnpdConfig (init: MiniupnpdConfigInit): string {
@@ -34,6 +91,7 @@ export function miniupnpdConfig (init: MiniupnpdConfigInit): string {
     `enable_upnp=${init.upnp ? 'yes' : 'no'}`,
     `enable_natpmp=${init.natpmpOrPcp ? 'yes' : 'no'}`,
     'secure_mode=yes',
+    ...(init.allowPrivateWan === true ? ['ext_allow_private_ipv4=yes'] : []),
     'system_uptime=yes',
     'notify_interval=30',
     'clean_ruleset_interval=600',

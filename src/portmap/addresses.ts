@@ -27,6 +27,16 @@ export function classifyIPv4 (ip: string): AddressKind {
   return 'public'
 }
 
+/**
+ * A mapping's external address as a multiaddr string. A gateway that mapped the port but
+ * reports no external address of its own (UPnP's GetExternalIPAddress answering "", as
+ * miniupnpd does behind a carrier-grade NAT) gives `/ip4/0.0.0.0/...`: the port is known,
+ * the address is not.
+ */
+export function externalMultiaddr (m: { externalIp: string, transport: string, externalPort: number }): string {
+  return `/ip4/${m.externalIp === '' ? '0.0.0.0' : m.externalIp}/${m.transport}/${m.externalPort}`
+}
+
 /** The default IPv4 gateway from a /proc/net/route table (Linux), or undefined. */
 export function parseProcNetRoute (text: string): string | undefined {
   for (const line of text.split('\n').slice(1)) {

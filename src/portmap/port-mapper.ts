@@ -6,7 +6,7 @@
 import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
-import { classifyIPv4, defaultGateway } from './addresses.js'
+import { classifyIPv4, defaultGateway, externalMultiaddr } from './addresses.js'
 import {
   DEFAULT_CHECK_INTERVAL_SECONDS, DEFAULT_LIFETIME_SECONDS, PROBE_RETRANSMIT_MS, RETRY_AFTER_FAILURE_MS,
   SSDP_TIMEOUT_MS, UNMAP_ON_STOP_TIMEOUT_MS
@@ -518,7 +518,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       ...[...this.mappings.values()].map(m => ({
         protocol: m.protocol,
         internal: `/ip4/${m.internalIp}/${m.transport}/${m.internalPort}`,
-        external: `/ip4/${m.externalIp}/${m.transport}/${m.externalPort}`,
+        external: externalMultiaddr(m),
         expiresAt: m.expiresAt != null ? new Date(m.expiresAt).toISOString() : null
       }))
     ]

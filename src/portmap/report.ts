@@ -1,6 +1,7 @@
 /**
  * `burrow nat`: what the NAT does, what the router answered, and one line of advice.
  */
+import { externalMultiaddr } from './addresses.js'
 import type { PortMapper, PortMapperReport } from './port-mapper.js'
 import type { ProtocolProbe } from './types.js'
 
@@ -76,10 +77,16 @@ export function natAdvice (pm: PortMapperReport, reachability: string): string {
     case 'starting':
     case 'discovering':
       return 'still asking the router for a port mapping; run `burrow nat` again in a few seconds'
-    case 'double-nat':
-      return pm.externalIp != null && pm.externalIpKind !== 'public'
-        ? `double NAT: the router's external address ${pm.externalIp} is ${pm.externalIpKind ?? 'not public'}, so a mapping on it cannot be reached from the internet; ask the ISP for a public IPv4 address, or rely on relays and hole punching`
-        : 'double NAT: the router has no public address of its own (another NAT is upstream); ask the ISP for a public IPv4 address, or rely on relays and hole punching'
+    case 'double-nat': {
+      const advice = 'ask the ISP for a public IPv4 address, or rely on relays and hole punching'
+      const mapped = pm.mappings[0]
+      if (pm.externalIp != null && pm.externalIp !== '' && pm.externalIpKind !== 'public') {
+        return `double NAT: the router's external address ${pm.externalIp} is ${pm.externalIpKind ?? 'not public'}, so ${mapped != null ? `its mapping of port ${mapped.externalPort}` : 'a mapping on it'} cannot be reached from the internet; ${advice}`
+      }
+      return mapped != null
+        ? `double NAT: the router mapped port ${mapped.externalPort} but reports no external address of its own (another NAT is upstream), so the mapping cannot be reached from the internet; ${advice}`
+        : `double NAT: the router has no public address of its own (another NAT is upstream); ${advice}`
+    }
     case 'mapped':
       return announced != null
         ? `publicly reachable through a ${announced.protocol} mapping: /ip4/${announced.externalIp}/tcp/${announced.externalPort}`
@@ -122,7 +129,7 @@ export function buildNatReport (portMapper: PortMapper, node: NodeView): NatRepo
       ...pm.mappings.map(m => ({
         protocol: m.protocol,
         internal: `/ip4/${m.internalIp}/${m.transport}/${m.internalPort}`,
-        external: `/ip4/${m.externalIp}/${m.transport}/${m.externalPort}`,
+        external: externalMultiaddr(m),
         expiresAt: m.expiresAt != null ? new Date(m.expiresAt).toISOString() : null,
         announced: m.announced
       }))

@@ -18,13 +18,13 @@ export function register (program: Command): void {
       console.log(`reachability:  ${r.reachability} (${r.reachabilitySource})`)
       console.log(`port mapping:  ${r.portMapping.mode}: ${r.portMapping.status}${r.portMapping.active != null ? ` via ${r.portMapping.active}` : ''}${r.portMapping.gateway != null ? ` (gateway ${r.portMapping.gateway})` : ''}`)
       console.log(`protocols:     ${answered === '' ? 'not asked' : answered}`)
-      console.log(`external IP:   ${r.externalIp ?? 'unknown'}${r.doubleNat ? ' (not public: double NAT)' : ''}`)
+      console.log(`external IP:   ${r.externalIp == null || r.externalIp === '' ? 'unknown (the router did not say)' : r.externalIp}${r.doubleNat ? ' (not public: double NAT)' : ''}`)
       if (r.mappings.length === 0) {
         console.log('mappings:      none')
       } else {
         console.log('mappings:')
         for (const m of r.mappings) {
-          console.log(`  ${m.protocol} ${m.internal} -> ${m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}${m.announced ? '' : ' (not announced)'}`)
+          console.log(`  ${m.protocol} ${m.internal} -> ${m.external.startsWith('/ip4/0.0.0.0/') ? m.external.replace('/ip4/0.0.0.0/', '(unknown address)/') : m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}${m.announced ? '' : ' (not announced)'}`)
         }
       }
       console.log(`advice:        ${r.advice}`)
