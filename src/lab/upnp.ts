@@ -92,7 +92,8 @@ export function miniupnpdConfig (init: MiniupnpdConfigInit): string {
     `enable_natpmp=${init.natpmpOrPcp ? 'yes' : 'no'}`,
     'secure_mode=yes',
     ...(init.allowPrivateWan === true ? ['ext_allow_private_ipv4=yes'] : []),
-    'system_uptime=yes',
+    // no: the epoch NAT-PMP and PCP report restarts with the daemon, as on a rebooted router (RFC 6886 §3.6)
+    'system_uptime=no',
     'notify_interval=30',
     'clean_ruleset_interval=600',
     `lease_file=${init.leaseFile}`,
