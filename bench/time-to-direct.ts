@@ -29,8 +29,16 @@ interface Trial {
   ok: boolean
   ms: number | null
   reason?: string
-  /** the relayed connection had closed before B's status was read: its start is estimated */
-  estimated?: boolean
+  /** the relayed connection had closed before B's status was read: the time is the punch attempt's own record */
+  recorded?: boolean
+}
+
+interface PunchAttempt { peer: string, outcome: string, sinceRelayedMs: number }
+
+/** TCP (DCUtR) and UDP (WebRTC) punch attempts from a status. */
+function punchAttempts (s: NodeStatus): PunchAttempt[] {
+  const x = s as unknown as { holePunch?: { attempts?: PunchAttempt[] }, udpPunch?: { attempts?: PunchAttempt[] } }
+  return [...(x.holePunch?.attempts ?? []), ...(x.udpPunch?.attempts ?? [])]
 }
 
 /** a group whose first trials all fail stops there, so a build without hole punching stays within the run's time budget */
@@ -93,19 +101,23 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
           trials.push({ ok: false, ms: null, reason: `relayed dial failed: ${(err as Error).message.split('\n')[0] ?? ''}` })
           continue
         }
-        const dialReturned = Date.now()
-        if (dialed.direct) {
-          trials.push({ ok: false, ms: null, reason: 'the dial went direct (no relay involved)' })
-          continue
-        }
-        // the relayed connection's own openedAt; when the upgrade won the race against this
-        // status call the relayed connection is already gone: then the start of B's first
-        // hole punch attempt (DCUtR begins on the relayed connection), else the dial's return
+        // The relayed connection's own openedAt. When the upgrade won the race against the dial's
+        // return or this status call, the relayed connection is gone: then the successful punch
+        // attempt's own record says how long after the relayed connection opened it went direct.
         const first = await control.get<NodeStatus>('/status')
         const relayed = first.connections.find(c => c.peerId === na.peerId && !c.direct)
-        const attempts = (first as { holePunch?: { attempts?: Array<{ peer: string, startedAt: string }> } }).holePunch?.attempts ?? []
-        const firstAttempt = Math.min(...attempts.filter(x => x.peer === na.peerId).map(x => Date.parse(x.startedAt)))
-        const relayedAt = relayed !== undefined ? Date.parse(relayed.openedAt) : Math.min(dialReturned, firstAttempt)
+        if (relayed === undefined) {
+          const won = punchAttempts(first).find(x => x.peer === na.peerId && x.outcome === 'direct')
+          if (won !== undefined) {
+            trials.push({ ok: true, ms: won.sinceRelayedMs, recorded: true })
+          } else if (dialed.direct) {
+            trials.push({ ok: false, ms: null, reason: 'the dial went direct (no relay involved)' })
+          } else {
+            trials.push({ ok: false, ms: null, reason: 'the relayed connection closed and no punch attempt succeeded' })
+          }
+          continue
+        }
+        const relayedAt = Date.parse(relayed.openedAt)
         try {
           const deadline = Date.now() + plan.directTimeoutMs
           let direct: NodeStatus['connections'][number] | undefined
@@ -114,7 +126,7 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
             direct = (await control.get<NodeStatus>('/status')).connections.find(c => c.peerId === na.peerId && c.direct)
           }
           if (direct === undefined) throw new Error('no direct connection')
-          trials.push({ ok: true, ms: Math.max(0, Date.parse(direct.openedAt) - relayedAt), estimated: relayed === undefined })
+          trials.push({ ok: true, ms: Math.max(0, Date.parse(direct.openedAt) - relayedAt) })
         } catch {
           trials.push({ ok: false, ms: null, reason: `not direct within ${plan.directTimeoutMs / 1000} s: stayed relayed` })
         }
@@ -204,8 +216,8 @@ export const timeToDirect: Benchmark = {
           : {})
       })
     }
-    const estimated = all.flatMap(x => x.trials).filter(t => t.estimated === true).length
-    if (estimated > 0) notes.push(`${estimated} trial(s) upgraded before B's first status call; their relayed start is B's first hole punch attempt (or the dial's return), a little after the relayed connection opened, so those figures are slightly low`)
+    const recorded = all.flatMap(x => x.trials).filter(t => t.recorded === true).length
+    if (recorded > 0) notes.push(`${recorded} trial(s) upgraded before B's first status call; their time is the successful punch attempt's own record (relayed connection opened → attempt done)`)
     const anyTrial = all.some(x => x.trials.length > 0)
     if (unavailable.size > 0) notes.push(...[...unavailable].map(([t, why]) => `${t.toUpperCase()} path not available: ${why}`))
     return { status: anyTrial ? (unavailable.size > 0 ? 'partial' : 'ok') : 'failed', figures, notes, params: { ...plan } }

@@ -26,6 +26,8 @@ export interface HolePunchAttempt {
   outcome: 'direct' | 'failed'
   /** the address the direct connection reached, or why the attempt failed */
   detail: string
+  /** ms from the relayed connection's opening to the end of this attempt */
+  sinceRelayedMs: number
 }
 
 export interface HolePunchEvents {
@@ -163,18 +165,18 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         // 4: SYNC, then wait half the RTT so both dials leave at the same moment
         await pb.write({ type: HolePunch.Type.SYNC, ObsAddrs: [] }, { signal })
         if (theirs.length === 0) {
-          this.record(peer, 'initiator', attempt, startedAt, rttMs, 'failed', 'the peer sent no address we can dial')
+          this.record(peer, 'initiator', attempt, startedAt, rttMs, 'failed', 'the peer sent no address we can dial', relayed)
           continue
         }
         await sleep(rttMs / 2)
         // 5: simultaneous connect; as initiator we are the client of the handshake
         const result = await this.punch(peer, theirs, true)
         if (typeof result !== 'string') {
-          this.record(peer, 'initiator', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString())
+          this.record(peer, 'initiator', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed)
           await this.migrate(relayed, result)
           return
         }
-        this.record(peer, 'initiator', attempt, startedAt, rttMs, 'failed', result)
+        this.record(peer, 'initiator', attempt, startedAt, rttMs, 'failed', result, relayed)
         // 6: retry on the same stream
       }
       this.fail(peer, this.explainFailure())
@@ -225,17 +227,17 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
         const rttMs = Date.now() - startedAt
         if (theirs.length === 0) {
-          this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', 'the peer sent no address we can dial')
+          this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', 'the peer sent no address we can dial', relayed)
           continue
         }
         // 5: dial at once on SYNC; as responder we are the server of the handshake
         const result = await this.punch(peer, theirs, false)
         if (typeof result !== 'string') {
-          this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString())
+          this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed)
           await this.migrate(relayed, result)
           return
         }
-        this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result)
+        this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed)
         if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
       }
     } finally {
@@ -316,8 +318,9 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     return `${MAX_ATTEMPTS} hole punch attempts failed: the peer's NAT is likely symmetric or filters TCP simultaneous open; messages stay on the relay`
   }
 
-  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string): void {
-    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: Date.now() - startedAt, outcome, detail }
+  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection): void {
+    const now = Date.now()
+    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open }
     this.records.push(rec)
     if (this.records.length > MAX_RECORDS) this.records.shift()
     log('attempt %d with %p as %s: %s (%s)', attempt, peer, role, outcome, detail)
