@@ -43,6 +43,13 @@ export const MAX_INBOUND_STREAMS = 16
 /** Outbound streams per connection for this protocol, the mirror of the inbound limit. */
 export const MAX_OUTBOUND_STREAMS = 16
 
+/**
+ * How long an outbound stream stays open after its last ack, so the next message to the
+ * same peer skips opening a stream (a round trip). Below the receiver's read timeout
+ * (DEFAULT_READ_TIMEOUT_MS), which ends a stream that stays silent.
+ */
+export const IDLE_SESSION_MS = 10_000
+
 /** Concurrent sends to one peer; below MAX_INBOUND_STREAMS so a busy sender never trips the receiver's limit. */
 export const MAX_CONCURRENT_SENDS_PER_PEER = 8
 

@@ -13,7 +13,7 @@ import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   CLOSE_TIMEOUT_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_OUTBOX_TTL_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RETRY_INTERVAL_MS, FRAME_OVERHEAD_BYTES,
+  DEFAULT_OUTBOX_TTL_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RETRY_INTERVAL_MS, FRAME_OVERHEAD_BYTES, IDLE_SESSION_MS,
   INBOUND_BURST_SECONDS, MAX_CONCURRENT_SENDS_PER_PEER, MAX_CONTENT_TYPE_BYTES, MAX_ID_BYTES,
   MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, PROTOCOL, RETRY_PEER_CONCURRENCY
 } from './constants.js'
@@ -125,13 +125,22 @@ class KeyedSemaphore {
 /** One outbound stream that carries several messages, one after the other. */
 class OutboundSession {
   readonly stream: Stream
+  readonly connection: Connection
   readonly via: Via
   private readonly frames: FrameStream
 
-  constructor (stream: Stream, via: Via) {
+  constructor (stream: Stream, connection: Connection) {
     this.stream = stream
-    this.via = via
+    this.connection = connection
+    this.via = isRelayed(connection) ? 'relayed' : 'direct'
     this.frames = new FrameStream(stream, MAX_ACK_BYTES)
+  }
+
+  /** Whether another message can go on this stream: both ends open, the connection too. */
+  usable (): boolean {
+    return this.connection.status === 'open' && this.stream.status === 'open' &&
+      this.stream.writeStatus === 'writable' && this.stream.readStatus !== 'closed' && this.stream.readStatus !== 'closing' &&
+      this.stream.remoteWriteStatus === 'writable' && this.stream.remoteReadStatus !== 'closed' && this.stream.remoteReadStatus !== 'closing'
   }
 
   /**
@@ -185,6 +194,8 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
   /** Peers whose pending entries a retry is working through. */
   private readonly retryingPeers = new Set<string>()
   private readonly inboundStreams = new Set<Stream>()
+  /** One idle outbound stream per peer, kept for the next message */
+  private readonly idleSessions = new Map<string, { session: OutboundSession, timer: ReturnType<typeof setTimeout> }>()
   private readonly tasks = new Set<Promise<unknown>>()
   private shutdown = new AbortController()
   private started = false
@@ -270,6 +281,12 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
     for (const stream of this.inboundStreams) {
       stream.abort(new Error('messaging stopped'))
     }
+    const idle = [...this.idleSessions.values()]
+    this.idleSessions.clear()
+    for (const { timer } of idle) {
+      clearTimeout(timer)
+    }
+    await Promise.allSettled(idle.map(async ({ session }) => session.close()))
     await Promise.allSettled([...this.tasks])
     await this.inboxStore.flush()
     this.rateLimiter.clear()
@@ -369,23 +386,80 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
     const connection = pickConnection(this.components.libp2p.getConnections(to)) ??
       await this.components.libp2p.dial(to, { signal })
     const stream = await connection.newStream(PROTOCOL, { runOnLimitedConnection: true, signal })
-    return new OutboundSession(stream, isRelayed(connection) ? 'relayed' : 'direct')
+    return new OutboundSession(stream, connection)
   }
 
-  /** One message on a fresh stream: open, exchange, close. Never throws. */
+  /**
+   * One message: on the peer's idle stream if one is open (one round trip), else on a fresh
+   * stream (two: the stream's protocol negotiation, then the message). The stream is kept
+   * for the next message for IDLE_SESSION_MS. Never throws.
+   */
   private async attempt (to: PeerId, id: string, frame: Uint8Array, signal: AbortSignal): Promise<Outcome> {
     const timeout = AbortSignal.timeout(this.ackTimeoutMs)
     const deadline = AbortSignal.any([signal, timeout])
+    const key = to.toString()
+    const idle = this.takeIdleSession(to)
+    if (idle != null) {
+      const outcome = await this.exchangeOn(idle, id, frame, deadline, timeout)
+      if (outcome.kind !== 'not-delivered' || deadline.aborted) {
+        this.keepIdleSession(key, idle, outcome)
+        return outcome
+      }
+      // the idle stream had ended under us (the receiver's read timeout, a closed connection):
+      // once more on a fresh stream. The receiver stores an id once, so a message that did
+      // arrive before the ack was lost is not stored twice.
+      log('idle stream to %s failed (%s); sending %s on a new stream', key, outcome.reason, id)
+    }
     let session: OutboundSession | undefined
     try {
       session = await this.openSession(to, deadline)
       const outcome = await this.exchangeOn(session, id, frame, deadline, timeout)
-      await session.close()
+      this.keepIdleSession(key, session, outcome)
       return outcome
     } catch (err) {
       session?.abort(err)
       return this.failure(err, timeout)
     }
+  }
+
+  /** The peer's idle stream, if it is still usable and no better connection has appeared. */
+  private takeIdleSession (to: PeerId): OutboundSession | undefined {
+    const key = to.toString()
+    const entry = this.idleSessions.get(key)
+    if (entry == null) {
+      return undefined
+    }
+    this.idleSessions.delete(key)
+    clearTimeout(entry.timer)
+    const { session } = entry
+    const best = pickConnection(this.components.libp2p.getConnections(to))
+    if (!session.usable() || best == null || (session.via === 'relayed' && !isRelayed(best))) {
+      // gone, or relayed while a direct connection now exists: new messages take the direct one
+      void session.close()
+      return undefined
+    }
+    return session
+  }
+
+  /** Keeps a stream for the next message after a clean exchange (one idle stream per peer), else closes it. */
+  private keepIdleSession (key: string, session: OutboundSession, outcome: Outcome): void {
+    const clean = outcome.kind === 'ok' || outcome.kind === 'rate-limited'
+    if (!clean || !this.started || this.idleSessions.has(key) || !session.usable()) {
+      if (outcome.kind === 'not-delivered') {
+        session.abort(new Error(outcome.reason))
+      } else {
+        void session.close()
+      }
+      return
+    }
+    const timer = setTimeout(() => {
+      if (this.idleSessions.get(key)?.session === session) {
+        this.idleSessions.delete(key)
+        void session.close()
+      }
+    }, IDLE_SESSION_MS)
+    timer.unref?.()
+    this.idleSessions.set(key, { session, timer })
   }
 
   private async exchangeOn (session: OutboundSession, id: string, frame: Uint8Array, signal: AbortSignal, timeout: AbortSignal): Promise<Outcome> {
