@@ -108,6 +108,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** Reads config and identity, opens the datastore and starts libp2p and messaging. Safe to call twice. */
   async start (): Promise<void> {
     if (this.startedAt != null) return
+    const startCalledAt = new Date()
+    log('starting')
     const config = await loadConfig({ home: this.home, env: this.options.env ?? {}, flags: this.options.config })
     const identity = await loadOrCreateIdentity(this.home)
     const bootstrapList = config.bootstrap ?? (await readBootstrapFile(config.network)).peers
@@ -143,7 +145,9 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         libp2p.removeEventListener('peer:disconnect', onDisconnect)
       })
 
+      log('libp2p assembled; starting it')
       await libp2p.start()
+      log('libp2p started')
       // components start together: a bootstrap connection identified before the DHT registered
       // its topology never enters the routing table (seen once the webrtc transport slowed start
       // down), so identify the connections open by now once more
@@ -171,7 +175,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       this.datastore = datastore
       this.messaging = messaging
       this.knownPeers = knownPeers
-      this.startedAt = new Date()
+      // status.startedAt: when start() began, so "start → first reservation" counts the whole start
+      this.startedAt = startCalledAt
       this.dialPort = dialPort
       this.rendezvousTimer = setInterval(() => { void this.maybeProvide() }, RENDEZVOUS_CHECK_MS)
       this.rendezvousTimer.unref()

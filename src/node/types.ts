@@ -26,6 +26,8 @@ export interface PortMappingInfo {
 
 export interface ReservationInfo {
   relay: string
+  /** when this node got the reservation (this project's addition) */
+  reservedAt: string | null
   expiresAt: string | null
   addresses: string[]
 }

@@ -27,6 +27,8 @@ export interface RelayClientInit {
 
 export interface ReservationState {
   relay: string
+  /** when this node got the reservation (first saw it), ISO time */
+  reservedAt: string | null
   expiresAt: string | null
   addresses: string[]
 }
@@ -54,6 +56,7 @@ export class RelayClient implements Startable {
   private readonly busy = new Set<string>()
   private readonly retryAt = new Map<string, { at: number, delay: number }>()
   private readonly held = new Set<string>()
+  private readonly reservedAt = new Map<string, number>()
   private running = false
 
   constructor (components: RelayClientComponents, init: RelayClientInit) {
@@ -98,6 +101,7 @@ export class RelayClient implements Startable {
       const r = store?.getReservation(id)
       out.push({
         relay,
+        reservedAt: this.reservedAt.has(relay) ? new Date(this.reservedAt.get(relay) ?? 0).toISOString() : null,
         expiresAt: r != null ? new Date(Number(r.expire) * 1000).toISOString() : null,
         addresses: addrs.filter(a => a.includes(`/p2p/${relay}/p2p-circuit`))
       })
@@ -131,10 +135,14 @@ export class RelayClient implements Startable {
       if (!current.has(r)) {
         log('reservation on relay %s is gone', r)
         this.held.delete(r)
+        this.reservedAt.delete(r)
         this.backoff(r)
       }
     }
-    for (const r of current) this.held.add(r)
+    for (const r of current) {
+      if (!this.reservedAt.has(r)) this.reservedAt.set(r, Date.now())
+      this.held.add(r)
+    }
     if (!this.wanted || this.busy.size > 0) return
     if (this.held.size >= this.init.reservations) return
     // one request at a time: two reservation requests in flight at once can stall the
@@ -188,6 +196,7 @@ export class RelayClient implements Startable {
       log('asking %s for a reservation', id)
       await raceTimeout(this.components.transportManager.listen([relayAddr.encapsulate('/p2p-circuit')]), RESERVE_TIMEOUT_MS, 'the reservation request timed out')
       this.held.add(id)
+      if (!this.reservedAt.has(id)) this.reservedAt.set(id, Date.now())
       this.retryAt.delete(id)
       log('reservation on relay %s via %a', id, relayAddr)
     } catch (err) {
