@@ -19,7 +19,7 @@ interface Plan { trials: number, idleMs: number, reservationTrials: number }
 const PLANS: Record<Size, Plan> = {
   smoke: { trials: 1, idleMs: 300, reservationTrials: 0 },
   quick: { trials: 3, idleMs: 2000, reservationTrials: 3 },
-  full: { trials: 8, idleMs: 5000, reservationTrials: 10 }
+  full: { trials: 8, idleMs: 5000, reservationTrials: 6 }
 }
 
 /** One-way delay on the private node's WAN link in the first-reservation trials: path RTT 2·D. */

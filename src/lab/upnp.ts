@@ -8,7 +8,7 @@
  * Behind a carrier-grade NAT the router's WAN address is 100.64/10. miniupnpd 2.3.1 (Debian
  * bookworm's) then refuses every mapping ("Port forwarding is impossible"), as OpenWrt does by
  * default; many consumer routers map anyway. `privateWan: 'map'` gives the second kind: a
- * miniupnpd 2.3.9 built by scripts/lab-setup.sh, run with `ext_allow_private_ipv4=yes`.
+ * miniupnpd 2.3.9 built by scripts/build-miniupnpd.sh, run with `ext_allow_private_ipv4=yes`.
  */
 import { randomUUID } from 'node:crypto'
 import { accessSync, constants } from 'node:fs'
@@ -29,14 +29,14 @@ export interface PortMappingInit {
   privateWan?: 'refuse' | 'map'
 }
 
-/** Where scripts/lab-setup.sh puts the miniupnpd that can map behind a CGNAT. */
+/** Where scripts/build-miniupnpd.sh puts the miniupnpd that can map behind a CGNAT. */
 export const LAB_TOOLS_DIR = process.env.BURROW_LAB_TOOLS ?? '/usr/local/lib/burrow-lab'
 export const PRIVATE_WAN_MINIUPNPD = `${LAB_TOOLS_DIR}/miniupnpd-2.3.9/miniupnpd`
 
 /**
  * The miniupnpd program for a router: the system's one, or, for `privateWan: 'map'`, one that
- * knows `ext_allow_private_ipv4` (2.3.4 and later): BURROW_LAB_MINIUPNPD, the lab-setup build,
- * or the system's own when it is new enough.
+ * knows `ext_allow_private_ipv4` (2.3.4 and later): BURROW_LAB_MINIUPNPD, the build of
+ * scripts/build-miniupnpd.sh, or the system's own when it is new enough.
  */
 export function miniupnpdProgram (privateWan: 'refuse' | 'map' = 'refuse'): string {
   if (privateWan === 'refuse') return 'miniupnpd'
@@ -49,7 +49,7 @@ export function miniupnpdProgram (privateWan: 'refuse' | 'map' = 'refuse'): stri
     if (allowsPrivateWan(c)) return c
   }
   throw new LabToolMissingError('miniupnpd>=2.3.4',
-    `a router that maps behind a carrier-grade NAT needs miniupnpd 2.3.4 or later (ext_allow_private_ipv4); run scripts/lab-setup.sh as root to build it into ${PRIVATE_WAN_MINIUPNPD}`)
+    `a router that maps behind a carrier-grade NAT needs miniupnpd 2.3.4 or later (ext_allow_private_ipv4); run .ci/run as root (or scripts/build-miniupnpd.sh after its packages) to build it into ${PRIVATE_WAN_MINIUPNPD}`)
 }
 
 /** Whether a miniupnpd binary is 2.3.4 or later (`miniupnpd --version` prints "miniupnpd 2.3.9 ..."). */

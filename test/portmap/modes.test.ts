@@ -10,7 +10,7 @@ import type { LabDaemon } from './helpers.ts'
 
 const PORT = 4001
 const FORWARDED = 40123
-/** the double-NAT router that maps needs miniupnpd >= 2.3.4, built by scripts/lab-setup.sh */
+/** the double-NAT router that maps needs miniupnpd >= 2.3.4, built by scripts/build-miniupnpd.sh */
 const MAPPING_ROUTER_SKIP = labUnavailableReason(['miniupnpd', 'conntrack']) ?? privateWanRouterUnavailableReason()
 
 describe('port mapping modes: none, double NAT, manual, LAN-only', { skip: labUnavailableReason(['miniupnpd', 'conntrack']) }, () => {
