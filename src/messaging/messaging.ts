@@ -401,7 +401,8 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
     const idle = this.takeIdleSession(to)
     if (idle != null) {
       const outcome = await this.exchangeOn(idle, id, frame, deadline, timeout)
-      if (outcome.kind !== 'not-delivered' || deadline.aborted) {
+      // an answer, even an error ack, is the peer's word on this message; only a broken stream is retried
+      if (outcome.kind !== 'not-delivered' || outcome.cause == null || deadline.aborted) {
         this.keepIdleSession(key, idle, outcome)
         return outcome
       }

@@ -55,8 +55,8 @@ export class RelayClient implements Startable {
   private wanted = false
   private readonly busy = new Set<string>()
   private readonly retryAt = new Map<string, { at: number, delay: number }>()
-  private readonly held = new Set<string>()
-  private readonly reservedAt = new Map<string, number>()
+  /** relays we hold a reservation on, and when we got it */
+  private readonly held = new Map<string, number>()
   private running = false
 
   constructor (components: RelayClientComponents, init: RelayClientInit) {
@@ -101,7 +101,7 @@ export class RelayClient implements Startable {
       const r = store?.getReservation(id)
       out.push({
         relay,
-        reservedAt: this.reservedAt.has(relay) ? new Date(this.reservedAt.get(relay) ?? 0).toISOString() : null,
+        reservedAt: this.held.has(relay) ? new Date(this.held.get(relay) ?? 0).toISOString() : null,
         expiresAt: r != null ? new Date(Number(r.expire) * 1000).toISOString() : null,
         addresses: addrs.filter(a => a.includes(`/p2p/${relay}/p2p-circuit`))
       })
@@ -131,18 +131,14 @@ export class RelayClient implements Startable {
   private check (): void {
     if (!this.running) return
     const current = this.relaysInAddresses()
-    for (const r of [...this.held]) {
+    for (const r of [...this.held.keys()]) {
       if (!current.has(r)) {
         log('reservation on relay %s is gone', r)
         this.held.delete(r)
-        this.reservedAt.delete(r)
         this.backoff(r)
       }
     }
-    for (const r of current) {
-      if (!this.reservedAt.has(r)) this.reservedAt.set(r, Date.now())
-      this.held.add(r)
-    }
+    for (const r of current) this.held.set(r, this.held.get(r) ?? Date.now())
     if (!this.wanted || this.busy.size > 0) return
     if (this.held.size >= this.init.reservations) return
     // one request at a time: two reservation requests in flight at once can stall the
@@ -195,8 +191,7 @@ export class RelayClient implements Startable {
       const relayAddr = conn.remoteAddr.toString().includes(`/p2p/${id}`) ? conn.remoteAddr : conn.remoteAddr.encapsulate(`/p2p/${id}`)
       log('asking %s for a reservation', id)
       await raceTimeout(this.components.transportManager.listen([relayAddr.encapsulate('/p2p-circuit')]), RESERVE_TIMEOUT_MS, 'the reservation request timed out')
-      this.held.add(id)
-      if (!this.reservedAt.has(id)) this.reservedAt.set(id, Date.now())
+      this.held.set(id, this.held.get(id) ?? Date.now())
       this.retryAt.delete(id)
       log('reservation on relay %s via %a', id, relayAddr)
     } catch (err) {

@@ -54,6 +54,31 @@ describe('messaging: one message', () => {
     assert.deepEqual(await alice.messaging.outbox(), [], 'delivered entries leave the outbox')
   })
 
+  it('several messages share one stream, and one sent after the receiver ended that idle stream still arrives once', async () => {
+    const alice = await createPeer()
+    // the receiver ends a stream that stays silent for 300 ms
+    const bob = await createPeer({ readTimeoutMs: 300 })
+    await connect(alice, bob)
+    const streams = (a: Peer, b: Peer): string[] => a.node.getConnections(b.node.peerId).flatMap(c => c.streams)
+      .filter(st => st.protocol === MESSAGE_PROTOCOL && st.status === 'open').map(st => st.id)
+    const used = new Set<string>()
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await alice.messaging.send(bob.node.peerId, text(`burst ${i}`))).status, 'OK')
+      const open = streams(alice, bob)
+      assert.equal(open.length, 1, 'alice keeps one message stream open after an ack')
+      used.add(open[0] ?? '')
+    }
+    assert.equal(used.size, 1, 'the five messages went on one stream')
+    const opened = (): number => streams(bob, alice).length
+    // wait until bob has ended the idle stream, then send again
+    await waitFor(() => opened() === 0, 'bob ending the idle stream', 5_000)
+    const late = await alice.messaging.send(bob.node.peerId, text('after idle'))
+    assert.equal(late.status, 'OK')
+    const inbox = await bob.messaging.inbox()
+    assert.deepEqual(inbox.map(m => decodeText(m.body)), ['burst 0', 'burst 1', 'burst 2', 'burst 3', 'burst 4', 'after idle'])
+    assert.deepEqual(await alice.messaging.outbox(), [])
+  })
+
   it('sent twice with the same id is stored once and acknowledged both times', async () => {
     const alice = await createPeer()
     const bob = await createPeer()
