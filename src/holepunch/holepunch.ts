@@ -1,23 +1,34 @@
 import { randomBytes } from 'node:crypto'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { byteStream, isPrivate, pbStream } from '@libp2p/utils'
+import { byteStream, pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HolePunch } from './pb/holepunch.js'
 import {
-  DCUTR_PROTOCOL, EXCHANGE_TIMEOUT_MS, FAILED_PEER_BACKOFF_MS, MAX_ADDRESSES, MAX_ATTEMPTS, MAX_MESSAGE_BYTES,
-  MAX_RECORDS, PING_PROTOCOL, PUNCH_DIAL_TIMEOUT_MS, RELAYED_CLOSE_GRACE_MS
+  DCUTR_PROTOCOL, EXCHANGE_TIMEOUT_MS, FAILED_PEER_BACKOFF_MS, MAX_ADDRESSES, MAX_ATTEMPTS, MAX_DIAL_ADDRESSES,
+  MAX_MESSAGE_BYTES, MAX_RECEIVED_ADDRESSES, MAX_RECORDS, MAX_TRACKED_PEERS, PING_PROTOCOL, PUNCH_DIAL_TIMEOUT_MS,
+  PUNCH_ROUNDS_PER_MINUTE, RELAYED_CLOSE_GRACE_MS, RESPONDER_WINDOW_MS
 } from './constants.js'
+import { isDirect, isRelayed, isRelayedAddress } from '../connections/index.js'
+import { classifyIp, ipOf, peerSuppliedRefusal } from '../dial-policy/index.js'
+import type { PrivatePolicy } from '../dial-policy/index.js'
 import type { ObservedAddresses, MappingBehaviour } from '../nat/index.js'
-import type { Connection, Libp2pEvents, PeerId, Stream, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2pEvents, PeerId, Stream, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 const log = logger('burrow:holepunch')
 
+/** Our part in the security handshake and muxer of the punched connection. */
+export type HandshakeRole = 'initiator' | 'responder'
+
 export interface HolePunchAttempt {
   peer: string
-  /** 'initiator' sent the first CONNECT (the inbound side of the relayed connection); 'responder' answered it */
+  /**
+   * Our DCUtR role: 'initiator' is the spec's B (the inbound side of the relayed
+   * connection, which sends the first CONNECT); 'responder' is A (dialled the relayed
+   * connection, answers).
+   */
   role: 'initiator' | 'responder'
   attempt: number
   startedAt: string
@@ -28,6 +39,11 @@ export interface HolePunchAttempt {
   detail: string
   /** ms from the relayed connection's opening to the end of this attempt */
   sinceRelayedMs: number
+  /**
+   * Our role in the punched connection's Noise handshake and muxer: the one we took
+   * ('initiator' = client), read off the connection's direction when it came up.
+   */
+  handshake: HandshakeRole
 }
 
 export interface HolePunchEvents {
@@ -41,6 +57,7 @@ export interface HolePunchComponents {
   transportManager: TransportManager
   connectionManager: ConnectionManager
   addressManager: AddressManager
+  connectionGater?: ConnectionGater
   events: TypedEventTarget<Libp2pEvents>
   peerId: PeerId
 }
@@ -49,32 +66,55 @@ export interface HolePunchInit {
   observed: ObservedAddresses
   /** our NAT's mapping behaviour, to explain a failure */
   mapping: () => MappingBehaviour
-  /** dial private-range addresses a peer sends (own swarms and the lab) */
-  allowPrivate: boolean
+  /** which private addresses may be dialled (src/dial-policy); punch dials add their own stricter rules */
+  privatePolicy: PrivatePolicy
   /** false: neither start nor answer DCUtR (config `holePunch: false`); default true */
   enabled?: boolean
 }
 
+/** One exchange's outcome as B: their usable addresses and the RTT, or why there are none. */
+interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number }
+
 /**
  * Direct Connection Upgrade through Relay over TCP, step by step as
- * libp2p/specs relay/DCUtR.md describes it, with what stock js-libp2p lacks:
+ * libp2p/specs relay/DCUtR.md describes it.
  *
+ * Roles (the spec, go-libp2p ≥ 0.41, rust-libp2p): A — the peer that dialled the relayed
+ * connection and answers the DCUtR stream — is the client of the simultaneous open
+ * (Noise initiator, yamux client); B — the inbound side, which sends the first CONNECT —
+ * is the server. On the last of the 3 attempts both sides swap to the legacy roles
+ * (go ≤ 0.40 and burrow 0.1: B client, A server), as go-libp2p ≥ 0.48 does, so a legacy
+ * peer still goes direct. B opens a new stream per attempt (go, rust); A counts the
+ * exchanges a peer has had, on any number of streams, so it knows the last attempt and
+ * also answers a legacy peer that retries on one stream.
+ *
+ * What stock js-libp2p lacks, and burrow adds:
  * - our CONNECT carries the public TCP address peers observed for our one dial port
  *   (stock identify drops TCP observed addresses, js-libp2p #2620);
- * - the punch dial goes to the transport manager directly, so the responder's
- *   `initiator: false` reaches the upgrader (the stock dial queue drops per-dial
- *   options): the two ends of a TCP simultaneous open then take fixed roles in
- *   multistream-select and Noise — the CONNECT initiator as the client, the
- *   responder as the server, as go-libp2p and rust-libp2p do.
+ * - the punch dial goes to the transport manager directly, so the server side's
+ *   `initiator: false` reaches the upgrader (the stock dial queue drops per-dial options);
+ *   the connection gater is asked here, since that path skips it.
+ *
+ * Hostile peers (docs/DESIGN.md, Security rules): answered only over relayed connections
+ * we dialled, at most 3 exchanges per peer per 10 minutes, every address a peer sends
+ * passes the dial policy (no unspecified, loopback, link-local, multicast or IPv4-mapped
+ * address; private ones only on our own subnets and only where allowed), at most 4
+ * dialled per attempt, and at most 30 punch rounds a minute in all.
  */
 export class HolePunchService extends TypedEventEmitter<HolePunchEvents> implements Startable {
   private readonly components: HolePunchComponents
   private readonly init: HolePunchInit
+  /** peers we run the upgrade with as B */
   private readonly inProgress = new Set<string>()
-  private readonly responding = new Set<string>()
+  /** the stream we are answering, per peer (a newer one replaces it) */
+  private readonly answering = new Map<string, Stream>()
+  /** exchanges answered per peer in the current window */
+  private readonly answered = new Map<string, { count: number, since: number }>()
   private readonly failedUntil = new Map<string, number>()
   private readonly records: HolePunchAttempt[] = []
   private readonly lastFailure = new Map<string, string>()
+  /** start times of the punch rounds of the last minute */
+  private readonly rounds: number[] = []
   private started = false
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.maybeInitiate(evt.detail) }
 
@@ -89,7 +129,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   async start (): Promise<void> {
     if (this.started || this.init.enabled === false) return
     await this.components.registrar.handle(DCUTR_PROTOCOL, (stream, conn) => {
-      void this.respond(stream, conn).catch(err => { log('responding to %p failed - %e', conn.remotePeer, err) })
+      void this.respond(stream, conn).catch(err => { log('answering %p failed - %e', conn.remotePeer, err) })
     }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.components.events.addEventListener('connection:open', this.onConnectionOpen)
     this.started = true
@@ -99,6 +139,8 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     if (!this.started) return
     this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     await this.components.registrar.unhandle(DCUTR_PROTOCOL)
+    for (const s of this.answering.values()) s.abort(new Error('stopping'))
+    this.answering.clear()
     this.started = false
   }
 
@@ -115,167 +157,259 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   /**
    * Spec step 0: the inbound side of a new relayed connection starts the upgrade
    * (unless a direct connection exists, or an upgrade with this peer failed lately).
+   * Relayed is judged by the address, not by `limits`: a relay may grant unlimited circuits.
    */
   private maybeInitiate (conn: Connection): void {
-    if (conn.limits == null || conn.direction !== 'inbound') return
+    if (!isRelayed(conn) || conn.direction !== 'inbound') return
     const peer = conn.remotePeer.toString()
-    if (this.hasDirect(conn.remotePeer) || this.inProgress.has(peer) || this.responding.has(peer)) return
-    if ((this.failedUntil.get(peer) ?? 0) > Date.now()) return
+    if (this.hasDirect(conn.remotePeer) || this.inProgress.has(peer) || this.answering.has(peer)) return
+    if (this.backedOff(peer)) return
     this.inProgress.add(peer)
     void this.initiate(conn)
       .catch(err => { log('upgrade with %p failed - %e', conn.remotePeer, err) })
       .finally(() => { this.inProgress.delete(peer) })
   }
 
-  /** Spec steps 1–6, as `B` (the initiator). */
+  /** Spec steps 1–6, as B: a new stream per attempt, as go-libp2p and rust-libp2p open them. */
   private async initiate (relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer
-    let stream: Stream
+    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      if (this.hasDirect(peer) || this.answering.has(peer.toString()) || relayed.status !== 'open') return
+      const ours = this.ourAddresses()
+      if (ours.length === 0) {
+        this.fail(peer, 'no public address of ours is known yet (no peer has observed our connections)')
+        return
+      }
+      let ex: Exchange | undefined
+      try {
+        ex = await this.exchangeAsB(relayed, ours, attempt)
+      } catch (err) {
+        if (this.answering.has(peer.toString()) || this.hasDirect(peer)) return
+        const e = err as Error
+        const reason = e.name === 'UnsupportedProtocolError'
+          ? `the peer does not speak ${DCUTR_PROTOCOL}`
+          : `the ${DCUTR_PROTOCOL} exchange failed: ${firstLine(e.message)}`
+        this.fail(peer, reason)
+        return
+      }
+      if (ex === undefined) return
+      if (ex.theirs.length === 0) {
+        const detail = `the peer sent no address we may dial${ex.refused.length > 0 ? ` (${ex.refused.slice(0, 4).join('; ')})` : ''}`
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt))
+        this.fail(peer, detail)
+        return
+      }
+      // 4: SYNC is sent; wait half the RTT so both dials leave at the same moment
+      await sleep(ex.rttMs / 2)
+      // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles)
+      const role = this.roleAsB(attempt)
+      const result = await this.punch(peer, ex.theirs, role)
+      if (typeof result !== 'string') {
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result))
+        await this.migrate(relayed, result)
+        return
+      }
+      this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role)
+      // 6: retry on a new stream
+    }
+    this.fail(peer, this.explainFailure())
+  }
+
+  /** B's role in attempt n: the server, or the client on the last attempt (go ≥ 0.48's fallback). */
+  private roleAsB (attempt: number): HandshakeRole {
+    return attempt === MAX_ATTEMPTS ? 'initiator' : 'responder'
+  }
+
+  /**
+   * Steps 1–4 on a new stream: CONNECT with our addresses, their CONNECT, SYNC.
+   * A stream the peer refuses right after an earlier attempt (a legacy answerer still
+   * busy with it) is tried once more a second later.
+   */
+  private async exchangeAsB (relayed: Connection, ours: Multiaddr[], attempt: number): Promise<Exchange | undefined> {
     try {
-      stream = await relayed.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true, signal: AbortSignal.timeout(EXCHANGE_TIMEOUT_MS) })
+      return await this.exchangeOnce(relayed, ours)
     } catch (err) {
-      const unsupported = (err as Error).name === 'UnsupportedProtocolError'
-      this.fail(peer, unsupported ? `the peer does not speak ${DCUTR_PROTOCOL}` : `could not open a ${DCUTR_PROTOCOL} stream: ${(err as Error).message}`)
-      return
-    }
-    const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES }).pb(HolePunch)
-    try {
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        if (this.hasDirect(peer) || this.responding.has(peer.toString())) return
-        const ours = this.ourAddresses()
-        if (ours.length === 0) {
-          this.fail(peer, 'no public address of ours is known yet (no peer has observed our connections)')
-          return
-        }
-        const startedAt = Date.now()
-        const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
-        // 1–2: CONNECT with our observed addresses; start the RTT timer
-        await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
-        // 3: their CONNECT (a refused stream means the peer runs its own upgrade with us)
-        let reply: HolePunch
-        try {
-          reply = await pb.read({ signal })
-        } catch (err) {
-          if (this.responding.has(peer.toString()) || this.hasDirect(peer)) return
-          throw err
-        }
-        const rttMs = Date.now() - startedAt
-        if (reply.type !== HolePunch.Type.CONNECT) throw new Error(`expected CONNECT, got ${String(reply.type)}`)
-        const theirs = this.usable(reply.ObsAddrs)
-        // 4: SYNC, then wait half the RTT so both dials leave at the same moment
-        await pb.write({ type: HolePunch.Type.SYNC, ObsAddrs: [] }, { signal })
-        if (theirs.length === 0) {
-          this.record(peer, 'initiator', attempt, startedAt, rttMs, 'failed', 'the peer sent no address we can dial', relayed)
-          continue
-        }
-        await sleep(rttMs / 2)
-        // 5: simultaneous connect; as initiator we are the client of the handshake
-        const result = await this.punch(peer, theirs, true)
-        if (typeof result !== 'string') {
-          this.record(peer, 'initiator', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed)
-          await this.migrate(relayed, result)
-          return
-        }
-        this.record(peer, 'initiator', attempt, startedAt, rttMs, 'failed', result, relayed)
-        // 6: retry on the same stream
-      }
-      this.fail(peer, this.explainFailure())
-    } finally {
-      await stream.close().catch(() => { stream.abort(new Error('closing')) })
+      if (this.answering.has(relayed.remotePeer.toString()) || this.hasDirect(relayed.remotePeer)) return undefined
+      if (attempt === 1 || (err as Error).name === 'UnsupportedProtocolError') throw err
+      await sleep(1_000)
+      return this.exchangeOnce(relayed, ours)
     }
   }
 
-  /** Spec steps 3 and 5, as `A` (the responder). */
-  private async respond (stream: Stream, relayed: Connection): Promise<void> {
-    const peer = relayed.remotePeer
-    const id = peer.toString()
-    // both ends may start at once (a relayed connection each way): the lower PeerId's
-    // own upgrade goes on, the other side's stream is refused
-    if (this.inProgress.has(id) && this.components.peerId.toString() < id) {
-      stream.abort(new Error('an upgrade with this peer is already running'))
-      return
-    }
-    if (this.responding.has(id)) {
-      stream.abort(new Error('already responding to this peer'))
-      return
-    }
-    this.responding.add(id)
-    try {
-      await this.respondSteps(stream, relayed)
-    } finally {
-      this.responding.delete(id)
-    }
-  }
-
-  private async respondSteps (stream: Stream, relayed: Connection): Promise<void> {
-    const peer = relayed.remotePeer
+  private async exchangeOnce (relayed: Connection, ours: Multiaddr[]): Promise<Exchange> {
+    const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
+    const stream = await relayed.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true, signal })
     const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES }).pb(HolePunch)
     try {
-      for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-        let connect: HolePunch
-        try {
-          connect = await pb.read({ signal: AbortSignal.timeout(EXCHANGE_TIMEOUT_MS + PUNCH_DIAL_TIMEOUT_MS) })
-        } catch {
-          return // the initiator is done (success, or it gave up)
-        }
-        const startedAt = Date.now()
-        if (connect.type !== HolePunch.Type.CONNECT) throw new Error(`expected CONNECT, got ${String(connect.type)}`)
-        const theirs = this.usable(connect.ObsAddrs)
-        const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
-        await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: this.ourAddresses().map(a => a.bytes) }, { signal })
-        const sync = await pb.read({ signal })
-        if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
-        const rttMs = Date.now() - startedAt
-        if (theirs.length === 0) {
-          this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', 'the peer sent no address we can dial', relayed)
-          continue
-        }
-        // 5: dial at once on SYNC; as responder we are the server of the handshake
-        const result = await this.punch(peer, theirs, false)
-        if (typeof result !== 'string') {
-          this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed)
-          await this.migrate(relayed, result)
-          return
-        }
-        this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed)
-        if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
-      }
-    } finally {
-      await stream.close().catch(() => { stream.abort(new Error('closing')) })
+      const startedAt = Date.now()
+      // 1–2: CONNECT with our observed addresses; the RTT timer starts
+      await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
+      // 3: their CONNECT
+      const reply = await pb.read({ signal })
+      const rttMs = Date.now() - startedAt
+      if (reply.type !== HolePunch.Type.CONNECT) throw new Error(`expected CONNECT, got ${String(reply.type)}`)
+      const { usable, refused } = this.usable(reply.ObsAddrs)
+      // 4: SYNC
+      await pb.write({ type: HolePunch.Type.SYNC, ObsAddrs: [] }, { signal })
+      await stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
+      return { theirs: usable, refused, rttMs, startedAt }
+    } catch (err) {
+      stream.abort(err as Error)
+      throw err
     }
   }
 
   /**
-   * Dials every address at once from the stable dial port, straight through the
-   * transport manager (not the dial queue, which would drop `initiator`).
-   * Resolves with the first connection, or a one-line reason.
+   * Spec steps 3 and 5, as A. Answered only over a relayed connection we dialled; each
+   * exchange counts against the peer's MAX_ATTEMPTS per window, whatever stream it comes
+   * on; a new stream from the peer replaces one still open.
    */
-  private async punch (peer: PeerId, addrs: Multiaddr[], initiator: boolean): Promise<Connection | string> {
+  private async respond (stream: Stream, relayed: Connection): Promise<void> {
+    const peer = relayed.remotePeer
+    const id = peer.toString()
+    const refuse = (why: string): void => {
+      log('refusing a %s stream from %p: %s', DCUTR_PROTOCOL, peer, why)
+      stream.abort(new Error(why))
+    }
+    if (!isRelayed(relayed)) { refuse('DCUtR runs over relayed connections only'); return }
+    if (relayed.direction !== 'outbound') { refuse('we did not dial this relayed connection (the spec\'s A dials it)'); return }
+    if (this.backedOff(id)) { refuse('an upgrade with this peer failed lately'); return }
+    // both ends may start at once (a relayed connection each way): the lower PeerId's
+    // own upgrade goes on, the other side's stream is refused
+    if (this.inProgress.has(id) && this.components.peerId.toString() < id) { refuse('an upgrade with this peer is already running'); return }
+    const previous = this.answering.get(id)
+    this.answering.set(id, stream)
+    previous?.abort(new Error('a newer stream from the peer replaced this one'))
+    try {
+      await this.answerExchanges(stream, relayed)
+    } finally {
+      if (this.answering.get(id) === stream) this.answering.delete(id)
+      if (stream.status === 'open') await stream.close().catch(() => { stream.abort(new Error('closing')) })
+    }
+  }
+
+  private async answerExchanges (stream: Stream, relayed: Connection): Promise<void> {
+    const peer = relayed.remotePeer
+    const id = peer.toString()
+    const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES }).pb(HolePunch)
+    // a legacy B sends its retries on the same stream: read until it ends
+    while (true) {
+      let connect: HolePunch
+      try {
+        connect = await pb.read({ signal: AbortSignal.timeout(EXCHANGE_TIMEOUT_MS + PUNCH_DIAL_TIMEOUT_MS) })
+      } catch {
+        return // B is done (success, it gave up, or it moved to a new stream)
+      }
+      const startedAt = Date.now()
+      if (connect.type !== HolePunch.Type.CONNECT) throw new Error(`expected CONNECT, got ${String(connect.type)}`)
+      const attempt = this.countExchange(id)
+      if (attempt > MAX_ATTEMPTS) {
+        stream.abort(new Error(`more than ${MAX_ATTEMPTS} exchanges within ${RESPONDER_WINDOW_MS / 60_000} minutes`))
+        this.fail(peer, `the peer asked for more than ${MAX_ATTEMPTS} hole punch attempts: backed off`)
+        return
+      }
+      const ours = this.ourAddresses()
+      if (ours.length === 0) {
+        // go-libp2p resets the stream when it has nothing to offer: so do we
+        stream.abort(new Error('no public address of ours is known yet'))
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt))
+        return
+      }
+      const { usable: theirs, refused } = this.usable(connect.ObsAddrs)
+      const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
+      await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
+      const sync = await pb.read({ signal })
+      if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
+      const rttMs = Date.now() - startedAt
+      const role = this.roleAsA(attempt)
+      if (theirs.length === 0) {
+        const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
+        this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', detail, relayed, role)
+        continue
+      }
+      // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles)
+      const result = await this.punch(peer, theirs, role)
+      if (typeof result !== 'string') {
+        this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result))
+        this.answered.delete(id)
+        await this.migrate(relayed, result)
+        return
+      }
+      this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role)
+      if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
+    }
+  }
+
+  /** A's role in exchange n: the client, or the server on the last one (legacy roles). */
+  private roleAsA (attempt: number): HandshakeRole {
+    return attempt === MAX_ATTEMPTS ? 'responder' : 'initiator'
+  }
+
+  /** Counts one more exchange with a peer in its window; returns its number (1-based). */
+  private countExchange (id: string): number {
+    const now = Date.now()
+    let entry = this.answered.get(id)
+    if (entry == null || now - entry.since > RESPONDER_WINDOW_MS) {
+      entry = { count: 0, since: now }
+      this.answered.delete(id)
+      this.answered.set(id, entry)
+      while (this.answered.size > MAX_TRACKED_PEERS) {
+        const oldest = this.answered.keys().next().value
+        if (oldest === undefined) break
+        this.answered.delete(oldest)
+      }
+    }
+    entry.count++
+    return entry.count
+  }
+
+  /** Whether the global punch budget has room for one more round (and takes it). */
+  private takeRound (): boolean {
+    const now = Date.now()
+    while (this.rounds.length > 0 && now - (this.rounds[0] ?? 0) > 60_000) this.rounds.shift()
+    if (this.rounds.length >= PUNCH_ROUNDS_PER_MINUTE) return false
+    this.rounds.push(now)
+    return true
+  }
+
+  /**
+   * Dials every address at once from the stable dial port, straight through the
+   * transport manager (not the dial queue, which would drop `initiator`); the connection
+   * gater is asked first, as the dial queue would have. Resolves with the first
+   * connection, or a one-line reason.
+   */
+  private async punch (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole): Promise<Connection | string> {
+    if (!this.takeRound()) return `more than ${PUNCH_ROUNDS_PER_MINUTE} punch rounds in the last minute: this one was skipped`
+    const allowed: Multiaddr[] = []
+    for (const a of addrs) {
+      if (await this.components.connectionGater?.denyDialMultiaddr?.(a) !== true) allowed.push(a)
+    }
+    if (allowed.length === 0) return 'the connection gater denied every address the peer sent'
     // one controller per address: the transport may keep listening to a dial's signal
     // after the connection is up, so the winner's signal must never fire
-    const dials = addrs.map(addr => ({ addr, controller: new AbortController(), done: false }))
+    const dials = allowed.map(addr => ({ addr, controller: new AbortController(), done: false }))
     const timer = setTimeout(() => {
       for (const d of dials) if (!d.done) d.controller.abort(new Error(`no answer within ${PUNCH_DIAL_TIMEOUT_MS} ms`))
     }, PUNCH_DIAL_TIMEOUT_MS)
     const errors: string[] = []
     try {
       return await Promise.any(dials.map(async (d) => {
-        const target = d.addr.toString().includes('/p2p/') ? d.addr : d.addr.encapsulate(`/p2p/${peer.toString()}`)
+        const target = d.addr.encapsulate(`/p2p/${peer.toString()}`)
         try {
-          const conn = await this.components.transportManager.dial(target, { signal: d.controller.signal, initiator: initiator ? undefined : false } as Parameters<TransportManager['dial']>[1])
+          const conn = await this.components.transportManager.dial(target, { signal: d.controller.signal, initiator: role === 'initiator' ? undefined : false } as Parameters<TransportManager['dial']>[1])
           d.done = true
           for (const other of dials) if (other !== d && !other.done) other.controller.abort(new Error('another address answered'))
           return conn
         } catch (err) {
           d.done = true
-          errors.push(`${d.addr.toString()}: ${(err as Error).message.split('\n')[0] ?? ''}`)
+          errors.push(`${d.addr.toString()}: ${firstLine((err as Error).message)}`)
           throw err
         }
       }))
     } catch {
       // the other side's dial may have won the race: a TCP connection to the peer's WAN address
       const existing = this.components.connectionManager.getConnections(peer)
-        .find(c => c.limits == null && c.status === 'open' && addrs.some(a => c.remoteAddr.toString().startsWith(a.toString())))
+        .find(c => isDirect(c) && c.status === 'open' && allowed.some(a => c.remoteAddr.toString().startsWith(a.toString())))
       if (existing != null) return existing
       return errors.length > 0 ? errors.join('; ') : 'no dial finished'
     } finally {
@@ -303,10 +437,26 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     }, RELAYED_CLOSE_GRACE_MS).unref()
   }
 
+  private backedOff (peer: string): boolean {
+    const until = this.failedUntil.get(peer)
+    if (until == null) return false
+    if (until > Date.now()) return true
+    this.failedUntil.delete(peer)
+    return false
+  }
+
   private fail (peer: PeerId, reason: string): void {
     const id = peer.toString()
     this.failedUntil.set(id, Date.now() + FAILED_PEER_BACKOFF_MS)
     this.lastFailure.set(id, reason)
+    // bounded: one entry per peer we met, the oldest forgotten first
+    for (const map of [this.failedUntil, this.lastFailure] as Array<Map<string, unknown>>) {
+      while (map.size > MAX_TRACKED_PEERS) {
+        const oldest = map.keys().next().value
+        if (oldest === undefined) break
+        map.delete(oldest)
+      }
+    }
     log('no direct connection to %p: %s', peer, reason)
     this.safeDispatchEvent('holepunch:failed', { detail: { peer: id, reason } })
   }
@@ -318,12 +468,12 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     return `${MAX_ATTEMPTS} hole punch attempts failed: the peer's NAT is likely symmetric or filters TCP simultaneous open; messages stay on the relay`
   }
 
-  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection): void {
+  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection, handshake: HandshakeRole): void {
     const now = Date.now()
-    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open }
+    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake }
     this.records.push(rec)
     if (this.records.length > MAX_RECORDS) this.records.shift()
-    log('attempt %d with %p as %s: %s (%s)', attempt, peer, role, outcome, detail)
+    log('attempt %d with %p as %s (handshake %s): %s (%s)', attempt, peer, role, handshake, outcome, detail)
     this.safeDispatchEvent('holepunch:attempt', { detail: rec })
     if (outcome === 'direct') this.safeDispatchEvent('holepunch:succeeded', { detail: rec })
   }
@@ -335,37 +485,58 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       out.push(multiaddr(`/${c.ip.includes(':') ? 'ip6' : 'ip4'}/${c.ip}/tcp/${c.port}`))
     }
     for (const a of this.components.addressManager.getAddresses()) {
-      const s = a.toString()
-      if (s.includes('/p2p-circuit') || !s.includes('/tcp/') || isLoopbackOrLinkLocal(s)) continue
-      if (!this.init.allowPrivate && isPrivate(a) === true) continue
+      if (isRelayedAddress(a) || !a.toString().includes('/tcp/')) continue
+      const ip = ipOf(a)
+      const kind = ip == null ? 'invalid' : classifyIp(ip.ip)
+      if (kind !== 'public' && !(kind === 'private' && this.init.privatePolicy !== 'none')) continue
       out.push(a.decapsulateCode(421))
     }
     const seen = new Set<string>()
     return out.filter(a => { const k = a.toString(); if (seen.has(k)) return false; seen.add(k); return true }).slice(0, MAX_ADDRESSES)
   }
 
-  /** What we can dial of what a peer sent: TCP, not relayed, public unless allowed. */
-  private usable (raw: Uint8Array[]): Multiaddr[] {
-    const out: Multiaddr[] = []
-    for (const bytes of raw.slice(0, MAX_ADDRESSES)) {
+  /**
+   * What we may dial of what a peer sent: plain TCP (`/ip4|ip6/X/tcp/P`, no circuit)
+   * that passes the dial policy for peer-supplied addresses — filtered first, then cut
+   * to MAX_DIAL_ADDRESSES, so QUIC or WebRTC entries ahead of the TCP ones crowd nothing out.
+   */
+  private usable (raw: Uint8Array[]): { usable: Multiaddr[], refused: string[] } {
+    const usable: Multiaddr[] = []
+    const refused: string[] = []
+    for (const bytes of raw.slice(0, MAX_RECEIVED_ADDRESSES)) {
+      let ma: Multiaddr
       try {
-        const ma = multiaddr(bytes)
-        const s = ma.toString()
-        if (s.includes('/p2p-circuit') || !/^\/ip[46]\/[^/]+\/tcp\/\d+/.test(s) || isLoopbackOrLinkLocal(s)) continue
-        if (!this.init.allowPrivate && isPrivate(ma) === true) continue
-        out.push(ma)
-      } catch {}
+        ma = multiaddr(bytes)
+      } catch {
+        continue
+      }
+      const parts = ma.getComponents()
+      if (parts.length !== 2 || (parts[0]?.name !== 'ip4' && parts[0]?.name !== 'ip6') || parts[1]?.name !== 'tcp') continue
+      const port = Number(parts[1].value)
+      if (!Number.isInteger(port) || port < 1 || port > 65535) { refused.push(`${ma.toString()}: port ${port}`); continue }
+      const why = peerSuppliedRefusal(ma, this.init.privatePolicy)
+      if (why != null) { refused.push(`${ma.toString()}: ${why}`); continue }
+      if (!usable.some(u => u.equals(ma))) usable.push(ma)
     }
-    return out
-  }
-
-  private directConnection (peer: PeerId): Connection | undefined {
-    return this.components.connectionManager.getConnections(peer).find(c => c.limits == null && c.status === 'open')
+    if (refused.length > 0) log('refused addresses from a CONNECT: %s', refused.join('; '))
+    return { usable: usable.slice(0, MAX_DIAL_ADDRESSES), refused }
   }
 
   private hasDirect (peer: PeerId): boolean {
-    return this.directConnection(peer) != null
+    return this.components.connectionManager.getConnections(peer).some(c => c.status === 'open' && isDirect(c))
   }
+}
+
+/**
+ * Our role in a connection's upgrade, read off the connection: a punch dial that acted as
+ * the server was turned 'inbound' before its upgrade (stable-port-tcp's asResponder).
+ */
+function roleOf (conn: Connection): HandshakeRole {
+  return conn.direction === 'outbound' ? 'initiator' : 'responder'
+}
+
+function firstLine (s: string): string {
+  return s.split('\n')[0] ?? s
 }
 
 /** One ping round trip on this very connection (the ping service would pick its own). */
@@ -377,11 +548,6 @@ async function pingOver (conn: Connection): Promise<void> {
   const echoed = await bytes.read({ bytes: 32, signal: AbortSignal.timeout(5_000) })
   await stream.close().catch(() => {})
   if (!Buffer.from(echoed.subarray()).equals(data)) throw new Error('ping answer differs')
-}
-
-/** Loopback reaches ourselves, link-local only the same link: never punch targets. */
-function isLoopbackOrLinkLocal (addr: string): boolean {
-  return /^\/ip4\/127\.|^\/ip6\/::1\/|^\/ip4\/169\.254\.|^\/ip6\/fe80:/i.test(addr)
 }
 
 async function sleep (ms: number): Promise<void> {

@@ -29,7 +29,7 @@ import type {
   InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, OutboxEntry, SendOptions, SendResult
 } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
-import { isWebRTCAddress } from '../udppunch/index.js'
+import { isRelayed } from '../connections/index.js'
 
 const log = logger('burrow:messaging')
 
@@ -47,16 +47,10 @@ type Outcome =
   | { kind: 'rate-limited' }
   | { kind: 'not-delivered', reason: string, cause?: unknown }
 
-/** Through a relay; a WebRTC connection (`…/p2p-circuit/webrtc/…`) only signalled over one and is direct. */
-function isRelayed (connection: Connection): boolean {
-  const addr = connection.remoteAddr.toString()
-  return connection.limits != null || connection.direct === false || (addr.includes('/p2p-circuit') && !isWebRTCAddress(addr))
-}
-
-/** An open connection that is not relayed, else one without limits, else any open one. */
+/** An open connection that is not relayed, else any open one. */
 function pickConnection (connections: Connection[]): Connection | undefined {
   const open = connections.filter(c => c.status === 'open')
-  return open.find(c => !isRelayed(c)) ?? open.find(c => c.limits == null) ?? open[0]
+  return open.find(c => !isRelayed(c)) ?? open[0]
 }
 
 function utf8Length (s: string): number {

@@ -1,6 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { isPrivate } from '@libp2p/utils'
+import { isRelayed } from '../connections/index.js'
 import { tcpEndpoint } from './observed.js'
 import type { ObservedAddresses } from './observed.js'
 import type { MappingBehaviour } from './observed.js'
@@ -89,7 +90,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
 
   private record (result: IdentifyResult): void {
     const conn = result.connection
-    if (result.observedAddr == null || conn.limits != null) return
+    if (result.observedAddr == null || isRelayed(conn)) return
     const ep = tcpEndpoint(result.observedAddr)
     const remote = tcpEndpoint(conn.remoteAddr)
     if (ep == null || remote == null) return

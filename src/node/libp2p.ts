@@ -1,4 +1,3 @@
-import { networkInterfaces } from 'node:os'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -7,13 +6,13 @@ import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
-import { isPrivate } from '@libp2p/utils'
 import { mdns } from '@libp2p/mdns'
 import { portMapper, lanDiscovery, lanAddressFilter } from '../portmap/index.js'
 import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor } from '../swarm/index.js'
+import { denyDial, privateDialPolicy } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
@@ -64,48 +63,9 @@ export interface AssembleOptions {
   relayActive?: () => boolean
 }
 
-/**
- * Which private/loopback addresses learned from others may be dialled:
- * 'all' ('on'), 'none' ('off', and 'auto' on amino: a public DHT must never become a
- * way into someone's LAN), or 'local-subnets' ('auto' on own swarms: peers on one of
- * our own LANs are reachable, other LANs behind other routers are not — dialling them
- * only burns a timeout).
- */
-export function privateDialPolicy (config: BurrowConfig): 'all' | 'none' | 'local-subnets' {
-  if (config.dialPrivateAddresses === 'on') return 'all'
-  if (config.dialPrivateAddresses === 'off') return 'none'
-  return config.network === 'amino' ? 'none' : 'local-subnets'
-}
-
 /** Whether private addresses can be dialled at all (own swarms and the lab). */
 export function dialsPrivateAddresses (config: BurrowConfig): boolean {
   return privateDialPolicy(config) !== 'none'
-}
-
-/** True when a private address may not be dialled under the policy. */
-function denyPrivate (ma: Multiaddr, policy: 'all' | 'none' | 'local-subnets'): boolean {
-  if (policy === 'all' || !isPrivateAddress(ma)) return false
-  if (policy === 'none') return true
-  const ip = ma.getComponents()[0]
-  return ip?.value == null || !onLocalSubnet(ip.value)
-}
-
-/** Whether an IPv4 address is on the subnet of one of our interfaces (loopback included). */
-function onLocalSubnet (ip: string): boolean {
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return true // IPv6: link scopes are not ours to judge here
-  const n = ipv4ToInt(ip)
-  for (const list of Object.values(networkInterfaces())) {
-    for (const i of list ?? []) {
-      if (i.family !== 'IPv4') continue
-      const mask = ipv4ToInt(i.netmask)
-      if ((ipv4ToInt(i.address) & mask) === (n & mask)) return true
-    }
-  }
-  return false
-}
-
-function ipv4ToInt (ip: string): number {
-  return ip.split('.').reduce((acc, part) => ((acc << 8) | Number(part)) >>> 0, 0)
 }
 
 /** The STUN servers ICE uses: `stunServers`, or the bootstrap peers' hosts at `stunPort` (never public STUN hosts). */
@@ -166,8 +126,9 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       pingInterval: config.keepaliveSeconds * 1000
     },
     connectionGater: {
-      // a public DHT must not become a way into someone's LAN (DESIGN.md, Security)
-      denyDialMultiaddr: (ma: Multiaddr) => denyPrivate(ma, privatePolicy),
+      // a public DHT must not become a way into someone's LAN, and no address that names no
+      // remote host (0.0.0.0, ::, ::ffff:127.0.0.1, multicast) is dialled (src/dial-policy)
+      denyDialMultiaddr: (ma: Multiaddr) => denyDial(ma, privatePolicy),
       // a relay caps connections per IP, so one host cannot take every slot
       denyInboundConnection: (maConn) => perIp?.deny(maConn) ?? false
     },
@@ -179,7 +140,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       internals: nodeInternals(),
       autoNAT: autoNATv2(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
-      holePunch: holePunch({ observed, mapping: () => observed.mapping(), allowPrivate: dialPrivate, enabled: config.holePunch && !config.lanOnly }),
+      holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
       ...(options.relayServer ? { relay: relayServer(config) } : {}),
@@ -200,12 +161,4 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   })
   perIp?.attach(node)
   return node
-}
-
-function isPrivateAddress (ma: Multiaddr): boolean {
-  try {
-    return isPrivate(ma)
-  } catch {
-    return false
-  }
 }

@@ -5,6 +5,7 @@ import { RELAY_HOP_PROTOCOL, RELAY_RETRY_MAX_MS, RELAY_RETRY_MIN_MS, RESERVATION
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
+import { isRelayed } from '../connections/index.js'
 
 const log = logger('burrow:relay:client')
 
@@ -166,7 +167,7 @@ export class RelayClient implements Startable {
     }
     for (const conn of this.components.connectionManager.getConnections()) {
       const id = conn.remotePeer.toString()
-      if (out.some(c => c.id === id) || conn.limits != null) continue
+      if (out.some(c => c.id === id) || isRelayed(conn)) continue
       const protocols = (await this.components.peerStore.get(conn.remotePeer).catch(() => undefined))?.protocols ?? []
       if (protocols.includes(RELAY_HOP_PROTOCOL)) out.push({ id })
     }
@@ -179,7 +180,7 @@ export class RelayClient implements Startable {
     try {
       const peer = peerIdFromString(id)
       const conn = await this.components.connectionManager.openConnection(addr ?? peer, { signal })
-      if (conn.limits != null) throw new Error('only a relayed connection to it')
+      if (isRelayed(conn)) throw new Error('only a relayed connection to it')
       // identify tells us whether it relays; wait for it briefly
       let protocols: string[] = []
       for (let i = 0; i < 20; i++) {

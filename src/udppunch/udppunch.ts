@@ -20,6 +20,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
+import { isRelayed } from '../connections/index.js'
 
 const log = logger('burrow:udppunch')
 
@@ -211,22 +212,6 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
     log('%s: %s', peer, reason)
     this.safeDispatchEvent('udppunch:failed', { detail: { peer, reason } })
   }
-}
-
-/**
- * Whether a connection runs through a relay. A WebRTC connection's address is the circuit
- * it was signalled over plus `/webrtc` (`…/p2p-circuit/webrtc/p2p/PEER`), yet its packets
- * go straight between the peers: it is direct.
- */
-export function isRelayed (conn: Connection): boolean {
-  if (conn.limits != null) return true
-  const addr = conn.remoteAddr.toString()
-  return addr.includes('/p2p-circuit') && !isWebRTCAddress(addr)
-}
-
-/** `…/p2p-circuit/webrtc…`: a WebRTC (private-to-private) connection's remote address. */
-export function isWebRTCAddress (addr: string): boolean {
-  return /\/p2p-circuit\/webrtc(\/|$)/.test(addr)
 }
 
 /**
