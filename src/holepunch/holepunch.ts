@@ -248,7 +248,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const reply = await pb.read({ signal })
       const rttMs = Date.now() - startedAt
       if (reply.type !== HolePunch.Type.CONNECT) throw new Error(`expected CONNECT, got ${String(reply.type)}`)
-      const { usable, refused } = this.usable(reply.ObsAddrs)
+      const { usable, refused } = this.usable(relayed.remotePeer.toString(), reply.ObsAddrs)
       // 4: SYNC
       await pb.write({ type: HolePunch.Type.SYNC, ObsAddrs: [] }, { signal })
       await stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
@@ -315,7 +315,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt))
         return
       }
-      const { usable: theirs, refused } = this.usable(connect.ObsAddrs)
+      const { usable: theirs, refused } = this.usable(id, connect.ObsAddrs)
       const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
       await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
       const sync = await pb.read({ signal })
@@ -496,11 +496,12 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   }
 
   /**
-   * What we may dial of what a peer sent: plain TCP (`/ip4|ip6/X/tcp/P`, no circuit)
+   * What we may dial of what a peer sent: plain TCP (`/ip4|ip6/X/tcp/P`, optionally
+   * `/p2p/ITS-ID`; no circuit)
    * that passes the dial policy for peer-supplied addresses — filtered first, then cut
    * to MAX_DIAL_ADDRESSES, so QUIC or WebRTC entries ahead of the TCP ones crowd nothing out.
    */
-  private usable (raw: Uint8Array[]): { usable: Multiaddr[], refused: string[] } {
+  private usable (peer: string, raw: Uint8Array[]): { usable: Multiaddr[], refused: string[] } {
     const usable: Multiaddr[] = []
     const refused: string[] = []
     for (const bytes of raw.slice(0, MAX_RECEIVED_ADDRESSES)) {
@@ -511,6 +512,13 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         continue
       }
       const parts = ma.getComponents()
+      // a trailing /p2p/ID (identify's observed addresses carry one) must name the peer itself
+      const last = parts.at(-1)
+      if (last?.name === 'p2p') {
+        if (last.value !== peer) { refused.push(`${ma.toString()}: names another peer`); continue }
+        parts.pop()
+        ma = ma.decapsulateCode(421)
+      }
       if (parts.length !== 2 || (parts[0]?.name !== 'ip4' && parts[0]?.name !== 'ip6') || parts[1]?.name !== 'tcp') continue
       const port = Number(parts[1].value)
       if (!Number.isInteger(port) || port < 1 || port > 65535) { refused.push(`${ma.toString()}: port ${port}`); continue }
