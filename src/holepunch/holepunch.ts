@@ -316,17 +316,19 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         return
       }
       const { usable: theirs, refused } = this.usable(id, connect.ObsAddrs)
+      if (theirs.length === 0) {
+        // nothing we may dial: reset without sending our addresses, as go-libp2p's A does
+        const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
+        stream.abort(new Error(detail))
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt))
+        return
+      }
       const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
       await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
       const sync = await pb.read({ signal })
       if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
       const rttMs = Date.now() - startedAt
       const role = this.roleAsA(attempt)
-      if (theirs.length === 0) {
-        const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
-        this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', detail, relayed, role)
-        continue
-      }
       // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles)
       const result = await this.punch(peer, theirs, role)
       if (typeof result !== 'string') {

@@ -1,6 +1,7 @@
 // Shared by the hole punching lab tests.
 import { mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
+import { join, dirname } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { startBurrow } from '../../dist/lab/index.js'
 import type { Lab, LabHost } from '../../dist/lab/index.js'
 
@@ -49,4 +50,36 @@ export async function sleep (ms: number): Promise<void> {
 export function debugEnv (): Record<string, string> {
   const d = process.env.BURROW_TEST_DEBUG
   return d != null && d !== '' ? { DEBUG: d } : {}
+}
+
+export interface Attempt { peer: string, role: string, attempt: number, outcome: string, detail: string, handshake: string }
+export type SpecEvent = Record<string, unknown> & { event: string }
+
+export interface SpecProc {
+  peerId: string
+  events: () => SpecEvent[]
+  waitFor: (pred: (e: SpecEvent) => boolean, timeoutMs: number, what: string) => Promise<SpecEvent>
+  stop: () => Promise<void>
+}
+
+const SPEC_PEER = join(dirname(fileURLToPath(import.meta.url)), 'spec-peer.ts')
+let nextPort = 20000 + Math.floor(Math.random() * 20000)
+
+/** Starts spec-peer.ts in a lab host (a fresh dial port unless `--dial-port` is given) and waits for its 'ready' event. */
+export async function startSpec (lab: Lab, host: LabHost, name: string, flags: string[]): Promise<SpecProc> {
+  const port = flags.includes('--dial-port') ? [] : ['--dial-port', String(nextPort++)]
+  const proc = await host.spawn(process.execPath, [SPEC_PEER, ...port, ...flags], { logName: `${name}-${nextPort}` })
+  const events = (): SpecEvent[] => proc.recentOutput.split('\n').filter(l => l.startsWith('{')).map(l => { try { return JSON.parse(l) as SpecEvent } catch { return { event: 'bad' } } })
+  const waitFor = async (pred: (e: SpecEvent) => boolean, timeoutMs: number, what: string): Promise<SpecEvent> => {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const e = events().find(pred)
+      if (e != null) return e
+      if (!proc.running) throw new Error(`${name} exited before ${what}; log ${proc.logFile}`)
+      if (Date.now() > deadline) throw new Error(`${name}: no ${what} within ${timeoutMs} ms; events: ${JSON.stringify(events()).slice(-1500)}`)
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+  const ready = await waitFor(e => e.event === 'ready', 30_000, 'ready')
+  return { peerId: String(ready.peerId), events, waitFor, stop: async () => { await proc.stop(2_000) } }
 }

@@ -7,48 +7,15 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { join, dirname } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { Lab } from '../../dist/lab/index.js'
 import { skipReason } from '../lab/helpers.ts'
-import { startPeer, waitReachableByPeerId, statusOf, debugEnv } from './helpers.ts'
+import { startPeer, waitReachableByPeerId, statusOf, debugEnv, startSpec } from './helpers.ts'
 import { startBurrow } from '../../dist/lab/index.js'
-import type { LabNode, Status } from './helpers.ts'
+import type { LabNode, Status, SpecProc, Attempt, SpecEvent as Event } from './helpers.ts'
 import type { LabHost } from '../../dist/lab/index.js'
 
 const TRIALS = Number(process.env.BURROW_INTEROP_TRIALS ?? 10)
-const SPEC_PEER = join(dirname(fileURLToPath(import.meta.url)), 'spec-peer.ts')
 const skip = skipReason()
-
-interface Attempt { peer: string, role: string, attempt: number, outcome: string, detail: string, handshake: string }
-type Event = Record<string, unknown> & { event: string }
-
-interface SpecProc {
-  peerId: string
-  events: () => Event[]
-  waitFor: (pred: (e: Event) => boolean, timeoutMs: number, what: string) => Promise<Event>
-  stop: () => Promise<void>
-}
-
-let nextPort = 20000 + Math.floor(Math.random() * 20000)
-
-async function startSpec (lab: Lab, host: LabHost, name: string, flags: string[]): Promise<SpecProc> {
-  const port = flags.includes('--dial-port') ? [] : ['--dial-port', String(nextPort++)]
-  const proc = await host.spawn(process.execPath, [SPEC_PEER, ...port, ...flags], { logName: `${name}-${nextPort}` })
-  const events = (): Event[] => proc.recentOutput.split('\n').filter(l => l.startsWith('{')).map(l => { try { return JSON.parse(l) as Event } catch { return { event: 'bad' } } })
-  const waitFor = async (pred: (e: Event) => boolean, timeoutMs: number, what: string): Promise<Event> => {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const e = events().find(pred)
-      if (e != null) return e
-      if (!proc.running) throw new Error(`${name} exited before ${what}; log ${proc.logFile}`)
-      if (Date.now() > deadline) throw new Error(`${name}: no ${what} within ${timeoutMs} ms; events: ${JSON.stringify(events()).slice(-1500)}`)
-      await new Promise(resolve => setTimeout(resolve, 100))
-    }
-  }
-  const ready = await waitFor(e => e.event === 'ready', 30_000, 'ready')
-  return { peerId: String(ready.peerId), events, waitFor, stop: async () => { await proc.stop(2_000) } }
-}
 
 function attemptsWith (s: Status, peer: string): Attempt[] {
   return (s.holePunch.attempts as unknown as Attempt[]).filter(a => a.peer === peer)

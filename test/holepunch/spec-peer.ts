@@ -311,8 +311,21 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
     noDial: process.argv.includes('--no-dial'),
     padAddresses: Number(flag('pad-addresses') ?? 0),
     answerDelayMs: Number(flag('answer-delay-ms') ?? 0),
+    attempts: Number(flag('attempts') ?? 3),
+    ...(flag('addresses') != null ? { addresses: (flag('addresses') ?? '').split(',') } : {}),
     emit: print
   })
+  // one exchange over a DIRECT connection (hostile tests: it must be refused)
+  const directTo = flag('direct-exchange')
+  if (directTo != null) {
+    try {
+      const conn = await peer.dial(directTo)
+      const r = await peer.exchange(conn, (flag('addresses') ?? '').split(',').filter(a => a !== '').map(a => multiaddr(a).bytes))
+      print({ event: 'direct-exchange', relayed: isRelayedConn(conn), ...r })
+    } catch (err) {
+      print({ event: 'direct-exchange', answered: false, error: (err as Error).message })
+    }
+  }
   const target = flag('dial')
   if (target != null) {
     try {
