@@ -154,3 +154,43 @@ export function peerSuppliedRefusal (ma: Multiaddr, policy: PrivatePolicy): stri
   if (!onLocalSubnet(ip.ip)) return 'private address on none of our subnets'
   return undefined
 }
+
+/**
+ * Addresses the user named (`--bootstrap`, `burrow dial MULTIADDR`): dialled even when
+ * private, since the user chose them (kubo and Tailscale dial what they are told to);
+ * addresses learned from the network keep the private-address policy. Keyed by the
+ * transport part (`ip4/127.0.0.1/tcp/4001`), so the same host:port behind a `/p2p/…` or a
+ * relay circuit matches.
+ */
+export class NamedAddresses {
+  private readonly keys = new Set<string>()
+
+  add (ma: Multiaddr): void {
+    const k = transportKey(ma)
+    if (k != null) this.keys.add(k)
+  }
+
+  has (ma: Multiaddr): boolean {
+    const k = transportKey(ma)
+    return k != null && this.keys.has(k)
+  }
+}
+
+function transportKey (ma: Multiaddr): string | undefined {
+  const [ip, transport] = ma.getComponents()
+  if (ip?.value == null || transport?.value == null || (ip.name !== 'ip4' && ip.name !== 'ip6')) return undefined
+  const bytes = ipBytes(ip.value)
+  return bytes == null ? undefined : `${[...bytes].join('.')}/${transport.name}/${transport.value}`
+}
+
+/**
+ * The gater's rule with the user's own choices: a named address passes unless it names no
+ * remote host at all (`0.0.0.0`, `::`, multicast, IPv4-mapped forms).
+ */
+export function denyDialUnlessNamed (ma: Multiaddr, policy: PrivatePolicy, named: NamedAddresses): boolean {
+  if (named.has(ma)) {
+    const ip = ipOf(ma)
+    return ip != null && NEVER.has(classifyIp(ip.ip))
+  }
+  return denyDial(ma, policy)
+}

@@ -12,7 +12,8 @@ import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor } from '../swarm/index.js'
-import { denyDial, privateDialPolicy } from '../dial-policy/index.js'
+import { denyDialUnlessNamed, privateDialPolicy } from '../dial-policy/index.js'
+import type { NamedAddresses } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
@@ -61,6 +62,8 @@ export interface AssembleOptions {
   relayServer: boolean
   /** whether relay service is offered right now (the per-IP cap applies only then) */
   relayActive?: () => boolean
+  /** addresses the user named (`--bootstrap`, `burrow dial MULTIADDR`): dialled even when private */
+  named: NamedAddresses
 }
 
 /** Whether private addresses can be dialled at all (own swarms and the lab). */
@@ -128,7 +131,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     connectionGater: {
       // a public DHT must not become a way into someone's LAN, and no address that names no
       // remote host (0.0.0.0, ::, ::ffff:127.0.0.1, multicast) is dialled (src/dial-policy)
-      denyDialMultiaddr: (ma: Multiaddr) => denyDial(ma, privatePolicy),
+      denyDialMultiaddr: (ma: Multiaddr) => denyDialUnlessNamed(ma, privatePolicy, options.named),
       // a relay caps connections per IP, so one host cannot take every slot
       denyInboundConnection: (maConn) => perIp?.deny(maConn) ?? false
     },

@@ -15,6 +15,7 @@ import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { StunServer } from '../stun/index.js'
 import { isRelayed } from '../connections/index.js'
+import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
@@ -77,6 +78,10 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   private providing = false
   /** the bootstrap peers this run started with (empty: the first node of a swarm) */
   bootstrapPeers: string[] = []
+  /** one-line notes for the daemon to print at start (e.g. a private bootstrap address dialled because it was named) */
+  startNotes: string[] = []
+  /** addresses the user named: dialled even when private */
+  private readonly named = new NamedAddresses()
   private readonly unsubscribe: Array<() => void> = []
   /** the STUN server a relay node runs for the UDP punch path */
   private stun?: StunServer
@@ -113,6 +118,16 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     const config = await loadConfig({ home: this.home, env: this.options.env ?? {}, flags: this.options.config })
     const identity = await loadOrCreateIdentity(this.home)
     const bootstrapList = config.bootstrap ?? (await readBootstrapFile(config.network)).peers
+    this.startNotes = []
+    for (const b of config.bootstrap ?? []) {
+      const ma = multiaddr(b)
+      this.named.add(ma)
+      const ip = ipOf(ma)
+      const kind = ip == null ? 'public' : classifyIp(ip.ip)
+      if (kind !== 'public' && privateDialPolicy(config) !== 'all') {
+        this.startNotes.push(`bootstrap: dialling ${b} although it is a ${kind} address, because you named it; addresses learned from the network still follow dialPrivateAddresses`)
+      }
+    }
 
     const datastore = new LevelDatastore(join(this.home, 'datastore'))
     try {
@@ -126,7 +141,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
       const relayServer = config.relayServer !== 'off' && !config.lanOnly
       if (relayServer) await patchLimitEncoding()
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true })
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true, named: this.named })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
@@ -276,6 +291,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     let conn: Connection
     try {
       if (parsed.multiaddr != null) {
+        // the user named this address: it is dialled even when private
+        this.named.add(parsed.multiaddr)
         conn = await libp2p.dial(parsed.multiaddr, options)
       } else if (parsed.peerId != null) {
         const existing = bestConnection(libp2p.getConnections(parsed.peerId))
@@ -292,6 +309,10 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       }
     } catch (err) {
       if (err instanceof DialFailedError) throw err
+      if ((err as Error).name === 'DialDeniedError') {
+        const policy = this.config.dialPrivateAddresses
+        throw new DialFailedError(label, `every address known for it is private, loopback or link-local, and dialPrivateAddresses is '${policy}' on network '${this.config.network}': dial an address you name (burrow dial MULTIADDR), or pass --dial-private-addresses on in a private swarm`, { cause: err })
+      }
       throw new DialFailedError(label, (err as Error).message.split('\n')[0] ?? String(err), { cause: err })
     }
     if (!isDirect(conn)) conn = await this.tryDirect(conn, options)

@@ -127,6 +127,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   if (node.bootstrapPeers.length === 0) {
     console.log(`no bootstrap peers: this node starts network '${status.network}' on its own; others join it with --bootstrap ${status.addresses.announced[0] ?? 'ADDRESS'}`)
   }
+  for (const note of node.startNotes) console.log(note)
   console.log(`control socket: ${control.socketPath}`)
   console.log('ready')
 
