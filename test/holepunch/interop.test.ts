@@ -50,7 +50,7 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
     try {
       await burrow.cliJson(['dial', `${relay.multiaddr}/p2p-circuit/p2p/${spec.peerId}`], { timeoutMs: 30_000 })
       const direct = await spec.waitFor(e => e.event === 'direct', 30_000, 'a direct connection')
-      const st = await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 15_000, 'the direct connection in status') as unknown as Status
+      const st = await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 40_000, 'the direct connection in status') as unknown as Status
       const mine = attemptsWith(st, spec.peerId).find(a => a.outcome === 'direct')
       assert.ok(mine != null, `trial ${trial}: burrow recorded the punch: ${JSON.stringify(attemptsWith(st, spec.peerId))}`)
       return { spec, direct, mine }
@@ -65,7 +65,7 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
     const spec = await startSpec(lab, specHost, `specA-${roles}-${trial}`, ['--roles', roles, '--relay', via, '--dial', `${via}/p2p-circuit/p2p/${burrow.peerId}`, ...extra])
     try {
       const direct = await spec.waitFor(e => e.event === 'direct', 40_000, 'a direct connection')
-      const st = await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 15_000, 'the direct connection in status') as unknown as Status
+      const st = await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 40_000, 'the direct connection in status') as unknown as Status
       const mine = attemptsWith(st, spec.peerId).find(a => a.outcome === 'direct')
       assert.ok(mine != null, `trial ${trial}: burrow recorded the punch: ${JSON.stringify(attemptsWith(st, spec.peerId))}`)
       return { spec, direct, mine }
@@ -144,7 +144,7 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
       assert.equal(conn.direct, false, `the unlimited circuit is shown as relayed: ${JSON.stringify(conn)}`)
       assert.match(conn.remoteAddress, /\/p2p-circuit/)
       await spec.waitFor(e => e.event === 'direct', 30_000, 'a direct connection')
-      await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 15_000, 'the direct connection in status')
+      await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 40_000, 'the direct connection in status')
     } finally {
       await spec.stop()
     }
