@@ -1,4 +1,3 @@
-import { FIELDS, loadConfig } from '../../config/index.js'
 import { homeOf } from '../context.js'
 import { printJson } from '../output.js'
 import type { Command } from 'commander'
@@ -8,12 +7,14 @@ export function register (program: Command): void {
   config.command('show')
     .description('the effective config for this home dir (validated)')
     .action(async (_opts: unknown, cmd: Command) => {
+      const { loadConfig } = await import('../../config/index.js')
       printJson(await loadConfig({ home: homeOf(cmd), env: process.env }))
     })
   config.command('defaults')
     .description('every setting, its default, environment variable and flag')
     .option('--json', 'JSON output')
-    .action((opts: { json?: boolean }) => {
+    .action(async (opts: { json?: boolean }) => {
+      const { FIELDS } = await import('../../config/index.js')
       if (opts.json === true) {
         printJson(FIELDS)
         return

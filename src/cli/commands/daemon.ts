@@ -1,6 +1,3 @@
-import { createNode } from '../../node/index.js'
-import { InvalidConfigError } from '../../config/index.js'
-import { ControlServer } from '../../control/index.js'
 import { packageVersion } from '../../package/index.js'
 import { collect, fail } from '../output.js'
 import { globals, homeOf } from '../context.js'
@@ -55,6 +52,10 @@ export function register (program: Command): void {
 }
 
 async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
+  // loaded here, not at the top: other commands start without the node and libp2p
+  const { createNode } = await import('../../node/index.js')
+  const { InvalidConfigError } = await import('../../config/index.js')
+  const { ControlServer } = await import('../../control/index.js')
   const home = homeOf(cmd)
   const verbose = globals(cmd).verbose === true
   const punch = flags.punch !== undefined ? PUNCH_MODES[flags.punch] : undefined

@@ -1,5 +1,6 @@
 import { InvalidInputError } from '../../errors/index.js'
-import { NAT_KINDS, formatReport, labUnavailableReason, runScenario } from '../../lab/index.js'
+// the NAT kinds' room alone: the rest of the lab loads when `burrow lab` runs
+import { NAT_KINDS } from '../../lab/nat.js'
 import { fail, printJson } from '../output.js'
 import { globals } from '../context.js'
 import type { LabTransport, NatKind } from '../../lab/index.js'
@@ -37,6 +38,7 @@ export function register (program: Command): void {
     .option('--json', 'print the report as JSON')
     .action(async (flags: LabFlags, cmd: Command) => {
       const verbose = globals(cmd).verbose === true
+      const { formatReport, labUnavailableReason, runScenario } = await import('../../lab/index.js')
       const why = labUnavailableReason()
       if (why !== undefined) {
         console.error(`burrow: ${why}`)
