@@ -24,9 +24,10 @@ const program = new Command('burrow')
   .version(packageVersion(), '-V, --version')
   .option('--home <dir>', 'home dir (identity, config, datastore, control socket); default $BURROW_HOME or ~/.burrow')
   .option('--verbose', 'print stack traces with errors')
-  .showHelpAfterError('(run with --help for usage)')
   .exitOverride()
-  .configureOutput({ writeErr: (s) => { process.stderr.write(s.startsWith('error: ') ? `burrow: ${s.slice(7)}` : s) } })
+  // commander's own errors (unknown flag, bad value) are one coded line like every other
+  // failure, and exit 2
+  .configureOutput({ writeErr: (s) => { process.stderr.write(s.startsWith('error: ') ? `burrow: ERR_USAGE: ${s.slice(7).trim().split('\n')[0] ?? ''} (see burrow --help)\n` : s) } })
 
 for (const cmd of [daemon, id, status, peers, find, dial, ping, send, inbox, config, nat, lab]) cmd.register(program)
 

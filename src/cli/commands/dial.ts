@@ -1,5 +1,6 @@
 import { clientFor } from '../context.js'
 import { printJson } from '../output.js'
+import { durationOf } from '../parse.js'
 import type { DialResult, DialStage } from '../../node/index.js'
 import type { Command } from 'commander'
 
@@ -7,9 +8,9 @@ export function register (program: Command): void {
   program.command('dial')
     .description('connect to a peer by PeerId (found through the DHT) or multiaddr')
     .argument('<target>', 'PeerId or multiaddr')
-    .option('--wait-direct <seconds>', 'wait up to this long for the hole-punched direct connection, showing each stage')
+    .option('--wait-direct <duration>', 'wait up to this long (10, 10s, 1500ms) for the hole-punched direct connection, showing each stage', durationOf('--wait-direct'))
     .option('--json', 'JSON output (NDJSON, one line per stage, with --wait-direct)')
-    .action(async (target: string, opts: { json?: boolean, waitDirect?: string }, cmd: Command) => {
+    .action(async (target: string, opts: { json?: boolean, waitDirect?: number }, cmd: Command) => {
       const client = clientFor(cmd)
       if (opts.waitDirect == null) {
         const r = await client.post<DialResult>('/dial', { target })
@@ -17,7 +18,7 @@ export function register (program: Command): void {
         else console.log(`connected to ${r.peerId} ${r.direct ? 'directly' : 'through a relay'} at ${r.remoteAddress} (${r.durationMs} ms)`)
         return
       }
-      const seconds = Number(opts.waitDirect)
+      const seconds = opts.waitDirect / 1000
       let last: DialStage | undefined
       for await (const s of client.stream<DialStage>('POST', '/dial', { target, waitDirectSeconds: seconds })) {
         last = s

@@ -2,6 +2,7 @@ import { InvalidInputError } from '../../errors/index.js'
 // the NAT kinds' room alone: the rest of the lab loads when `burrow lab` runs
 import { NAT_KINDS } from '../../lab/nat.js'
 import { fail, printJson } from '../output.js'
+import { parseDuration } from '../parse.js'
 import { globals } from '../context.js'
 import type { LabTransport, NatKind } from '../../lab/index.js'
 import type { Command } from 'commander'
@@ -13,13 +14,6 @@ interface LabFlags {
   transport: string
   directTimeout: string
   json?: boolean
-}
-
-/** `25`, `25ms` or `0.025s` → milliseconds. */
-export function parseDuration (text: string): number {
-  const m = text.trim().match(/^(\d+(?:\.\d+)?)\s*(ms|s)?$/)
-  if (m?.[1] === undefined) throw new InvalidInputError(`bad duration "${text}" (e.g. 25, 25ms, 0.5s)`)
-  return Number(m[1]) * (m[2] === 's' ? 1000 : 1)
 }
 
 function natKind (text: string, flag: string): NatKind {
@@ -50,9 +44,9 @@ export function register (program: Command): void {
         const report = await runScenario({
           a: natKind(flags.a, '--a'),
           b: natKind(flags.b, '--b'),
-          delayMs: parseDuration(flags.delay),
+          delayMs: parseDuration(flags.delay, '--delay', 'ms'),
           transport: transport as LabTransport,
-          directTimeoutMs: parseDuration(flags.directTimeout.endsWith('s') || flags.directTimeout.endsWith('ms') ? flags.directTimeout : `${flags.directTimeout}s`),
+          directTimeoutMs: parseDuration(flags.directTimeout, '--direct-timeout', 's'),
           onProgress: flags.json === true ? undefined : (line) => { console.error(`… ${line}`) }
         })
         if (flags.json === true) printJson(report)

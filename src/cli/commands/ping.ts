@@ -1,4 +1,5 @@
 import { clientFor } from '../context.js'
+import { countOf } from '../parse.js'
 import type { PingReply } from '../../node/index.js'
 import type { Command } from 'commander'
 
@@ -6,10 +7,10 @@ export function register (program: Command): void {
   program.command('ping')
     .description('round trips to a peer, and over which path (direct or relayed)')
     .argument('<peerId>', 'the peer')
-    .option('--count <n>', 'number of pings', '4')
+    .option('--count <n>', 'number of pings (1–1000)', countOf('--count', 1, 1000), 4)
     .option('--json', 'NDJSON output, one line per reply')
-    .action(async (peer: string, opts: { count: string, json?: boolean }, cmd: Command) => {
-      const count = Number(opts.count)
+    .action(async (peer: string, opts: { count: number, json?: boolean }, cmd: Command) => {
+      const count = opts.count
       const rtts: number[] = []
       for await (const r of clientFor(cmd).stream<PingReply>('POST', '/ping', { peer, count })) {
         rtts.push(r.rttMs)
