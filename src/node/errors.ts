@@ -35,3 +35,15 @@ export class HomeInUseError extends BurrowError {
     super('ERR_HOME_IN_USE', `another burrow daemon is using ${home}; stop it first, or pick another --home`)
   }
 }
+
+export class DatastoreOpenError extends BurrowError {
+  constructor (path: string, reason: string, options?: ErrorOptions) {
+    super('ERR_DATASTORE', `could not open the datastore ${path} (${reason}): another burrow process may hold it, or the disk is full or read-only; check with 'burrow status', or pick another --home`, options)
+  }
+}
+
+export class ListenFailedError extends BurrowError {
+  constructor (addresses: string[], reason: string, options?: ErrorOptions) {
+    super('ERR_PORT_IN_USE', `cannot listen on ${addresses.join(', ')}: ${reason}`, options)
+  }
+}

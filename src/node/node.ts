@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { connect, createServer } from 'node:net'
 import { LevelDatastore } from 'datastore-level'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
@@ -16,11 +17,12 @@ import { assembleLibp2p } from './libp2p.js'
 import { StunServer } from '../stun/index.js'
 import { isRelayed } from '../connections/index.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
+import { SOCKET_FILE } from '../control/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
 import { multiaddr } from '@multiformats/multiaddr'
-import { DialFailedError, HomeInUseError, NotStartedError, PeerNotFoundError } from './errors.js'
+import { DatastoreOpenError, DialFailedError, HomeInUseError, ListenFailedError, NotStartedError, PeerNotFoundError } from './errors.js'
 import type { BurrowConfig, ConfigOverrides } from '../config/index.js'
 import type { BurrowLibp2p } from './libp2p.js'
 import type { BurrowNodeEvents, ConnectionInfo, DialResult, DialStage, FindResult, NodeStatus, PingReply } from './types.js'
@@ -133,8 +135,9 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
     try {
       await datastore.open()
     } catch (err) {
-      if (/lock/i.test(String((err as Error).cause ?? err))) throw new HomeInUseError(this.home)
-      throw err
+      // datastore-level drops the LOCK detail; a daemon answering on the socket tells it instead
+      if (/lock/i.test(String((err as Error).cause ?? err)) || await daemonAnswers(this.home)) throw new HomeInUseError(this.home)
+      throw new DatastoreOpenError(join(this.home, 'datastore'), (err as Error).message.split('\n')[0] ?? String(err), { cause: err })
     }
 
     try {
@@ -161,7 +164,12 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       })
 
       log('libp2p assembled; starting it')
-      await libp2p.start()
+      try {
+        await libp2p.start()
+      } catch (err) {
+        if ((err as Error).name === 'UnsupportedListenAddressesError') throw await listenFailure(config.listen, err as Error)
+        throw err
+      }
       log('libp2p started')
       // components start together: a bootstrap connection identified before the DHT registered
       // its topology never enters the routing table (seen once the webrtc transport slowed start
@@ -606,3 +614,36 @@ async function sleep (ms: number, signal?: AbortSignal): Promise<void> {
 export async function createNode (options: CreateNodeOptions = {}): Promise<BurrowNode> {
   return new BurrowNode(options)
 }
+
+/** Whether a daemon answers on HOME's control socket. */
+async function daemonAnswers (home: string): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = connect(join(home, SOCKET_FILE))
+    socket.once('connect', () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => { resolve(false) })
+  })
+}
+
+/**
+ * Which listen addresses are taken, told in one line with the fix (libp2p's own error
+ * names no address and advises a transport-manager setting).
+ */
+async function listenFailure (listen: string[], cause: Error): Promise<ListenFailedError> {
+  const taken: string[] = []
+  for (const addr of listen) {
+    const m = /^\/ip([46])\/([^/]+)\/tcp\/(\d+)$/.exec(addr)
+    if (m?.[2] == null || Number(m[3]) === 0) continue
+    const code = await new Promise<string | undefined>(resolve => {
+      const server = createServer()
+      server.once('error', (e: NodeJS.ErrnoException) => { resolve(e.code) })
+      server.listen({ host: m[2], port: Number(m[3]), ipv6Only: m[1] === '6' }, () => { server.close(() => { resolve(undefined) }) })
+    })
+    if (code === 'EADDRINUSE') taken.push(addr)
+  }
+  if (taken.length > 0) {
+    const port = Number(/\/tcp\/(\d+)$/.exec(taken[0] ?? '')?.[1] ?? 4001)
+    return new ListenFailedError(taken, `the port is in use by another program (kubo and other IPFS nodes use 4001 too); stop it, or pass --listen ${(taken[0] ?? '').replace(/\/tcp\/\d+$/, `/tcp/${port + 1}`)}`, { cause })
+  }
+  return new ListenFailedError(listen, `${cause.message.split('\n')[0] ?? ''}; check the addresses, or pass other --listen addresses`, { cause })
+}
+
