@@ -11,9 +11,14 @@
  */
 export { createNode, BurrowNode, parsePeerId, parseTarget, isDirect } from './node/index.js'
 export type { CreateNodeOptions, SendOptions, NodeStatus, ConnectionInfo, FindResult, DialResult, PingReply, BurrowNodeEvents, Reachability, ReservationInfo, PortMappingInfo } from './node/index.js'
-export { InvalidPeerIdError, InvalidMultiaddrError, PeerNotFoundError, DialFailedError, NotStartedError, HomeInUseError } from './node/index.js'
+// every error the README names, catchable by class (each also has a stable `code`)
+export { InvalidPeerIdError, InvalidMultiaddrError, PeerNotFoundError, DialFailedError, NotStartedError, HomeInUseError, DatastoreOpenError, ListenFailedError } from './node/index.js'
+export {
+  MessageTooLargeError, InvalidMessageError, MessageRejectedError, PeerUnreachableError, MessageRateLimitedError,
+  AckTimeoutError, UnexpectedAckError
+} from './messaging/index.js'
 export type { InboxMessage, OutboxEntry, SendResult } from './messaging/index.js'
 export { loadConfig, resolveHome, FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'
 export type { BurrowConfig } from './config/index.js'
 export { BurrowError } from './errors/index.js'
-export { ControlClient } from './control/index.js'
+export { ControlClient, NoDaemonError, DaemonRunningError, RemoteError } from './control/index.js'
