@@ -194,3 +194,18 @@ export function denyDialUnlessNamed (ma: Multiaddr, policy: PrivatePolicy, named
   }
   return denyDial(ma, policy)
 }
+
+/**
+ * What a node announces on a public network (amino): only addresses others can use —
+ * public IPs, names, and circuits through public relays; never loopback, link-local,
+ * unique-local or other private addresses, which would only send strangers' dials into
+ * their own LANs. Own swarms and LAN-only mode announce their private addresses too; an
+ * address the user gave with `--announce` is announced as given.
+ */
+export function publicAddressFilter (addrs: Multiaddr[], named: string[] = []): Multiaddr[] {
+  return addrs.filter(a => {
+    if (named.includes(a.toString())) return true // the user's own --announce
+    const ip = ipOf(a)
+    return ip == null || classifyIp(ip.ip) === 'public'
+  })
+}

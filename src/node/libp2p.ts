@@ -12,7 +12,7 @@ import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor } from '../swarm/index.js'
-import { denyDialUnlessNamed, privateDialPolicy } from '../dial-policy/index.js'
+import { denyDialUnlessNamed, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
@@ -105,8 +105,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     addresses: {
       listen: config.listen,
       announce: config.announce,
-      // LAN-only: announce nothing a peer outside the LAN could dial
-      ...(config.lanOnly ? { announceFilter: lanAddressFilter } : {})
+      // LAN-only: only LAN addresses; a public network (amino): only addresses others can use
+      ...(config.lanOnly ? { announceFilter: lanAddressFilter } : config.network === 'amino' ? { announceFilter: (addrs: Multiaddr[]) => publicAddressFilter(addrs, config.announce) } : {})
     },
     transports: [
       dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),

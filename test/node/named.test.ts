@@ -2,7 +2,8 @@
  * Addresses the user names are the user's choice (issue 14): an explicit loopback
  * `--bootstrap` on the default network (amino, where learned private addresses are never
  * dialled) is dialled, and the daemon says so in one line; `burrow dial MULTIADDR` to a
- * loopback address works there too. Before, the gater dropped both without a word.
+ * loopback address works there too. Before, the gater dropped both without a word. And on
+ * amino the node announces no loopback or private address (it used to announce 127.0.0.1).
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -11,7 +12,7 @@ import { startDaemon, stopAll, burrow, burrowJson, waitFor } from '../helpers/bu
 describe('addresses the user names', () => {
   after(async () => { await stopAll() })
 
-  it('an explicit loopback bootstrap and dial address are dialled on amino, with one line saying why', async () => {
+  it('an explicit loopback bootstrap and dial address are dialled on amino, with one line saying why; nothing private is announced there', async () => {
     const a = await startDaemon('named-a')
     const c = await startDaemon('named-c')
     // the only bootstrap peer is the one named here: nothing public is contacted
@@ -21,6 +22,10 @@ describe('addresses the user names', () => {
       const peers = await burrowJson<Array<{ peerId: string }>>(b.home, ['peers'])
       return peers.some(p => p.peerId === a.peerId)
     })
+    // on the public network it announces only what others can use: not its loopback address
+    const st = await burrowJson<{ addresses: { listen: string[], announced: string[] } }>(b.home, ['status'])
+    assert.ok(st.addresses.listen.some(x => x.startsWith('/ip4/127.0.0.1/')), 'B listens on loopback')
+    assert.deepEqual(st.addresses.announced.filter(x => /^\/ip[46]\/(127\.|::1|10\.|192\.168\.|172\.(1[6-9]|2|3[01])|fd|fe80)/.test(x)), [], `nothing private announced on amino: ${JSON.stringify(st.addresses.announced)}`)
     const dialled = await burrow(b.home, ['dial', c.address, '--json'])
     assert.equal(dialled.code, 0, `burrow dial ${c.address}: ${dialled.stderr}`)
     assert.equal((JSON.parse(dialled.stdout) as { peerId: string }).peerId, c.peerId)
