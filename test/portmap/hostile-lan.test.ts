@@ -71,10 +71,13 @@ describe('a hostile LAN cannot steer port mapping (miniupnpd and an impostor in 
   it('a router that reports a public address a dial-back cannot reach: mapped but unconfirmed, never announced', async () => {
     const { home, a, claimed } = liar
     const started = Date.now()
-    await waitUntil('the mapping with the claimed address', async () => {
+    const { value: first } = await waitUntil('the mapping with the claimed address', async () => {
       const st = await status(a)
-      return st.portMappings.some(m => m.protocol === 'upnp' && m.external.startsWith(`/ip4/${claimed}/tcp/`))
+      return st.portMappings.some(m => m.protocol === 'upnp' && m.external.startsWith(`/ip4/${claimed}/tcp/`)) ? st : undefined
     }, 20_000)
+    // the router's word alone announces nothing
+    assert.ok(!first.addresses.announced.some(x => x.includes(claimed)), JSON.stringify(first.addresses.announced))
+    assert.notEqual(first.reachability, 'public')
     // the AutoNAT server on the public node tried the claimed address and could not connect
     await boot.proc.waitForOutput(new RegExp(`failed to open connection to /ip4/${claimed.replaceAll('.', '\\.')}/tcp/`), 30_000)
     const dialBackFailedMs = Date.now() - started
