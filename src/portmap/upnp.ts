@@ -298,7 +298,9 @@ export class UpnpClient implements MappingClient {
         if (this.service.serviceType.endsWith(':2')) {
           // IGD:2 §2.4.18: AddAnyPortMapping picks a free port when ours is taken
           const r = await this.soap('AddAnyPortMapping', args(externalPort), ['NewReservedPort'], options)
-          externalPort = Number(r.NewReservedPort) || externalPort
+          const reserved = r.NewReservedPort === '' || r.NewReservedPort == null ? externalPort : Number(r.NewReservedPort)
+          if (!Number.isInteger(reserved) || reserved < 1 || reserved > 65535) throw new MalformedResponseError(`UPnP AddAnyPortMapping: reserved port ${String(r.NewReservedPort).slice(0, 20)} is not a port`)
+          externalPort = reserved
         } else {
           await this.soap('AddPortMapping', args(externalPort), [], options)
         }

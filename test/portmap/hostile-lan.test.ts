@@ -35,9 +35,10 @@ describe('a hostile LAN cannot steer port mapping (miniupnpd and an impostor in 
     await impostor.waitForOutput(/^ready/m, 10_000)
     // the public node runs AutoNAT v2: it is the one that dials mapped addresses back; its log says when a dial-back failed
     boot = await startLabDaemon(lab, bootHost, { env: { DEBUG: 'burrow:portmap*,libp2p:auto-nat-v2*' } })
+    const env = { DEBUG: 'burrow:portmap*,burrow:nat:dial-back' }
     const [a, b] = await Promise.all([
-      startLabDaemon(lab, spoofHome.hosts[0]!, { bootstrap: [boot.address] }),
-      startLabDaemon(lab, liarHome.hosts[0]!, { bootstrap: [boot.address] })
+      startLabDaemon(lab, spoofHome.hosts[0]!, { bootstrap: [boot.address], env }),
+      startLabDaemon(lab, liarHome.hosts[0]!, { bootstrap: [boot.address], env })
     ])
     spoofed = { home: spoofHome, a, impostor, impostorIp: impostorHost.ip, claimed: claimedByImpostor }
     liar = { home: liarHome, a: b, claimed: claimedByRouter }
