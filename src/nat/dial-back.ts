@@ -14,7 +14,7 @@
  * @see https://github.com/libp2p/specs/blob/master/autonat/autonat-v2.md
  */
 import { logger } from '@libp2p/logger'
-import type { Connection, PeerStore } from '@libp2p/interface'
+import type { Connection, PeerId, PeerStore } from '@libp2p/interface'
 
 const log = logger('burrow:nat:dial-back')
 
@@ -32,9 +32,36 @@ const COALESCE_MS = 200
 /** A verification round takes at most AutoNAT v2's own timeout (30 s, its TIMEOUT), plus a margin. */
 const ROUND_TIMEOUT_MS = 35_000
 
+/**
+ * While an address stays unconfirmed, ask again after these delays (then every last one).
+ * A request over a connection that died with the router's state (a reboot flushes the NAT's
+ * connection table) gets no answer; a peer that did answer is not asked again by AutoNAT
+ * (one result per network segment), so a repeat costs nothing there.
+ */
+const RETRY_MS = [5_000, 10_000, 30_000, 60_000]
+
+/** A connection that does not answer a ping within this long is taken for dead (a NAT that lost its state). */
+const PING_TIMEOUT_MS = 5_000
+
+/** AutoNAT peers remembered to dial again when their connection died (a reboot or a new WAN address kills them all). */
+const REMEMBERED_PEERS = 4
+
 export interface DialBackComponents {
   getConnections: () => Connection[]
   peerStore: PeerStore
+  /** whether some address still waits for a dial-back (retries stop when none does) */
+  unconfirmed: () => boolean
+  /** one round trip over an open connection (throws when there is no answer) */
+  ping: (conn: Connection, options: { signal: AbortSignal }) => Promise<unknown>
+  /** opens a new connection to a peer */
+  dial: (peer: PeerId, options: { signal: AbortSignal }) => Promise<unknown>
+}
+
+export interface DialBack {
+  /** a new candidate address: ask the connected AutoNAT peers (coalesced, never overlapping) */
+  request: () => void
+  /** cancels the retry timer */
+  stop: () => void
 }
 
 /**
@@ -45,7 +72,7 @@ export interface DialBackComponents {
  * a duplicate (one dial port), which AutoNAT counts as "not reachable" for that network
  * segment for good.
  */
-export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): (() => void) | undefined {
+export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): DialBack | undefined {
   const client = (autoNat as { client?: AutoNatClientInternals } | undefined)?.client
   const verify = client?.verifyExternalAddresses
   if (client == null || typeof verify !== 'function') {
@@ -57,27 +84,62 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
   }
   let chain: Promise<void> = Promise.resolve()
   let pending = false
+  let stopped = false
+  let retries = 0
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+  // AutoNAT peers we had outbound connections to, oldest first
+  const remembered = new Map<string, PeerId>()
   const round = async (): Promise<void> => {
     await new Promise(resolve => setTimeout(resolve, COALESCE_MS).unref())
     pending = false
+    if (stopped) return
     await idle()
-    const asked = new Set<string>()
-    for (const conn of components.getConnections()) {
+    const connections = components.getConnections()
+    // a peer that dialed in to us holds a connection to our external address from its dial
+    // port, so its dial-back to that address fails as a duplicate (one 4-tuple), and AutoNAT
+    // would take that false "unreachable" for the whole network segment: ask the others
+    const dialedIn = new Set(connections.filter(c => c.direction === 'inbound' && c.limits == null).map(c => c.remotePeer.toString()))
+    for (const conn of connections) {
       // AutoNAT does not run over relayed (limited) connections
-      if (conn.limits != null || conn.status !== 'open') continue
-      const peer = conn.remotePeer.toString()
-      if (asked.has(peer)) continue
+      if (conn.limits != null || conn.status !== 'open' || dialedIn.has(conn.remotePeer.toString())) continue
       const info = await components.peerStore.get(conn.remotePeer).catch(() => undefined)
       if (info?.protocols.includes(AUTONAT_V2_DIAL_REQUEST) !== true) continue
-      asked.add(peer)
-      log('asking %p to dial back our new addresses', conn.remotePeer)
-      await verify.call(client, conn).catch((err: Error) => { log('dial-back request to %p failed - %e', conn.remotePeer, err) })
+      remembered.delete(conn.remotePeer.toString())
+      remembered.set(conn.remotePeer.toString(), conn.remotePeer)
+      if (remembered.size > REMEMBERED_PEERS) remembered.delete(remembered.keys().next().value ?? '')
+    }
+    for (const [key, peer] of remembered) {
+      if (stopped) return
+      if (dialedIn.has(key)) continue
+      const conn = components.getConnections().find(c => c.remotePeer.equals(peer) && c.limits == null && c.status === 'open' && c.direction === 'outbound')
+      if (conn != null) {
+        const alive = await components.ping(conn, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) }).then(() => true, () => false)
+        if (alive) {
+          log('asking %p to dial back our new addresses', peer)
+          await verify.call(client, conn).catch((err: Error) => { log('dial-back request to %p failed - %e', peer, err) })
+          continue
+        }
+        // the router lost this connection (reboot, new WAN address): a new one asks AutoNAT itself, on identify
+        log('%p does not answer over its connection: connecting again', peer)
+        conn.abort(new Error('no answer to a ping after our external address changed'))
+      } else {
+        log('no connection to %p: connecting again', peer)
+      }
+      await components.dial(peer, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch((err: Error) => { log('could not reach %p - %e', peer, err) })
     }
     await idle()
+    if (stopped || !components.unconfirmed()) { retries = 0; return }
+    clearTimeout(retryTimer)
+    retryTimer = setTimeout(run, RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)])
+    retryTimer.unref()
   }
-  return () => {
-    if (pending) return
+  const run = (): void => {
+    if (pending || stopped) return
     pending = true
     chain = chain.then(round).catch((err: Error) => { log.error('dial-back requests failed - %e', err) })
+  }
+  return {
+    request: () => { retries = 0; run() },
+    stop: () => { stopped = true; clearTimeout(retryTimer) }
   }
 }

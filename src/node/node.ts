@@ -161,10 +161,17 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         await this.relayGate.start()
       }
       // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
-      const dialBack = autoNatDialBack(libp2p.services.autoNAT, { getConnections: () => libp2p.getConnections(), peerStore: libp2p.peerStore })
+      const dialBack = autoNatDialBack(libp2p.services.autoNAT, {
+        getConnections: () => libp2p.getConnections(),
+        peerStore: libp2p.peerStore,
+        unconfirmed: () => libp2p.services.portMapper.report().mappings.some(m => m.offered && !m.announced),
+        ping: async (conn, options) => libp2p.services.ping.ping(conn.remotePeer, options),
+        dial: async (peer, options) => libp2p.dial(peer, options)
+      })
       if (dialBack != null) {
-        libp2p.services.portMapper.addEventListener('nat:mapping-created', dialBack)
-        this.unsubscribe.push(() => { libp2p.services.portMapper.removeEventListener('nat:mapping-created', dialBack) })
+        const onMapped = (): void => { dialBack.request() }
+        libp2p.services.portMapper.addEventListener('nat:mapping-created', onMapped)
+        this.unsubscribe.push(() => { libp2p.services.portMapper.removeEventListener('nat:mapping-created', onMapped); dialBack.stop() })
       }
       const onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.onReachability(libp2p, config, evt.detail) }
       libp2p.services.reachability.addEventListener('reachability:changed', onReachability)
