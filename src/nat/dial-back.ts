@@ -65,12 +65,14 @@ export interface DialBack {
 }
 
 /**
- * Returns a function that asks every directly connected AutoNAT v2 peer (one connection
- * each) to verify our unverified addresses, or undefined (logged) when the installed
- * AutoNAT cannot be asked. Rounds never overlap, and each waits until AutoNAT's queue is
- * idle: two requests for one address to one peer race, and the peer's second dial fails as
- * a duplicate (one dial port), which AutoNAT counts as "not reachable" for that network
- * segment for good.
+ * Returns the dial-back requester, or undefined (logged) when the installed AutoNAT cannot
+ * be asked. One round asks each AutoNAT v2 peer we dialed out to (one connection each, up to
+ * REMEMBERED_PEERS of them) to verify our unverified addresses; a peer whose connection does
+ * not answer a ping is dialed again instead (identify then makes AutoNAT ask it). Rounds
+ * never overlap, and each waits until AutoNAT's queue is idle: two requests for one address
+ * to one peer race, the peer's second dial fails as a duplicate (one dial port), and AutoNAT
+ * takes that as "not reachable" for the peer's whole network segment for good. Rounds repeat
+ * (RETRY_MS) while an address stays unconfirmed.
  */
 export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): DialBack | undefined {
   const client = (autoNat as { client?: AutoNatClientInternals } | undefined)?.client
