@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { z } from 'zod'
@@ -41,6 +42,7 @@ export const configSchema = z.object({
   lanOnly: z.boolean(),
   portMappingLifetimeSeconds: seconds.min(30).max(86_400),
   portMappingCheckSeconds: seconds.max(3600),
+  portMappingGateway: z.string().refine(s => isIPv4(s), { message: 'the gateway is an IPv4 address (example: 192.168.1.1)' }).nullable(),
   metrics: z.string().regex(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}$/, { message: 'metrics listens on loopback only: HOST:PORT with HOST 127.0.0.1, localhost or [::1]' }).nullable(),
   dhtMode: z.enum(['auto', 'client', 'server']),
   dialPrivateAddresses: z.enum(['auto', 'on', 'off']),

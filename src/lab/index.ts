@@ -27,7 +27,7 @@
  * Router: `wanIp`, `lanIp`, `lanSubnet`, `nat`, `hosts`, `setDelay(ms)`, `setRate(mbit)`,
  *   `setConntrackTimeouts({ udpSeconds, udpStreamSeconds, tcpEstablishedSeconds })`, `flows()`,
  *   `flowsBetween(a, b)`, `flushConntrack()`, `forwardPort(PortForward)`,
- *   `startPortMapping({ upnp, natpmp, pcp })`, `stopPortMapping()`, `upnpRootUrl`, `listMappings(fromHost?)`, `reboot()`, `changeWanAddress(ip?)`
+ *   `startPortMapping({ upnp, natpmp, pcp, privateWan?, extIp? })`, `stopPortMapping()`, `upnpRootUrl`, `listMappings(fromHost?)`, `reboot()`, `changeWanAddress(ip?)`
  * burrow in the lab: `startBurrow(lab, host, init)`, `BurrowNode.waitForStatus(pred, ms)`,
  *   `BurrowNode.cli(args)`, `BurrowNode.stop()`; the scenario behind `burrow lab`: `runScenario(init)`.
  * Housekeeping: `sweepStaleLabs()`, `labUnavailableReason(tools?)`.

@@ -133,7 +133,7 @@ export class Router {
   readonly forwards: PortForward[] = []
   /** the running miniupnpd, if any */
   miniupnpd: LabProcess | undefined
-  portMapping: Required<PortMappingInit> | undefined
+  portMapping: Required<Omit<PortMappingInit, 'extIp'>> & Pick<PortMappingInit, 'extIp'> | undefined
   delayMs = 0
   rateMbit: number | undefined
   /** ns and name of the other end of the WAN veth (for download shaping) */
@@ -284,7 +284,7 @@ export class Router {
     const privateWan = init.privateWan ?? 'refuse'
     const program = miniupnpdProgram(privateWan)
     await this.stopPortMapping()
-    this.portMapping = { upnp: init.upnp ?? true, natpmp: init.natpmp ?? true, pcp: init.pcp ?? true, privateWan }
+    this.portMapping = { upnp: init.upnp ?? true, natpmp: init.natpmp ?? true, pcp: init.pcp ?? true, privateWan, ...(init.extIp !== undefined ? { extIp: init.extIp } : {}) }
     await this.applyRules()
     const files = this.miniupnpdFiles
     writeFileSync(files.conf, miniupnpdConfig({
@@ -294,7 +294,8 @@ export class Router {
       upnp: this.portMapping.upnp,
       natpmpOrPcp: this.portMapping.natpmp || this.portMapping.pcp,
       leaseFile: files.lease,
-      allowPrivateWan: privateWan === 'map'
+      allowPrivateWan: privateWan === 'map',
+      ...(init.extIp !== undefined ? { extIp: init.extIp } : {})
     }))
     const proc = await this.lab.spawn(this, program, ['-d', '-f', files.conf, '-P', files.pid], { logName: `${this.name}-miniupnpd` })
     await proc.waitForOutput(/Listening for NAT-PMP|HTTP listening on port|ready/i, 10_000).catch(() => {

@@ -27,6 +27,11 @@ export interface PortMappingInit {
    * 'refuse' every mapping (miniupnpd's default), or 'map' anyway. Default 'refuse'.
    */
   privateWan?: 'refuse' | 'map'
+  /**
+   * The external address the router reports (miniupnpd's `ext_ip`) instead of its WAN
+   * address: a router that lies, or one behind a NAT it does not know about. Default: none.
+   */
+  extIp?: string
 }
 
 /** Where scripts/build-miniupnpd.sh puts the miniupnpd that can map behind a CGNAT. */
@@ -81,6 +86,8 @@ export interface MiniupnpdConfigInit {
   leaseFile: string
   /** map even when the WAN address is private or 100.64/10 (needs miniupnpd >= 2.3.4) */
   allowPrivateWan?: boolean
+  /** report this as the external address (`ext_ip`) */
+  extIp?: string
 }
 
 export function miniupnpdConfig (init: MiniupnpdConfigInit): string {
@@ -92,6 +99,7 @@ export function miniupnpdConfig (init: MiniupnpdConfigInit): string {
     `enable_natpmp=${init.natpmpOrPcp ? 'yes' : 'no'}`,
     'secure_mode=yes',
     ...(init.allowPrivateWan === true ? ['ext_allow_private_ipv4=yes'] : []),
+    ...(init.extIp !== undefined ? [`ext_ip=${init.extIp}`] : []),
     // no: the epoch NAT-PMP and PCP report restarts with the daemon, as on a rebooted router (RFC 6886 §3.6)
     'system_uptime=no',
     'notify_interval=30',

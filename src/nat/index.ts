@@ -5,4 +5,6 @@
 export { ReachabilityService, reachability } from './reachability.js'
 export type { Reachability, ReachabilityState, ReachabilityEvents } from './reachability.js'
 export { ObservedAddresses, tcpEndpoint, localIps } from './observed.js'
+export { autoNatDialBack, AUTONAT_V2_DIAL_REQUEST } from './dial-back.js'
+export type { DialBack, DialBackComponents } from './dial-back.js'
 export type { Observation, MappingBehaviour } from './observed.js'

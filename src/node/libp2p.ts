@@ -152,7 +152,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
         lanOnly: config.lanOnly,
         announce: config.announce,
         lifetimeSeconds: config.portMappingLifetimeSeconds,
-        checkIntervalMs: config.portMappingCheckSeconds * 1000
+        checkIntervalMs: config.portMappingCheckSeconds * 1000,
+        ...(config.portMappingGateway != null ? { gateway: config.portMappingGateway } : {})
       }),
       ...(config.lanOnly ? { lanDiscovery: lanDiscovery() } : {}),
       dht: kadDHT({

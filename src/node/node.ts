@@ -6,7 +6,7 @@ import { logger } from '@libp2p/logger'
 import { loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { KnownPeers, readBootstrapFile, dhtProtocolFor, FIND_PEER_TIMEOUT_MS, provideSelf, findViaRendezvous, RENDEZVOUS_REFRESH_MS } from '../swarm/index.js'
-import { ObservedAddresses } from '../nat/index.js'
+import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
 import type { ReachabilityState } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
@@ -182,6 +182,19 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         this.relayGate = new RelayServiceGate(libp2p.services.internals.registrar, config.relay.maxCircuits,
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
         await this.relayGate.start()
+      }
+      // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
+      const dialBack = autoNatDialBack(libp2p.services.autoNAT, {
+        getConnections: () => libp2p.getConnections(),
+        peerStore: libp2p.peerStore,
+        unconfirmed: () => libp2p.services.portMapper.report().mappings.some(m => m.offered && !m.announced),
+        ping: async (conn, options) => libp2p.services.ping.ping(conn.remotePeer, options),
+        dial: async (peer, options) => libp2p.dial(peer, options)
+      })
+      if (dialBack != null) {
+        const onMapped = (): void => { dialBack.request() }
+        libp2p.services.portMapper.addEventListener('nat:mapping-created', onMapped)
+        this.unsubscribe.push(() => { libp2p.services.portMapper.removeEventListener('nat:mapping-created', onMapped); dialBack.stop() })
       }
       const onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.onReachability(libp2p, config, evt.detail) }
       libp2p.services.reachability.addEventListener('reachability:changed', onReachability)

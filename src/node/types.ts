@@ -22,6 +22,8 @@ export interface PortMappingInfo {
   internal: string
   external: string
   expiresAt: string | null
+  /** a dial-back (AutoNAT v2) reached `external`, so it is announced; a manual forward is the user's word */
+  confirmed: boolean
 }
 
 export interface ReservationInfo {

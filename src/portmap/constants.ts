@@ -42,14 +42,36 @@ export const REQUEST_RETRANSMIT_MS = [250, 500, 1000, 2000]
 /** How long SSDP discovery waits for an IGD to answer (M-SEARCH MX is 1 s, plus the description fetch). */
 export const SSDP_TIMEOUT_MS = 2000
 
+/** Largest SSDP answer read: one datagram of a few headers (real ones are 300-400 bytes). */
+export const SSDP_MAX_ANSWER_BYTES = 2048
+
 /** SSDP's MX header: the gateway answers within a random delay up to this many seconds. @see UDA 1.1 §1.3.2 */
 export const SSDP_MX_SECONDS = 1
 
 /** One HTTP request to the IGD (description or SOAP) may take this long. */
 export const UPNP_HTTP_TIMEOUT_MS = 3000
 
-/** Largest UPnP description or SOAP answer read: real IGD descriptions are a few KiB. */
-export const UPNP_MAX_BODY_BYTES = 256 * 1024
+/**
+ * Largest UPnP description or SOAP answer read. Real IGD descriptions are a few KiB (the lab's
+ * miniupnpd serves about 3 KiB); 64 KiB leaves a wide margin and keeps a hostile body cheap.
+ */
+export const UPNP_MAX_BODY_BYTES = 64 * 1024
+
+/** Deepest element nesting read: an IGD description nests device > deviceList > device three deep (about 8 levels). */
+export const UPNP_MAX_XML_DEPTH = 32
+
+/**
+ * Ports an IGD URL (LOCATION, URLBase, controlURL) may not name, even on the gateway: the
+ * WHATWG Fetch standard's "bad port" list, the ports browsers refuse for the same reason
+ * (an HTTP request there would speak to SMTP, SSH, DNS, ... : request forgery).
+ * @see https://fetch.spec.whatwg.org/#port-blocking
+ */
+export const UPNP_BAD_PORTS: ReadonlySet<number> = new Set([
+  0, 1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110,
+  111, 113, 115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532,
+  540, 548, 554, 556, 563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061,
+  6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679, 6697, 10080
+])
 
 /** Largest NAT-PMP / PCP datagram accepted: PCP caps messages at 1100 bytes (RFC 6887 §7). */
 export const PCP_MAX_MESSAGE_BYTES = 1100

@@ -1,7 +1,8 @@
 /**
  * The port-mapping client: finds which protocol the gateway speaks, maps the TCP listen
  * port(s), keeps the mappings alive, follows router reboots and external address changes,
- * announces a mapped address only while it is reachable, and deletes mappings on stop.
+ * announces a mapped address only once a dial-back (AutoNAT v2) reached it, and deletes
+ * mappings on stop.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
@@ -17,7 +18,7 @@ import { PcpClient } from './pcp.js'
 import { UpnpClient } from './upnp.js'
 import type { AddressKind } from './addresses.js'
 import type { MapResult, MappingClient, MappingProtocolName, PortMappingMode, ProtocolProbe } from './types.js'
-import type { AbortOptions, Startable } from '@libp2p/interface'
+import type { AbortOptions, Libp2pEvents, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 
 const log = logger('burrow:portmap')
@@ -32,7 +33,7 @@ export interface PortMapperInit {
   lifetimeSeconds?: number
   /** how often the gateway is checked for a new external address or a reboot (ms) */
   checkIntervalMs?: number
-  /** the NAT-PMP/PCP server; default: the default gateway */
+  /** the gateway: the NAT-PMP/PCP server, and the only host whose UPnP answers are used; default: the default route's gateway */
   gateway?: string
   /** the IGD description URL; default: found by SSDP */
   upnpLocation?: string
@@ -41,6 +42,8 @@ export interface PortMapperInit {
 export interface PortMapperComponents {
   addressManager: AddressManager
   transportManager: TransportManager
+  /** 'self:peer:update' tells when a dial-back confirmed (or no longer confirms) a mapped address */
+  events?: TypedEventTarget<Libp2pEvents>
 }
 
 /** One mapping this node holds on the gateway. */
@@ -57,7 +60,12 @@ export interface ActiveMapping {
   renewedAt: number
   /** null: permanent (UPnP without lease) */
   expiresAt: number | null
-  /** whether the external address is announced (public and not behind another NAT) */
+  /**
+   * whether the external address was offered to the address manager as a candidate (it is
+   * public, not behind another NAT); a dial-back must still confirm it
+   */
+  offered: boolean
+  /** whether a dial-back (AutoNAT v2) reached the external address, so it is announced */
   announced: boolean
 }
 
@@ -67,6 +75,8 @@ export interface MappingLost extends ActiveMapping {
 
 export interface PortMapperEvents {
   'nat:mapping-created': CustomEvent<ActiveMapping>
+  /** a dial-back reached the mapped address: it is announced from now on */
+  'nat:mapping-confirmed': CustomEvent<ActiveMapping>
   'nat:mapping-renewed': CustomEvent<ActiveMapping>
   'nat:mapping-lost': CustomEvent<MappingLost>
   'nat:external-address-changed': CustomEvent<{ previous: string, current: string }>
@@ -118,6 +128,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   private readonly renewTimers = new Map<string, ReturnType<typeof setTimeout>>()
   private queue: Promise<void> = Promise.resolve()
   private started = false
+  private readonly onSelfUpdate = (): void => { this.refreshConfirmations() }
 
   constructor (components: PortMapperComponents, init: PortMapperInit = {}) {
     super()
@@ -139,6 +150,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     this.started = true
     this.startedAt = Date.now()
     this.controller = new AbortController()
+    this.components.events?.addEventListener('self:peer:update', this.onSelfUpdate)
     if ((this.init.announce ?? []).length > 0) this.status = 'manual'
     else if (this.init.lanOnly === true) this.status = 'lan-only'
     else if (this.mode === 'off') this.status = 'off'
@@ -160,6 +172,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   async stop (): Promise<void> {
     if (!this.started) return
     this.started = false
+    this.components.events?.removeEventListener('self:peer:update', this.onSelfUpdate)
     clearTimeout(this.checkTimer)
     for (const t of this.renewTimers.values()) clearTimeout(t)
     this.renewTimers.clear()
@@ -227,14 +240,15 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     const wanted: MappingProtocolName[] = this.mode === 'auto' ? ['pcp', 'nat-pmp', 'upnp'] : [this.mode as MappingProtocolName]
     const schedule = this.mode === 'auto' ? PROBE_RETRANSMIT_MS : undefined
     let gateway: string | undefined = this.init.gateway
-    if (gateway == null && (wanted.includes('pcp') || wanted.includes('nat-pmp'))) {
+    if (gateway == null && (wanted.includes('pcp') || wanted.includes('nat-pmp') || this.init.upnpLocation == null)) {
       gateway = await defaultGateway().catch((err: Error) => { this.lastError = err.message; return undefined })
     }
     this.gateway = gateway
     const runs = wanted.map(async (protocol): Promise<{ probe: ProtocolProbe, client?: MappingClient }> => {
       try {
         if (protocol === 'upnp') {
-          const client = await UpnpClient.discover({ ...options, location: this.init.upnpLocation, timeoutMs: SSDP_TIMEOUT_MS })
+          if (gateway == null && this.init.upnpLocation == null) return { probe: { protocol, answered: 'unknown', detail: 'no default gateway (UPnP answers are taken only from the gateway)' } }
+          const client = await UpnpClient.discover({ ...options, location: this.init.upnpLocation, gateway, timeoutMs: SSDP_TIMEOUT_MS })
           const { externalIp } = await client.externalIp(options)
           return { probe: { protocol, answered: 'yes', externalIp, detail: client.gateway }, client }
         }
@@ -359,6 +373,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       createdAt: changed ? now : (previous?.createdAt ?? now),
       renewedAt: now,
       expiresAt: r.lifetimeSeconds > 0 ? now + r.lifetimeSeconds * 1000 : null,
+      offered: previous?.offered === true && !changed,
       announced: previous?.announced === true && !changed
     }
     this.mappings.set(key, mapping)
@@ -370,7 +385,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     const kind = classifyIPv4(r.externalIp)
     if (kind === 'public') {
       this.status = 'mapped'
-      if (!mapping.announced) this.announce(mapping)
+      if (!mapping.offered) this.offer(mapping)
     } else {
       // another NAT upstream (or none assigned yet): this address cannot be reached from the internet
       this.status = 'double-nat'
@@ -382,27 +397,49 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   }
 
   /**
-   * Announces a mapped address. The gateway's own answer is trusted as confirmation: it has
-   * installed a forward from its external address, which it reports as public (not private
-   * or 100.64/10), so nothing else stands between the internet and that forward short of an
-   * ISP firewall. Waiting for AutoNAT instead would delay reachability by its whole round of
-   * dial-backs; if AutoNAT later finds the address unreachable, libp2p unconfirms it.
+   * Offers a mapped address to the address manager as an unverified IP mapping. It is not
+   * announced yet: the external address is only what the gateway says, and any LAN device
+   * can claim to be the gateway or lie about it. AutoNAT v2 asks peers to dial it back; one
+   * dial-back that reaches us confirms it (libp2p marks it verified, 'self:peer:update'), and
+   * only then is it announced and the node public (refreshConfirmations).
    */
-  private announce (m: ActiveMapping): void {
-    const am = this.components.addressManager
-    am.addPublicAddressMapping(m.internalIp, m.internalPort, m.externalIp, m.externalPort, m.transport)
-    am.confirmObservedAddr(multiaddr(`/ip4/${m.externalIp}/${m.transport}/${m.externalPort}`), {
-      type: 'ip-mapping',
-      ttl: (m.lifetimeSeconds > 0 ? m.lifetimeSeconds : DEFAULT_LIFETIME_SECONDS) * 1000
-    })
-    m.announced = true
-    this.announcedAt ??= Date.now()
-    log('announcing /ip4/%s/%s/%d', m.externalIp, m.transport, m.externalPort)
+  private offer (m: ActiveMapping): void {
+    this.components.addressManager.addPublicAddressMapping(m.internalIp, m.internalPort, m.externalIp, m.externalPort, m.transport)
+    m.offered = true
+    log('mapped /ip4/%s/%s/%d: waiting for a dial-back to confirm it before announcing it', m.externalIp, m.transport, m.externalPort)
+    this.refreshConfirmations()
+  }
+
+  /** Follows the address manager: a mapping is announced while a dial-back confirms its address. */
+  private refreshConfirmations (): void {
+    if (![...this.mappings.values()].some(m => m.offered)) return
+    const verified = new Set<string>()
+    for (const a of this.components.addressManager.getAddressesWithMetadata()) {
+      if (a.type !== 'ip-mapping' || !a.verified) continue
+      const c = a.multiaddr.getComponents()
+      const ip = c.find(x => x.name === 'ip4')?.value
+      const port = c.find(x => x.name === 'tcp' || x.name === 'udp')
+      if (ip != null && port != null) verified.add(`${ip}/${port.name}/${port.value ?? ''}`)
+    }
+    for (const m of this.mappings.values()) {
+      if (!m.offered) continue
+      const confirmed = verified.has(`${m.externalIp}/${m.transport}/${m.externalPort}`)
+      if (confirmed === m.announced) continue
+      m.announced = confirmed
+      if (confirmed) {
+        this.announcedAt ??= Date.now()
+        log('a dial-back reached /ip4/%s/%s/%d: announcing it', m.externalIp, m.transport, m.externalPort)
+        this.safeDispatch('nat:mapping-confirmed', { ...m })
+      } else {
+        log('/ip4/%s/%s/%d is no longer confirmed by dial-backs: not announced', m.externalIp, m.transport, m.externalPort)
+      }
+    }
   }
 
   private withdraw (m: ActiveMapping): void {
-    if (!m.announced) return
+    if (!m.offered) return
     this.components.addressManager.removePublicAddressMapping(m.internalIp, m.internalPort, m.externalIp, m.externalPort, m.transport)
+    m.offered = false
     m.announced = false
     log('withdrew /ip4/%s/%s/%d', m.externalIp, m.transport, m.externalPort)
   }
@@ -479,7 +516,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     // suggest the same external ports again
     for (const r of previous) {
       const key = `${r.protocol}/${r.internalPort}`
-      if (!this.mappings.has(key)) this.mappings.set(key, { ...fromResult(client.protocol, r), announced: false })
+      if (!this.mappings.has(key)) this.mappings.set(key, fromResult(client.protocol, r))
     }
     try {
       await this.mapAll(client, 'created')
@@ -496,8 +533,9 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     }
   }
 
-  /** Whether a mapped address is announced right now. */
+  /** Whether a mapped address is announced right now (a dial-back confirmed it). */
   get reachable (): boolean {
+    this.refreshConfirmations()
     return [...this.mappings.values()].some(m => m.announced)
   }
 
@@ -511,15 +549,21 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     })
   }
 
-  /** `status --json` portMappings (DESIGN.md): manual forwards and the gateway's mappings. */
-  portMappings (): Array<{ protocol: MappingProtocolName | 'manual', internal: string, external: string, expiresAt: string | null }> {
+  /**
+   * `status --json` portMappings (DESIGN.md): manual forwards and the gateway's mappings;
+   * `confirmed` says whether a dial-back reached the external address (a manual forward is
+   * the user's word, so it counts as confirmed).
+   */
+  portMappings (): Array<{ protocol: MappingProtocolName | 'manual', internal: string, external: string, expiresAt: string | null, confirmed: boolean }> {
+    this.refreshConfirmations()
     return [
-      ...this.manualMappings().map(m => ({ protocol: 'manual' as const, internal: m.internal, external: m.external, expiresAt: null })),
+      ...this.manualMappings().map(m => ({ protocol: 'manual' as const, internal: m.internal, external: m.external, expiresAt: null, confirmed: true })),
       ...[...this.mappings.values()].map(m => ({
         protocol: m.protocol,
         internal: `/ip4/${m.internalIp}/${m.transport}/${m.internalPort}`,
         external: externalMultiaddr(m),
-        expiresAt: m.expiresAt != null ? new Date(m.expiresAt).toISOString() : null
+        expiresAt: m.expiresAt != null ? new Date(m.expiresAt).toISOString() : null,
+        confirmed: m.announced
       }))
     ]
   }
@@ -532,6 +576,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   }
 
   report (): PortMapperReport {
+    this.refreshConfirmations()
     const kind = this.externalIp != null ? classifyIPv4(this.externalIp) : null
     return {
       mode: this.mode,
@@ -577,6 +622,7 @@ function fromResult (protocol: MappingProtocolName, r: MapResult): ActiveMapping
     createdAt: now,
     renewedAt: now,
     expiresAt: null,
+    offered: false,
     announced: false
   }
 }

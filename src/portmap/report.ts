@@ -24,7 +24,11 @@ export interface NatReport {
   protocols: ProtocolProbe[]
   externalIp: string | null
   doubleNat: boolean
-  mappings: Array<{ protocol: string, internal: string, external: string, expiresAt: string | null, announced: boolean }>
+  /**
+   * `confirmed`: a dial-back reached the external address (a manual forward: the user's word);
+   * `announced`: the address is announced, which a mapping is only once confirmed
+   */
+  mappings: Array<{ protocol: string, internal: string, external: string, expiresAt: string | null, confirmed: boolean, announced: boolean }>
   announced: string[]
   observed: string[]
   /** ms from start to the first mapping and to its address being announced */
@@ -87,10 +91,13 @@ export function natAdvice (pm: PortMapperReport, reachability: string): string {
         ? `double NAT: the router mapped port ${mapped.externalPort} but reports no external address of its own (another NAT is upstream), so the mapping cannot be reached from the internet; ${advice}`
         : `double NAT: the router has no public address of its own (another NAT is upstream); ${advice}`
     }
-    case 'mapped':
-      return announced != null
-        ? `publicly reachable through a ${announced.protocol} mapping: /ip4/${announced.externalIp}/tcp/${announced.externalPort}`
+    case 'mapped': {
+      if (announced != null) return `publicly reachable through a ${announced.protocol} mapping: /ip4/${announced.externalIp}/tcp/${announced.externalPort}`
+      const waiting = pm.mappings.find(m => m.offered)
+      return waiting != null
+        ? `mapped at /ip4/${waiting.externalIp}/tcp/${waiting.externalPort} (the router's word), unconfirmed: announced once a peer's dial-back reaches it; meanwhile this node is reachable through relays`
         : 'mapped, but the address is not announced yet'
+    }
     case 'refused': {
       const networkFailure = refused.find(p => /network failure|no external address/i.test(p.detail ?? ''))
       if (networkFailure != null) return `the router speaks ${networkFailure.protocol} but has no public address of its own (double NAT?): rely on relays, or ask the ISP for a public IPv4 address`
@@ -125,12 +132,13 @@ export function buildNatReport (portMapper: PortMapper, node: NodeView): NatRepo
     externalIp: pm.externalIp,
     doubleNat: pm.doubleNat,
     mappings: [
-      ...pm.manual.map(m => ({ protocol: 'manual', internal: m.internal, external: m.external, expiresAt: null, announced: true })),
+      ...pm.manual.map(m => ({ protocol: 'manual', internal: m.internal, external: m.external, expiresAt: null, confirmed: true, announced: true })),
       ...pm.mappings.map(m => ({
         protocol: m.protocol,
         internal: `/ip4/${m.internalIp}/${m.transport}/${m.internalPort}`,
         external: externalMultiaddr(m),
         expiresAt: m.expiresAt != null ? new Date(m.expiresAt).toISOString() : null,
+        confirmed: m.announced,
         announced: m.announced
       }))
     ],

@@ -10,11 +10,12 @@ import { createSocket } from 'node:dgram'
 import { request as httpRequest } from 'node:http'
 import { logger } from '@libp2p/logger'
 import {
-  MAPPING_DESCRIPTION, SSDP_ADDRESS, SSDP_MX_SECONDS, SSDP_PORT, SSDP_SEARCH_TARGETS, SSDP_TIMEOUT_MS,
+  MAPPING_DESCRIPTION, SSDP_ADDRESS, SSDP_MAX_ANSWER_BYTES, SSDP_MX_SECONDS, SSDP_PORT, SSDP_SEARCH_TARGETS, SSDP_TIMEOUT_MS, UPNP_BAD_PORTS,
   UPNP_CONFLICT_RETRIES, UPNP_ERR_CONFLICT, UPNP_ERR_NO_SUCH_ENTRY, UPNP_ERR_ONLY_PERMANENT_LEASES,
   UPNP_HTTP_TIMEOUT_MS, UPNP_MAX_BODY_BYTES, UPNP_WAN_SERVICES
 } from './constants.js'
-import { GatewayTimeoutError, MalformedResponseError, MappingRefusedError } from './errors.js'
+import { GatewayTimeoutError, MalformedResponseError, MappingRefusedError, NoGatewayError } from './errors.js'
+import { findAll, findFirst, parseXml, textOf } from './xml.js'
 import type { GatewayState, MapRequest, MapResult, MappingClient } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -51,13 +52,33 @@ export interface WanService {
   controlUrl: string
 }
 
-function tag (xml: string, name: string): string | undefined {
-  const m = xml.match(new RegExp(`<(?:[\\w-]+:)?${name}(?:\\s[^>]*)?>([\\s\\S]*?)</(?:[\\w-]+:)?${name}>`, 'i'))
-  return m?.[1] == null ? undefined : unescapeXml(m[1].trim())
+/**
+ * Why an IGD URL (LOCATION, URLBase, controlURL) may not be fetched, or undefined when it may:
+ * plain HTTP, no credentials, on `host` (the gateway), on a port that speaks HTTP. Anything
+ * else would let a LAN device make us send GETs and SOAP POSTs elsewhere (request forgery).
+ */
+export function igdUrlProblem (url: string | URL, host: string): string | undefined {
+  let u: URL
+  try {
+    u = typeof url === 'string' ? new URL(url) : url
+  } catch {
+    return `${String(url).slice(0, 100)} is not a URL`
+  }
+  if (u.protocol !== 'http:') return `${u.href} is not plain http`
+  if (u.username !== '' || u.password !== '') return `${u.origin} carries credentials`
+  if (u.hostname !== host) return `${u.href} is on ${u.hostname}, not on the gateway ${host}`
+  const port = u.port === '' ? 80 : Number(u.port)
+  if (UPNP_BAD_PORTS.has(port)) return `${u.href} names port ${port}, which does not speak HTTP`
+  return undefined
 }
 
-function unescapeXml (s: string): string {
-  return s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&')
+/**
+ * Whether an SSDP answer may be used: it came from the gateway and its LOCATION is on the
+ * gateway (UDA 1.1 §1.3.3 says LOCATION is the device's own URL). Returns why not, or undefined.
+ */
+export function ssdpAnswerProblem (sender: string, location: string, gateway: string): string | undefined {
+  if (sender !== gateway) return `answer from ${sender}, which is not the gateway ${gateway}`
+  return igdUrlProblem(location, gateway)
 }
 
 function escapeXml (s: string): string {
@@ -67,17 +88,34 @@ function escapeXml (s: string): string {
 /**
  * UDA 1.1 §2.3: the device description lists services (nested in devices); returns the WAN
  * connection services that map ports, best first, with control URLs made absolute (against
- * URLBase if present, else the description's own URL).
+ * URLBase if present, else the description's own URL). Every URL must stay on `host` (the
+ * gateway, by default the description's own host): a URLBase elsewhere rejects the whole
+ * description, a controlURL elsewhere drops that service; both are logged.
  */
-export function parseDescription (xml: string, location: string): WanService[] {
-  const base = tag(xml, 'URLBase') ?? location
+export function parseDescription (xml: string, location: string, host = new URL(location).hostname): WanService[] {
+  const doc = parseXml(xml)
+  const urlBase = textOf(doc, 'URLBase')
+  const base = urlBase != null && urlBase !== '' ? urlBase : location
+  const baseProblem = igdUrlProblem(base, host)
+  if (baseProblem != null) throw new MalformedResponseError(`${location}: URLBase ignored: ${baseProblem}`)
   const found: WanService[] = []
-  for (const m of xml.matchAll(/<service>([\s\S]*?)<\/service>/gi)) {
-    const block = m[1] ?? ''
-    const serviceType = tag(block, 'serviceType')
-    const control = tag(block, 'controlURL')
+  for (const service of findAll(doc, 'service')) {
+    const serviceType = textOf(service, 'serviceType')
+    const control = textOf(service, 'controlURL')
     if (serviceType == null || control == null || !UPNP_WAN_SERVICES.includes(serviceType)) continue
-    found.push({ serviceType, controlUrl: new URL(control, base).toString() })
+    let controlUrl: URL
+    try {
+      controlUrl = new URL(control, base)
+    } catch {
+      log('%s: %s ignored: controlURL %s is not a URL', location, serviceType, control.slice(0, 100))
+      continue
+    }
+    const problem = igdUrlProblem(controlUrl, host)
+    if (problem != null) {
+      log('%s: %s ignored: controlURL %s', location, serviceType, problem)
+      continue
+    }
+    found.push({ serviceType, controlUrl: controlUrl.toString() })
   }
   return found.sort((a, b) => UPNP_WAN_SERVICES.indexOf(a.serviceType) - UPNP_WAN_SERVICES.indexOf(b.serviceType))
 }
@@ -92,15 +130,16 @@ export function encodeSoapRequest (serviceType: string, action: string, args: Ar
 
 /** UDA 1.1 §3.2.2: values of an action's response, or the UPnPError of a fault (HTTP 500). */
 export function parseSoapResponse (status: number, xml: string, action: string, names: string[]): Record<string, string> {
+  const doc = parseXml(xml)
   if (status !== 200) {
-    const code = Number(tag(xml, 'errorCode') ?? NaN)
-    const description = tag(xml, 'errorDescription') ?? `HTTP ${status}`
+    const code = Number(textOf(doc, 'errorCode') ?? NaN)
+    const description = (textOf(doc, 'errorDescription') ?? `HTTP ${status}`).slice(0, 200)
     throw new MappingRefusedError(`UPnP ${action}: ${Number.isFinite(code) ? `${code} ` : ''}${description}`, Number.isFinite(code) ? code : status)
   }
-  const response = tag(xml, `${action}Response`)
+  const response = findFirst(doc, `${action}Response`)
   if (response == null) throw new MalformedResponseError(`UPnP ${action}: no ${action}Response in the answer`)
   const out: Record<string, string> = {}
-  for (const n of names) out[n] = tag(response, n) ?? ''
+  for (const n of names) out[n] = textOf(response, n) ?? ''
   return out
 }
 
@@ -112,6 +151,11 @@ async function httpCall (url: string, init: { method: string, headers?: Record<s
     const req = httpRequest(url, { method: init.method, headers: { ...init.headers, connection: 'close' }, signal }, (res) => {
       const chunks: Buffer[] = []
       let size = 0
+      const declared = Number(res.headers['content-length'] ?? 0)
+      if (declared > UPNP_MAX_BODY_BYTES) {
+        req.destroy(new MalformedResponseError(`answer from ${url} is over ${UPNP_MAX_BODY_BYTES} bytes (Content-Length ${declared})`))
+        return
+      }
       res.on('data', (c: Buffer) => {
         size += c.byteLength
         if (size > UPNP_MAX_BODY_BYTES) {
@@ -131,10 +175,12 @@ async function httpCall (url: string, init: { method: string, headers?: Record<s
 }
 
 /**
- * UDA 1.1 §1.3.2: multicasts M-SEARCH for the IGD types and collects LOCATION headers; resolves
- * shortly after the first answer (or with none at the timeout).
+ * UDA 1.1 §1.3.2: multicasts M-SEARCH for the IGD types and collects LOCATION headers of the
+ * answers from `gateway` whose LOCATION is on the gateway (ssdpAnswerProblem); every other
+ * answer is dropped with a debug line saying why. Resolves shortly after the first usable
+ * answer (or with none at the timeout).
  */
-export async function ssdpSearch (options: AbortOptions & { timeoutMs?: number } = {}): Promise<string[]> {
+export async function ssdpSearch (options: AbortOptions & { gateway: string, timeoutMs?: number }): Promise<string[]> {
   const socket = createSocket({ type: 'udp4', reuseAddr: true })
   const locations = new Set<string>()
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -146,9 +192,13 @@ export async function ssdpSearch (options: AbortOptions & { timeoutMs?: number }
       options.signal?.addEventListener('abort', onAbort, { once: true })
       timer = setTimeout(finish, options.timeoutMs ?? SSDP_TIMEOUT_MS)
       socket.on('error', reject)
-      socket.on('message', (msg) => {
+      socket.on('message', (msg, rinfo) => {
+        // an answer is one datagram of headers; anything larger is not an SSDP answer
+        if (msg.byteLength > SSDP_MAX_ANSWER_BYTES) { log('ignored SSDP answer from %s: %d bytes', rinfo.address, msg.byteLength); return }
         const r = parseSsdpResponse(msg.toString('utf8'))
         if (r == null) return
+        const problem = ssdpAnswerProblem(rinfo.address, r.location, options.gateway)
+        if (problem != null) { log('ignored SSDP answer: %s', problem); return }
         const first = locations.size === 0
         locations.add(r.location)
         // other IGDs on the LAN answer at about the same time; wait a moment for them
@@ -181,20 +231,36 @@ export class UpnpClient implements MappingClient {
     this.service = service
   }
 
-  /** Finds an IGD by SSDP (or at `location`) and picks its best WAN connection service. */
-  static async discover (options: AbortOptions & { location?: string, timeoutMs?: number } = {}): Promise<UpnpClient> {
-    const locations = options.location != null ? [options.location] : await ssdpSearch(options)
-    if (locations.length === 0) throw new GatewayTimeoutError('no UPnP IGD answered the SSDP search')
+  /**
+   * Finds an IGD by SSDP (or at `location`) and picks its best WAN connection service. Only
+   * the gateway is trusted: `gateway` (the default route's, or the configured one) or, for a
+   * location given by the user, that location's host. Every URL used must stay on it.
+   */
+  static async discover (options: AbortOptions & { location?: string, gateway?: string, timeoutMs?: number } = {}): Promise<UpnpClient> {
+    let locations: string[]
+    let host: string
+    if (options.location != null) {
+      host = options.gateway ?? new URL(options.location).hostname
+      const problem = igdUrlProblem(options.location, host)
+      if (problem != null) throw new MalformedResponseError(`UPnP location ${problem}`)
+      locations = [options.location]
+    } else {
+      if (options.gateway == null) throw new NoGatewayError('no default gateway: UPnP answers are taken only from the gateway; set portMappingGateway')
+      host = options.gateway
+      locations = await ssdpSearch({ ...options, gateway: host })
+    }
+    if (locations.length === 0) throw new GatewayTimeoutError(`no UPnP IGD answered the SSDP search from the gateway ${host}`)
     let lastError: unknown
     for (const location of locations) {
       try {
         const answer = await httpCall(location, { method: 'GET' }, options)
         if (answer.status !== 200) throw new MalformedResponseError(`${location}: HTTP ${answer.status}`)
-        const service = parseDescription(answer.body, location)[0]
-        if (service == null) throw new MalformedResponseError(`${location} offers no WANIPConnection service`)
+        const service = parseDescription(answer.body, location, host)[0]
+        if (service == null) throw new MalformedResponseError(`${location} offers no WANIPConnection service on the gateway ${host}`)
         log('IGD at %s: %s on %s', location, service.serviceType, service.controlUrl)
         return new UpnpClient(location, service)
       } catch (err) {
+        log('IGD at %s not used - %e', location, err)
         lastError = err
       }
     }
@@ -232,7 +298,9 @@ export class UpnpClient implements MappingClient {
         if (this.service.serviceType.endsWith(':2')) {
           // IGD:2 §2.4.18: AddAnyPortMapping picks a free port when ours is taken
           const r = await this.soap('AddAnyPortMapping', args(externalPort), ['NewReservedPort'], options)
-          externalPort = Number(r.NewReservedPort) || externalPort
+          const reserved = r.NewReservedPort === '' || r.NewReservedPort == null ? externalPort : Number(r.NewReservedPort)
+          if (!Number.isInteger(reserved) || reserved < 1 || reserved > 65535) throw new MalformedResponseError(`UPnP AddAnyPortMapping: reserved port ${String(r.NewReservedPort).slice(0, 20)} is not a port`)
+          externalPort = reserved
         } else {
           await this.soap('AddPortMapping', args(externalPort), [], options)
         }

@@ -25,7 +25,7 @@ const homes = new Set<string>()
 export const FAST_ENV = {
   BURROW_PORT_MAPPING_CHECK_SECONDS: '2',
   BURROW_PORT_MAPPING_LIFETIME_SECONDS: '60',
-  DEBUG: 'burrow:portmap*'
+  DEBUG: 'burrow:portmap*,burrow:nat:dial-back'
 }
 
 export async function startLabDaemon (lab: Lab, host: LabHost, options: { bootstrap?: string[], args?: string[], env?: Record<string, string>, port?: number } = {}): Promise<LabDaemon> {

@@ -24,7 +24,7 @@ export function register (program: Command): void {
       } else {
         console.log('mappings:')
         for (const m of r.mappings) {
-          console.log(`  ${m.protocol} ${m.internal} -> ${m.external.startsWith('/ip4/0.0.0.0/') ? m.external.replace('/ip4/0.0.0.0/', '(unknown address)/') : m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}${m.announced ? '' : ' (not announced)'}`)
+          console.log(`  ${m.protocol} ${m.internal} -> ${m.external.startsWith('/ip4/0.0.0.0/') ? m.external.replace('/ip4/0.0.0.0/', '(unknown address)/') : m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}${m.announced ? '' : ' (unconfirmed: not announced)'}`)
         }
       }
       console.log(`advice:        ${r.advice}`)

@@ -23,7 +23,7 @@ export function register (program: Command): void {
       list('announced', s.addresses.announced)
       list('observed', s.addresses.observed)
       list('relayed', s.addresses.relayed)
-      list('port mappings', s.portMappings.map(m => `${m.protocol} ${m.internal} -> ${m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}`))
+      list('port mappings', s.portMappings.map(m => `${m.protocol} ${m.internal} -> ${m.external}${m.expiresAt != null ? ` until ${m.expiresAt}` : ''}${m.confirmed ? '' : ' (unconfirmed: waiting for a dial-back, not announced)'}`))
       list('reservations', s.reservations.map(r => `${r.relay}${r.expiresAt != null ? ` until ${r.expiresAt}` : ''}`))
       list('connections', s.connections.map(c => `${c.peerId} ${c.direct ? 'direct ' : 'relayed'} ${c.direction.padEnd(8)} ${c.remoteAddress}${c.rttMs != null ? ` ${c.rttMs} ms` : ''}${c.whyRelayed != null ? `\n      not direct: ${c.whyRelayed}` : ''}`))
       console.log(`outbox:        ${s.messages.outboxPending} pending, ${s.messages.outboxFailed} failed`)

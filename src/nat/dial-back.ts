@@ -1,0 +1,147 @@
+/**
+ * Asks AutoNAT v2 to dial back a new candidate address (a port mapping) over the connections
+ * already open, instead of waiting for the next peer to connect.
+ *
+ * @libp2p/autonat-v2 asks a peer to verify our unverified addresses once, when the peer
+ * connects (its topology's onConnect). A port mapping is made a few seconds after the
+ * bootstrap connections, so its address would wait for a new peer, which may never come on
+ * a small swarm. The client's `verifyExternalAddresses(connection)` is what onConnect calls;
+ * the service keeps the client in a field that its typings mark private.
+ *
+ * Written for @libp2p/autonat-v2 2.0.x (service.client.verifyExternalAddresses). If a later
+ * version moves it, `autoNatDialBack` logs an error once at start and mapped addresses are
+ * confirmed only as new peers connect (slower, never less safe).
+ * @see https://github.com/libp2p/specs/blob/master/autonat/autonat-v2.md
+ */
+import { logger } from '@libp2p/logger'
+import type { Connection, PeerId, PeerStore } from '@libp2p/interface'
+
+const log = logger('burrow:nat:dial-back')
+
+/** AutoNAT v2's dial request protocol: a peer that speaks it can dial us back. */
+export const AUTONAT_V2_DIAL_REQUEST = '/libp2p/autonat/2/dial-request'
+
+interface AutoNatClientInternals {
+  verifyExternalAddresses?: (connection: Connection) => Promise<void>
+  queue?: { onIdle?: (options?: { signal?: AbortSignal }) => Promise<void> }
+}
+
+/** Mappings of several listen ports land within a moment of each other: one round of requests for all. */
+const COALESCE_MS = 200
+
+/** A verification round takes at most AutoNAT v2's own timeout (30 s, its TIMEOUT), plus a margin. */
+const ROUND_TIMEOUT_MS = 35_000
+
+/**
+ * While an address stays unconfirmed, ask again after these delays (then every last one).
+ * A request over a connection that died with the router's state (a reboot flushes the NAT's
+ * connection table) gets no answer; a peer that did answer is not asked again by AutoNAT
+ * (one result per network segment), so a repeat costs nothing there.
+ */
+const RETRY_MS = [5_000, 10_000, 30_000, 60_000]
+
+/** A connection that does not answer a ping within this long is taken for dead (a NAT that lost its state). */
+const PING_TIMEOUT_MS = 5_000
+
+/** AutoNAT peers remembered to dial again when their connection died (a reboot or a new WAN address kills them all). */
+const REMEMBERED_PEERS = 4
+
+export interface DialBackComponents {
+  getConnections: () => Connection[]
+  peerStore: PeerStore
+  /** whether some address still waits for a dial-back (retries stop when none does) */
+  unconfirmed: () => boolean
+  /** one round trip over an open connection (throws when there is no answer) */
+  ping: (conn: Connection, options: { signal: AbortSignal }) => Promise<unknown>
+  /** opens a new connection to a peer */
+  dial: (peer: PeerId, options: { signal: AbortSignal }) => Promise<unknown>
+}
+
+export interface DialBack {
+  /** a new candidate address: ask the connected AutoNAT peers (coalesced, never overlapping) */
+  request: () => void
+  /** cancels the retry timer */
+  stop: () => void
+}
+
+/**
+ * Returns the dial-back requester, or undefined (logged) when the installed AutoNAT cannot
+ * be asked. One round asks each AutoNAT v2 peer we dialed out to (one connection each, up to
+ * REMEMBERED_PEERS of them) to verify our unverified addresses; a peer whose connection does
+ * not answer a ping is dialed again instead (identify then makes AutoNAT ask it). Rounds
+ * never overlap, and each waits until AutoNAT's queue is idle: two requests for one address
+ * to one peer race, the peer's second dial fails as a duplicate (one dial port), and AutoNAT
+ * takes that as "not reachable" for the peer's whole network segment for good. Rounds repeat
+ * (RETRY_MS) while an address stays unconfirmed.
+ */
+export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): DialBack | undefined {
+  const client = (autoNat as { client?: AutoNatClientInternals } | undefined)?.client
+  const verify = client?.verifyExternalAddresses
+  if (client == null || typeof verify !== 'function') {
+    log.error('@libp2p/autonat-v2 has no client.verifyExternalAddresses (written for 2.0.x): mapped addresses are confirmed only when new peers connect')
+    return undefined
+  }
+  const idle = async (): Promise<void> => {
+    await client.queue?.onIdle?.({ signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch(() => {})
+  }
+  let chain: Promise<void> = Promise.resolve()
+  let pending = false
+  let stopped = false
+  let retries = 0
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+  // AutoNAT peers we had outbound connections to, oldest first
+  const remembered = new Map<string, PeerId>()
+  const round = async (): Promise<void> => {
+    await new Promise(resolve => setTimeout(resolve, COALESCE_MS).unref())
+    pending = false
+    if (stopped) return
+    await idle()
+    const connections = components.getConnections()
+    // a peer that dialed in to us holds a connection to our external address from its dial
+    // port, so its dial-back to that address fails as a duplicate (one 4-tuple), and AutoNAT
+    // would take that false "unreachable" for the whole network segment: ask the others
+    const dialedIn = new Set(connections.filter(c => c.direction === 'inbound' && c.limits == null).map(c => c.remotePeer.toString()))
+    for (const conn of connections) {
+      // AutoNAT does not run over relayed (limited) connections
+      if (conn.limits != null || conn.status !== 'open' || dialedIn.has(conn.remotePeer.toString())) continue
+      const info = await components.peerStore.get(conn.remotePeer).catch(() => undefined)
+      if (info?.protocols.includes(AUTONAT_V2_DIAL_REQUEST) !== true) continue
+      remembered.delete(conn.remotePeer.toString())
+      remembered.set(conn.remotePeer.toString(), conn.remotePeer)
+      if (remembered.size > REMEMBERED_PEERS) remembered.delete(remembered.keys().next().value ?? '')
+    }
+    for (const [key, peer] of remembered) {
+      if (stopped) return
+      if (dialedIn.has(key)) continue
+      const conn = components.getConnections().find(c => c.remotePeer.equals(peer) && c.limits == null && c.status === 'open' && c.direction === 'outbound')
+      if (conn != null) {
+        const alive = await components.ping(conn, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) }).then(() => true, () => false)
+        if (alive) {
+          log('asking %p to dial back our new addresses', peer)
+          await verify.call(client, conn).catch((err: Error) => { log('dial-back request to %p failed - %e', peer, err) })
+          continue
+        }
+        // the router lost this connection (reboot, new WAN address): a new one asks AutoNAT itself, on identify
+        log('%p does not answer over its connection: connecting again', peer)
+        conn.abort(new Error('no answer to a ping after our external address changed'))
+      } else {
+        log('no connection to %p: connecting again', peer)
+      }
+      await components.dial(peer, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch((err: Error) => { log('could not reach %p - %e', peer, err) })
+    }
+    await idle()
+    if (stopped || !components.unconfirmed()) { retries = 0; return }
+    clearTimeout(retryTimer)
+    retryTimer = setTimeout(run, RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)])
+    retryTimer.unref()
+  }
+  const run = (): void => {
+    if (pending || stopped) return
+    pending = true
+    chain = chain.then(round).catch((err: Error) => { log.error('dial-back requests failed - %e', err) })
+  }
+  return {
+    request: () => { retries = 0; run() },
+    stop: () => { stopped = true; clearTimeout(retryTimer) }
+  }
+}
