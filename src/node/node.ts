@@ -83,6 +83,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
   /** one-line notes for the daemon to print at start (e.g. a private bootstrap address dialled because it was named) */
   startNotes: string[] = []
   /** addresses the user named: dialled even when private */
+  private bootstrapIds = new Set<string>()
+  private readonly bootstrapAnswered = new Set<string>()
   private readonly named = new NamedAddresses()
   private readonly unsubscribe: Array<() => void> = []
   /** the STUN server a relay node runs for the UDP punch path */
@@ -154,7 +156,14 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       this.forward(messaging, 'message')
       this.forward(messaging, 'message:delivered')
       this.forward(messaging, 'message:failed')
-      const onConnect = (evt: CustomEvent<PeerId>): void => { this.safeDispatch('peer:connect', evt.detail.toString()) }
+      const bootstrapIds = new Set(bootstrapList.map(b => /\/p2p\/([^/]+)$/.exec(b)?.[1]).filter((id): id is string => id != null))
+      this.bootstrapIds = bootstrapIds
+      this.bootstrapAnswered.clear()
+      const onConnect = (evt: CustomEvent<PeerId>): void => {
+        const id = evt.detail.toString()
+        if (bootstrapIds.has(id)) this.bootstrapAnswered.add(id)
+        this.safeDispatch('peer:connect', id)
+      }
       const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.safeDispatch('peer:disconnect', evt.detail.toString()) }
       libp2p.addEventListener('peer:connect', onConnect)
       libp2p.addEventListener('peer:disconnect', onDisconnect)
@@ -442,6 +451,7 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         stunServer: this.stun?.status() ?? null
       },
       rendezvous: { providedAt: this.providedAt > 0 ? new Date(this.providedAt).toISOString() : null },
+      bootstrap: { peers: this.bootstrapIds.size, answered: this.bootstrapAnswered.size },
       connections: this.connections(),
       dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
       messages: {

@@ -54,6 +54,8 @@ export interface NodeStatus {
   udpPunch: { enabled: boolean, stunServers: string[], attempts: UdpPunchAttempt[], stunServer: StunServerStatus | null }
   /** when this (private) node last announced itself under its rendezvous key */
   rendezvous: { providedAt: string | null }
+  /** bootstrap peers in the list, and how many of them we have connected to since start */
+  bootstrap: { peers: number, answered: number }
   dht: { protocol: string, mode: 'client' | 'server', routingTable: number }
   messages: { outboxPending: number, outboxFailed: number }
 }

@@ -28,6 +28,9 @@ const PUNCH_MODES: Record<string, { holePunch: boolean, udpPunch: boolean }> = {
   off: { holePunch: false, udpPunch: false }
 }
 
+/** When the daemon says how many bootstrap peers answered. */
+const BOOTSTRAP_REPORT_MS = 10_000
+
 /** How long a clean stop may take before the daemon gives up on it. */
 const STOP_TIMEOUT_MS = 10_000
 
@@ -131,6 +134,16 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   for (const note of node.startNotes) console.log(note)
   console.log(`control socket: ${control.socketPath}`)
   console.log('ready')
+
+  // a node that reaches none of its bootstrap peers says so, once, with what to check
+  if (node.bootstrapPeers.length > 0) {
+    setTimeout(() => {
+      void node.status().then(s => {
+        if (s.bootstrap.answered === 0) console.log(`bootstrap: 0 of ${s.bootstrap.peers} peers answered after ${BOOTSTRAP_REPORT_MS / 1000} s: check the network, or pass --bootstrap`)
+        else console.log(`bootstrap: ${s.bootstrap.answered} of ${s.bootstrap.peers} peers answered`)
+      }, () => {})
+    }, BOOTSTRAP_REPORT_MS).unref()
+  }
 
   node.addEventListener('message', (evt) => {
     const m = evt.detail
