@@ -1,4 +1,4 @@
-import type { InboxMessage, OutboxEntry } from '../messaging/index.js'
+import type { InboxMessage, MessagingUsage, OutboxEntry } from '../messaging/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import type { UdpPunchAttempt } from '../udppunch/index.js'
 import type { StunServerStatus } from '../stun/index.js'
@@ -53,7 +53,8 @@ export interface NodeStatus {
   /** when this (private) node last announced itself under its rendezvous key */
   rendezvous: { providedAt: string | null }
   dht: { protocol: string, mode: 'client' | 'server', routingTable: number }
-  messages: { outboxPending: number, outboxFailed: number }
+  /** the outbox; the inbox against its quotas; bytes held for unfinished inbound frames against their budget */
+  messages: { outboxPending: number, outboxFailed: number } & MessagingUsage
 }
 
 export interface FindResult {
