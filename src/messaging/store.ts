@@ -145,6 +145,16 @@ export type AddResult =
 
 interface Use { bytes: number, count: number }
 
+interface PendingAdd {
+  incoming: IncomingMessage
+  receivedAtMs: number
+  resolve: (result: AddResult) => void
+  reject: (err: unknown) => void
+}
+
+/** Messages in one group commit at most: 64 × 1 MiB bounds the batch LevelDB holds at once. */
+const MAX_GROUP = 64
+
 export class InboxStore {
   private readonly datastore: Datastore
   private readonly quota: InboxQuota
@@ -154,6 +164,9 @@ export class InboxStore {
   private readonly total: Use = { bytes: 0, count: 0 }
   private readonly bySender = new Map<string, Use>()
   private readonly skippedKeys = new Set<string>()
+  /** Messages waiting for the next group commit, in arrival order. */
+  private readonly queue: PendingAdd[] = []
+  private draining = false
 
   constructor (datastore: Datastore, quota: InboxQuota) {
     this.datastore = datastore
@@ -195,15 +208,26 @@ export class InboxStore {
    * Stores the message unless this sender already delivered this id. Resolves once the
    * write is committed (synced to disk on LevelDB). Throws InboxQuotaError, writing
    * nothing, when the message would take the sender or the inbox over its quota.
+   *
+   * Messages that arrive while a write is on its way are committed together in one synced
+   * batch (group commit), so a sync costs one disk flush per group, not per message.
    */
   async add (incoming: IncomingMessage, receivedAtMs: number): Promise<AddResult> {
-    const run = this.tail.then(async () => this.addNow(incoming, receivedAtMs))
-    this.tail = run.catch(() => {})
-    return run
+    return new Promise<AddResult>((resolve, reject) => {
+      this.queue.push({ incoming, receivedAtMs, resolve, reject })
+      if (!this.draining) {
+        this.draining = true
+        const run = this.tail.then(async () => this.drain())
+        this.tail = run.catch(() => {})
+      }
+    })
   }
 
   /** Resolves when every write queued so far has finished. */
   async flush (): Promise<void> {
+    while (this.draining) {
+      await this.tail
+    }
     await this.tail
   }
 
@@ -223,47 +247,94 @@ export class InboxStore {
     }
   }
 
-  private async addNow (incoming: IncomingMessage, receivedAtMs: number): Promise<AddResult> {
+  private async drain (): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        const group = this.queue.splice(0, MAX_GROUP)
+        try {
+          await this.writeGroup(group)
+        } catch (err) {
+          for (const p of group) p.reject(err)
+        }
+      }
+    } finally {
+      this.draining = false
+    }
+  }
+
+  /** Checks each message of the group in order (dedupe, quotas), then commits those to store in one synced batch. */
+  private async writeGroup (group: PendingAdd[]): Promise<void> {
     if (this.nextSeq < 0) {
       await this.load()
     }
-    const indexKey = new Key(`${INBOX_IDS_PREFIX}${incoming.from}/${idSegment(incoming.id)}`)
-    if (await this.datastore.has(indexKey)) {
-      return { kind: 'duplicate' }
+    const ops: BatchOp[] = []
+    const outcomes: Array<{ p: PendingAdd, result?: AddResult, error?: Error, from?: string, bytes?: number }> = []
+    const claimed = new Set<string>()
+    const total = { ...this.total }
+    const senders = new Map<string, Use>()
+    let seq = this.nextSeq
+    for (const p of group) {
+      const { incoming, receivedAtMs } = p
+      const indexKey = new Key(`${INBOX_IDS_PREFIX}${incoming.from}/${idSegment(incoming.id)}`)
+      const indexText = indexKey.toString()
+      if (claimed.has(indexText) || await this.datastore.has(indexKey)) {
+        outcomes.push({ p, result: { kind: 'duplicate' } })
+        continue
+      }
+      const messageKey = `${INBOX_MESSAGES_PREFIX}${seqSegment(seq)}`
+      const record: InboxRecord = {
+        id: incoming.id,
+        from: incoming.from,
+        sentAtMs: BigInt(Math.max(0, Math.trunc(incoming.sentAtMs))),
+        receivedAtMs: BigInt(receivedAtMs),
+        body: incoming.body,
+        relayed: incoming.via === 'relayed'
+      }
+      if (incoming.contentType != null) {
+        record.contentType = incoming.contentType
+      }
+      const message = toInboxMessage(record)
+      if (message == null) {
+        outcomes.push({ p, error: new Error(`message ${incoming.id} from ${incoming.from} has a timestamp no date can hold`) })
+        continue
+      }
+      const value = InboxRecord.encode(record)
+      const sender = senders.get(incoming.from) ?? { ...(this.bySender.get(incoming.from) ?? { bytes: 0, count: 0 }) }
+      if (sender.count + 1 > this.quota.maxCountPerSender || sender.bytes + value.byteLength > this.quota.maxBytesPerSender) {
+        outcomes.push({ p, error: new InboxQuotaError('sender', `sender ${incoming.from} is at its inbox quota (${sender.count} messages, ${sender.bytes} bytes; limits ${this.quota.maxCountPerSender}, ${this.quota.maxBytesPerSender})`) })
+        continue
+      }
+      if (total.count + 1 > this.quota.maxCount || total.bytes + value.byteLength > this.quota.maxBytes) {
+        outcomes.push({ p, error: new InboxQuotaError('total', `the inbox is full (${total.count} messages, ${total.bytes} bytes; limits ${this.quota.maxCount}, ${this.quota.maxBytes})`) })
+        continue
+      }
+      sender.count++
+      sender.bytes += value.byteLength
+      senders.set(incoming.from, sender)
+      total.count++
+      total.bytes += value.byteLength
+      claimed.add(indexText)
+      ops.push({ type: 'put', key: new Key(messageKey), value })
+      ops.push({ type: 'put', key: indexKey, value: uint8ArrayFromString(`${messageKey} ${receivedAtMs}`) })
+      seq++
+      outcomes.push({ p, result: { kind: 'stored', message }, from: incoming.from, bytes: value.byteLength })
     }
-    const seq = this.nextSeq
-    const messageKey = `${INBOX_MESSAGES_PREFIX}${seqSegment(seq)}`
-    const record: InboxRecord = {
-      id: incoming.id,
-      from: incoming.from,
-      sentAtMs: BigInt(Math.max(0, Math.trunc(incoming.sentAtMs))),
-      receivedAtMs: BigInt(receivedAtMs),
-      body: incoming.body,
-      relayed: incoming.via === 'relayed'
+    if (ops.length > 0) {
+      ops.push({ type: 'put', key: new Key(INBOX_NEXT_SEQ_KEY), value: uint8ArrayFromString(String(seq)) })
+      // a failure rejects the whole group (caught in drain): nothing of it was written
+      await commitBatch(this.datastore, ops, true)
+      this.nextSeq = seq
     }
-    if (incoming.contentType != null) {
-      record.contentType = incoming.contentType
+    for (const o of outcomes) {
+      if (o.error != null) {
+        o.p.reject(o.error)
+      } else if (o.result != null) {
+        if (o.from != null && o.bytes != null) {
+          this.count(o.from, o.bytes)
+        }
+        o.p.resolve(o.result)
+      }
     }
-    const value = InboxRecord.encode(record)
-    const sender = this.bySender.get(incoming.from) ?? { bytes: 0, count: 0 }
-    if (sender.count + 1 > this.quota.maxCountPerSender || sender.bytes + value.byteLength > this.quota.maxBytesPerSender) {
-      throw new InboxQuotaError('sender', `sender ${incoming.from} is at its inbox quota (${sender.count} messages, ${sender.bytes} bytes; limits ${this.quota.maxCountPerSender}, ${this.quota.maxBytesPerSender})`)
-    }
-    if (this.total.count + 1 > this.quota.maxCount || this.total.bytes + value.byteLength > this.quota.maxBytes) {
-      throw new InboxQuotaError('total', `the inbox is full (${this.total.count} messages, ${this.total.bytes} bytes; limits ${this.quota.maxCount}, ${this.quota.maxBytes})`)
-    }
-    await commitBatch(this.datastore, [
-      { type: 'put', key: new Key(messageKey), value },
-      { type: 'put', key: indexKey, value: uint8ArrayFromString(`${messageKey} ${receivedAtMs}`) },
-      { type: 'put', key: new Key(INBOX_NEXT_SEQ_KEY), value: uint8ArrayFromString(String(seq + 1)) }
-    ], true)
-    this.nextSeq = seq + 1
-    this.count(incoming.from, value.byteLength)
-    const message = toInboxMessage(record)
-    if (message == null) {
-      throw new Error(`message ${incoming.id} from ${incoming.from} has a timestamp no date can hold`)
-    }
-    return { kind: 'stored', message }
   }
 
   /**
