@@ -80,6 +80,11 @@ export class ControlServer {
         })
       },
       'GET /inbox': async (req, res, _body, url) => this.inbox(req, res, url),
+      'POST /inbox/clear': async (_req, _res, body) => {
+        const before = body.beforeMs
+        if (before != null && (typeof before !== 'number' || !Number.isSafeInteger(before))) throw new InvalidInputError(`beforeMs = ${String(before)}: must be ms since the epoch`)
+        return { deleted: await this.node.clearInbox(before != null ? { beforeMs: before } : {}) }
+      },
       'GET /outbox': async () => this.node.outbox(),
       'POST /ping': async (req, res, body) => {
         const count = typeof body.count === 'number' ? body.count : 4

@@ -389,6 +389,14 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     return this.inboxStore.list(options)
   }
 
+  /**
+   * Deletes received messages: all, or those received before `beforeMs` (ms since the
+   * epoch). Their room goes back to the inbox quotas. Resolves with how many were deleted.
+   */
+  async clearInbox (options: { beforeMs?: number } = {}): Promise<number> {
+    return this.inboxStore.clear(options)
+  }
+
   /** Use of the inbox against its quotas, and bytes held for unfinished inbound frames against their budget. */
   usage (): MessagingUsage {
     return { inbox: this.inboxStore.usage(), inFlight: this.inFlightBudget.usage() }

@@ -338,6 +338,48 @@ export class InboxStore {
   }
 
   /**
+   * Deletes stored messages, all of them or those received before `beforeMs`, and gives
+   * their room back to the quotas. The dedupe ids stay (until the outbox TTL), so a late
+   * retry of a deleted message is acked without being stored again. Returns how many.
+   */
+  async clear (options: { beforeMs?: number } = {}): Promise<number> {
+    const run = this.tail.then(async () => {
+      const gone: Array<{ key: Key, from: string, bytes: number }> = []
+      for await (const { key, value } of this.datastore.query({ prefix: INBOX_MESSAGES_PREFIX })) {
+        let from = ''
+        let receivedAtMs = 0
+        try {
+          const record = InboxRecord.decode(value)
+          from = record.from
+          receivedAtMs = Number(record.receivedAtMs)
+        } catch {}
+        if (options.beforeMs == null || receivedAtMs < options.beforeMs) {
+          gone.push({ key, from, bytes: value.byteLength })
+        }
+      }
+      if (gone.length > 0) {
+        await commitBatch(this.datastore, gone.map(g => ({ type: 'del', key: g.key })), true)
+      }
+      for (const g of gone) {
+        this.skippedKeys.delete(g.key.toString())
+        this.total.bytes -= g.bytes
+        this.total.count--
+        const use = this.bySender.get(g.from)
+        if (use != null) {
+          use.bytes -= g.bytes
+          use.count--
+          if (use.count <= 0) {
+            this.bySender.delete(g.from)
+          }
+        }
+      }
+      return gone.length
+    })
+    this.tail = run.catch(() => {})
+    return run
+  }
+
+  /**
    * Drops dedupe entries for messages received before `cutoffMs`: their senders have
    * stopped retrying them (outbox TTL). Returns how many were dropped.
    */

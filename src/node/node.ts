@@ -230,6 +230,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     return this.requireMessaging().inbox(options)
   }
 
+  /** Deletes received messages (all, or those received before `beforeMs`); see Messaging.clearInbox. */
+  async clearInbox (options: { beforeMs?: number } = {}): Promise<number> {
+    return this.requireMessaging().clearInbox(options)
+  }
+
   async outbox (): Promise<OutboxEntry[]> {
     return this.requireMessaging().outbox()
   }

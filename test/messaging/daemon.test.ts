@@ -141,6 +141,14 @@ describe('messaging against the daemon: bounded disk and memory', () => {
     const grown = await dirBytes(join(d.home, 'datastore')) - before
     console.log(`datastore grew by ${(grown / MiB).toFixed(2)} MiB with a quota of ${quota / MiB} MiB (12 MiB offered)`)
     assert.ok(grown <= quota + MiB, `the datastore grew by ${grown} bytes, over the quota of ${quota} (+1 MiB for LevelDB's own files)`)
+
+    // the user empties the inbox: its room comes back and a queued message gets in
+    const cleared = await burrow(d.home, ['inbox', '--clear'])
+    assert.equal(cleared.code, 0, cleared.stderr)
+    assert.match(cleared.stdout, /deleted 3 message/)
+    assert.equal((await burrowJson<NodeStatus>(d.home, ['status'])).messages.inbox.count, 0)
+    const retried = await senders[0]!.messaging.send(peerIdFromString(d.peerId), new Uint8Array(MiB).fill(9), { id: 'after-clear' })
+    assert.equal(retried.status, 'OK')
   })
 
   it('12 peers holding half-sent 1 MiB frames stay within the in-flight budget; the excess is refused and the budget comes back', async () => {
