@@ -54,7 +54,12 @@ export const FIELDS: Field[] = [
   { path: 'messages.maxBytes', kind: 'number', default: MiB, env: 'BURROW_MESSAGES_MAX_BYTES', doc: 'largest message body sent or accepted; larger ones are answered TOO_LARGE' },
   { path: 'messages.outboxTtlSeconds', kind: 'number', default: 86_400, env: 'BURROW_MESSAGES_OUTBOX_TTL_SECONDS', doc: 'how long an unacknowledged message is retried before it is reported failed (a day covers a laptop that sleeps overnight)' },
   { path: 'messages.retryIntervalSeconds', kind: 'number', default: 30, env: 'BURROW_MESSAGES_RETRY_INTERVAL_SECONDS', doc: 'outbox retry period (a retry also starts whenever the peer connects)' },
-  { path: 'messages.maxInboundPerSecond', kind: 'number', default: 100, env: 'BURROW_MESSAGES_MAX_INBOUND_PER_SECOND', doc: 'messages accepted per second from one peer; the excess is answered RATE_LIMITED' }
+  { path: 'messages.maxInboundPerSecond', kind: 'number', default: 100, env: 'BURROW_MESSAGES_MAX_INBOUND_PER_SECOND', doc: 'messages accepted per second from one peer; the excess is answered RATE_LIMITED' },
+  { path: 'messages.inboxMaxBytes', kind: 'number', default: 256 * MiB, env: 'BURROW_MESSAGES_INBOX_MAX_BYTES', doc: 'inbox quota over all senders, in stored bytes; past it new messages are answered QUOTA_EXCEEDED and stay in their senders\' outboxes (256 messages of the largest size: a small share of an SD card or a small VPS disk)' },
+  { path: 'messages.inboxMaxCount', kind: 'number', default: 10_000, env: 'BURROW_MESSAGES_INBOX_MAX_COUNT', doc: 'inbox quota over all senders, in messages (weeks of chat); past it, QUOTA_EXCEEDED' },
+  { path: 'messages.inboxMaxBytesPerSender', kind: 'number', default: 16 * MiB, env: 'BURROW_MESSAGES_INBOX_MAX_BYTES_PER_SENDER', doc: 'inbox quota per sender, in stored bytes: 1/16 of the total, so one PeerId cannot take the inbox from everyone else' },
+  { path: 'messages.inboxMaxCountPerSender', kind: 'number', default: 1000, env: 'BURROW_MESSAGES_INBOX_MAX_COUNT_PER_SENDER', doc: 'inbox quota per sender, in messages (1/10 of the total count)' },
+  { path: 'messages.inFlightMaxBytes', kind: 'number', default: 32 * MiB, env: 'BURROW_MESSAGES_IN_FLIGHT_MAX_BYTES', doc: 'bytes held for half-received frames over all peers; a frame that would go over is answered RATE_LIMITED (32 frames of the largest size: two busy connections; 12 peers once pinned 258 MB without it)' }
 ]
 
 /** The defaults as a nested object, built from FIELDS. */

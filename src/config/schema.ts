@@ -66,7 +66,12 @@ export const configSchema = z.object({
     maxBytes: z.number().int().min(1).max(64 * 1024 * 1024),
     outboxTtlSeconds: seconds,
     retryIntervalSeconds: seconds,
-    maxInboundPerSecond: z.number().positive()
+    maxInboundPerSecond: z.number().positive(),
+    inboxMaxBytes: z.number().int().min(1),
+    inboxMaxCount: z.number().int().min(1),
+    inboxMaxBytesPerSender: z.number().int().min(1),
+    inboxMaxCountPerSender: z.number().int().min(1),
+    inFlightMaxBytes: z.number().int().min(1024)
   }).strict()
 }).strict()
 

@@ -5,6 +5,7 @@ import { logger } from '@libp2p/logger'
 import { BurrowError, InvalidInputError } from '../errors/index.js'
 import { API_PREFIX, MAX_REQUEST_BYTES, SOCKET_FILE } from './constants.js'
 import { DaemonRunningError } from './errors.js'
+import { isValidTimestamp } from '../messaging/index.js'
 import type { BurrowNode, InboxMessage } from '../index.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 
@@ -16,11 +17,17 @@ const STATUS: Record<string, number> = {
   ERR_INVALID_PEER_ID: 400,
   ERR_INVALID_MULTIADDR: 400,
   ERR_MESSAGE_TOO_LARGE: 413,
+  ERR_INVALID_MESSAGE: 400,
   ERR_PEER_NOT_FOUND: 404,
   ERR_DIAL_FAILED: 502,
   ERR_PEER_UNREACHABLE: 504,
   ERR_MESSAGE_REJECTED: 422,
-  ERR_TIMEOUT: 504
+  ERR_TIMEOUT: 504,
+  // queued in the outbox, retried later: the receiver asked us to wait (`burrow send` exits 75)
+  ERR_MESSAGE_RATE_LIMITED: 503,
+  ERR_PEER_INBOX_FULL: 503,
+  // the outbox TTL passed: not queued any more
+  ERR_MESSAGE_EXPIRED: 410
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, url: URL) => Promise<unknown>
@@ -74,6 +81,11 @@ export class ControlServer {
         })
       },
       'GET /inbox': async (req, res, _body, url) => this.inbox(req, res, url),
+      'POST /inbox/clear': async (_req, _res, body) => {
+        const before = body.beforeMs
+        if (before != null && (typeof before !== 'number' || !Number.isSafeInteger(before))) throw new InvalidInputError(`beforeMs = ${String(before)}: must be ms since the epoch`)
+        return { deleted: await this.node.clearInbox(before != null ? { beforeMs: before } : {}) }
+      },
       'GET /outbox': async () => this.node.outbox(),
       'POST /ping': async (req, res, body) => {
         const count = typeof body.count === 'number' ? body.count : 4
@@ -163,8 +175,12 @@ export class ControlServer {
     const pending: InboxMessage[] = []
     let listing = true
     const onMessage = (evt: CustomEvent<InboxMessage>): void => {
-      if (listing) pending.push(evt.detail)
-      else write(evt.detail)
+      try {
+        if (listing) pending.push(evt.detail)
+        else write(evt.detail)
+      } catch (err) {
+        log.error('inbox --follow could not show message %s - %e', evt.detail.id, err)
+      }
     }
     this.node.addEventListener('message', onMessage)
     this.streams.add(res)
@@ -198,13 +214,18 @@ export function inboxJson (m: InboxMessage): Record<string, unknown> {
   return {
     id: m.id,
     from: m.from,
-    sentAt: new Date(m.sentAtMs).toISOString(),
-    receivedAt: new Date(m.receivedAtMs).toISOString(),
+    sentAt: isoOrNull(m.sentAtMs),
+    receivedAt: isoOrNull(m.receivedAtMs),
     contentType: m.contentType ?? null,
     via: m.via,
     bytes: m.body.byteLength,
     ...(text != null ? { text } : { base64: Buffer.from(m.body).toString('base64') })
   }
+}
+
+/** A timestamp as ISO 8601, or null when no date can hold it (never a throw). */
+function isoOrNull (ms: number): string | null {
+  return isValidTimestamp(ms) ? new Date(ms).toISOString() : null
 }
 
 function str (body: Record<string, unknown>, key: string): string {

@@ -19,6 +19,40 @@ export const MAX_ID_BYTES = 128
 /** A MIME type fits easily; anything longer is not a content type. */
 export const MAX_CONTENT_TYPE_BYTES = 256
 
+/**
+ * The latest sentAtMs accepted: 9999-12-31T23:59:59.999Z, the last instant with a
+ * four-digit year (RFC 3339). Later values (2^63, a negative int64 read as uint64) are
+ * not a clock but an attack or a bug, and `new Date()` throws on those past 8.64e15:
+ * such a message is refused MALFORMED rather than clamped, so the sender learns of it.
+ */
+export const MAX_SENT_AT_MS = 253_402_300_799_999
+
+/**
+ * Inbox quota over all senders: 256 MiB is 256 messages of the largest size, a small share
+ * of a Raspberry Pi's SD card or a small VPS disk; 10,000 messages is weeks of chat. Past
+ * either, new messages are answered QUOTA_EXCEEDED and stay in their senders' outboxes.
+ */
+export const DEFAULT_INBOX_MAX_BYTES = 256 * 1024 * 1024
+export const DEFAULT_INBOX_MAX_COUNT = 10_000
+
+/**
+ * Inbox quota per sender: 1/16 of the total (16 MiB, 1,000 messages), so one PeerId
+ * cannot take the inbox from everyone else, and filling it takes 16 identities.
+ */
+export const DEFAULT_INBOX_MAX_BYTES_PER_SENDER = 16 * 1024 * 1024
+export const DEFAULT_INBOX_MAX_COUNT_PER_SENDER = 1_000
+
+/**
+ * Bytes held for unfinished (half-received) frames over all inbound streams: 32 MiB is
+ * 32 frames of the largest size at once, two fully busy connections (16 streams each).
+ * Without a cap, 12 peers took the daemon from 99 to 357 MB (issue 10). A frame whose
+ * length would go over is refused RATE_LIMITED (the sender keeps it queued).
+ */
+export const DEFAULT_IN_FLIGHT_MAX_BYTES = 32 * 1024 * 1024
+
+/** How often dedupe ids older than the outbox TTL are dropped (a sender retries no longer than that). */
+export const DEDUPE_PRUNE_INTERVAL_MS = 10 * 60 * 1000
+
 /** 30 s from writing a message to its ack: a 1 MiB body over a slow relay (~40 KiB/s) plus a disk write. */
 export const DEFAULT_ACK_TIMEOUT_MS = 30_000
 

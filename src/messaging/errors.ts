@@ -32,6 +32,12 @@ export class MessageRejectedError extends BurrowError {
   }
 }
 
+function queuedText (id: string, retryUntil: number | undefined): string {
+  return retryUntil != null
+    ? `queued in the outbox, retrying until ${new Date(retryUntil).toISOString()} (sending id ${id} again does not duplicate it)`
+    : 'not queued'
+}
+
 /**
  * The message was not delivered yet: the peer could not be reached, the ack did not
  * arrive in time, or the peer could not store it. When `queued` is true it stays in the
@@ -45,7 +51,7 @@ export class PeerUnreachableError extends BurrowError {
   readonly retryUntil?: number
 
   constructor (id: string, to: string, reason: string, retryUntil?: number, options?: ErrorOptions) {
-    super('ERR_PEER_UNREACHABLE', `message ${id} to ${to} not delivered yet (${reason}); ${retryUntil != null ? `queued in the outbox, retrying until ${new Date(retryUntil).toISOString()}` : 'not queued'}`, options)
+    super('ERR_PEER_UNREACHABLE', `message ${id} to ${to} not delivered yet (${reason}); ${queuedText(id, retryUntil)}`, options)
     this.id = id
     this.to = to
     this.queued = retryUntil != null
@@ -56,8 +62,9 @@ export class PeerUnreachableError extends BurrowError {
 }
 
 /**
- * The receiver answered RATE_LIMITED: this sender is over its inbound message rate there.
- * The message stays in the outbox and is retried, like PeerUnreachableError.
+ * The receiver answered RATE_LIMITED: this sender is over its inbound message rate there,
+ * or the receiver is busy with unfinished frames. The message stays in the outbox and is
+ * retried, like PeerUnreachableError.
  */
 export class MessageRateLimitedError extends BurrowError {
   readonly id: string
@@ -66,13 +73,47 @@ export class MessageRateLimitedError extends BurrowError {
   readonly retryUntil?: number
 
   constructor (id: string, to: string, retryUntil?: number, options?: ErrorOptions) {
-    super('ERR_MESSAGE_RATE_LIMITED', `peer ${to} is rate limiting us, message ${id} not delivered yet; ${retryUntil != null ? `queued in the outbox, retrying until ${new Date(retryUntil).toISOString()}` : 'not queued'}`, options)
+    super('ERR_MESSAGE_RATE_LIMITED', `peer ${to} is rate limiting us, message ${id} not delivered yet; ${queuedText(id, retryUntil)}`, options)
     this.id = id
     this.to = to
     this.queued = retryUntil != null
     if (retryUntil != null) {
       this.retryUntil = retryUntil
     }
+  }
+}
+
+/**
+ * The receiver answered QUOTA_EXCEEDED: its inbox is full (for this sender or in total).
+ * The message stays in the outbox and is retried until its TTL, like a rate limit.
+ */
+export class InboxFullError extends BurrowError {
+  readonly id: string
+  readonly to: string
+  readonly queued: boolean
+  readonly retryUntil?: number
+
+  constructor (id: string, to: string, retryUntil?: number, reason?: string, options?: ErrorOptions) {
+    super('ERR_PEER_INBOX_FULL', `peer ${to}'s inbox is over its quota${reason != null && reason !== '' ? ` (${reason})` : ''}, message ${id} not delivered yet; ${queuedText(id, retryUntil)}`, options)
+    this.id = id
+    this.to = to
+    this.queued = retryUntil != null
+    if (retryUntil != null) {
+      this.retryUntil = retryUntil
+    }
+  }
+}
+
+/** The message's outbox TTL has passed without an ack: it is marked failed and no longer retried. */
+export class MessageExpiredError extends BurrowError {
+  readonly id: string
+  readonly to: string
+  readonly queued = false
+
+  constructor (id: string, to: string, attempts: number, lastError?: string, options?: ErrorOptions) {
+    super('ERR_MESSAGE_EXPIRED', `message ${id} to ${to} expired: its outbox TTL passed after ${attempts} attempt(s)${lastError != null ? ` (last: ${lastError})` : ''}; it is marked failed and will not be retried`, options)
+    this.id = id
+    this.to = to
   }
 }
 

@@ -11,6 +11,9 @@ import type { ByteStream } from '@libp2p/utils'
 /** 8 varint bytes encode up to 2^56: more than any frame, still a safe integer. */
 const MAX_PREFIX_BYTES = 8
 
+/** The read buffer of a stream never needs to be smaller than yamux's initial window. */
+const MIN_BUFFER_BYTES = 256 * 1024
+
 /** The length prefix announced a frame over the limit; the body was not read. */
 export class FrameTooLargeError extends Error {
   override name = 'FrameTooLargeError'
@@ -19,6 +22,11 @@ export class FrameTooLargeError extends Error {
 /** The length prefix does not end within MAX_PREFIX_BYTES. */
 export class BadPrefixError extends Error {
   override name = 'BadPrefixError'
+}
+
+/** The frame's length would take the in-flight budget over its cap; the body was not read. */
+export class InFlightBudgetError extends Error {
+  override name = 'InFlightBudgetError'
 }
 
 /** The stream ended in the middle of a frame. */
@@ -37,18 +45,70 @@ export function encodeFrame (data: Uint8Array): Uint8ArrayList {
   return new Uint8ArrayList(Uint8Array.from(prefix), data)
 }
 
+/**
+ * One budget for the bytes of frames being received, over all streams and connections:
+ * a frame's announced length is reserved when its prefix has been read and released once
+ * the frame has been handled (or its stream ended). Past the cap, new frames are refused,
+ * so peers holding half-sent frames cannot pin more memory than the cap (issue 10, item 5).
+ */
+export class InFlightBudget {
+  readonly maxBytes: number
+  private held = 0
+  private refusedFrames = 0
+
+  constructor (maxBytes: number) {
+    this.maxBytes = maxBytes
+  }
+
+  tryReserve (bytes: number): boolean {
+    if (this.held + bytes > this.maxBytes) {
+      this.refusedFrames++
+      return false
+    }
+    this.held += bytes
+    return true
+  }
+
+  release (bytes: number): void {
+    this.held = Math.max(0, this.held - bytes)
+  }
+
+  /** Bytes reserved now, the cap, and how many frames were refused since start. */
+  usage (): { bytes: number, maxBytes: number, refused: number } {
+    return { bytes: this.held, maxBytes: this.maxBytes, refused: this.refusedFrames }
+  }
+}
+
 export class FrameStream {
   private readonly bytes: ByteStream<Stream>
   private readonly maxFrameBytes: number
+  private readonly budget?: InFlightBudget
+  /** Bytes this stream holds in the budget for the frame being read or handled. */
+  private held = 0
 
-  constructor (stream: Stream, maxFrameBytes: number) {
+  constructor (stream: Stream, maxFrameBytes: number, budget?: InFlightBudget) {
     this.maxFrameBytes = maxFrameBytes
-    // room for one whole frame plus what a pipelining peer may have sent behind it
-    this.bytes = byteStream(stream, { maxBufferSize: Math.max(4 * 1024 * 1024, 2 * maxFrameBytes) })
+    this.budget = budget
+    // room for one whole frame (a sender writes the next one only after the ack of this
+    // one), and at least 256 KiB (yamux's initial window) so the early ack of an oversized
+    // frame is written before the bytes behind it overflow the buffer
+    this.bytes = byteStream(stream, { maxBufferSize: Math.max(MIN_BUFFER_BYTES, maxFrameBytes + MAX_PREFIX_BYTES) })
   }
 
-  /** The next frame, or null when the remote closed its side cleanly between frames. */
+  /** Gives back what the last frame held in the budget; read() and the stream's end call it too. */
+  release (): void {
+    if (this.held > 0) {
+      this.budget?.release(this.held)
+      this.held = 0
+    }
+  }
+
+  /**
+   * The next frame, or null when the remote closed its side cleanly between frames. With
+   * a budget, the frame's bytes stay reserved until release() or the next read().
+   */
   async read (options: AbortOptions = {}): Promise<Uint8Array | null> {
+    this.release()
     let length = 0
     for (let i = 0; ; i++) {
       if (i === MAX_PREFIX_BYTES) {
@@ -77,9 +137,16 @@ export class FrameStream {
     if (length === 0) {
       return new Uint8Array(0)
     }
+    if (this.budget != null) {
+      if (!this.budget.tryReserve(length)) {
+        throw new InFlightBudgetError(`frame of ${length} bytes would take unfinished frames over ${this.budget.maxBytes} bytes`)
+      }
+      this.held = length
+    }
     try {
       return (await this.bytes.read({ ...options, bytes: length })).subarray()
     } catch (err) {
+      this.release()
       if (err instanceof Error && err.name === 'UnexpectedEOFError') {
         throw new TruncatedFrameError(`stream ended inside a frame of ${length} bytes`)
       }

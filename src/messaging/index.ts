@@ -18,17 +18,23 @@
  */
 import { Messaging } from './messaging.js'
 import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { InboxUsage } from './store.js'
 import type { Datastore } from 'interface-datastore'
 
 export { Messaging }
 export {
   PROTOCOL as MESSAGE_PROTOCOL, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_OUTBOX_TTL_MS,
-  DEFAULT_RETRY_INTERVAL_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_READ_TIMEOUT_MS
+  DEFAULT_RETRY_INTERVAL_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_READ_TIMEOUT_MS, MAX_SENT_AT_MS,
+  DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_MAX_COUNT, DEFAULT_INBOX_MAX_BYTES_PER_SENDER,
+  DEFAULT_INBOX_MAX_COUNT_PER_SENDER, DEFAULT_IN_FLIGHT_MAX_BYTES
 } from './constants.js'
 export {
   MessageTooLargeError, InvalidMessageError, MessageRejectedError, PeerUnreachableError, MessageRateLimitedError,
-  AckTimeoutError, UnexpectedAckError
+  InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError
 } from './errors.js'
+export { GuardedEventEmitter } from './guarded-events.js'
+export { isValidTimestamp } from './validate.js'
+export type { InboxUsage } from './store.js'
 
 export interface MessagingInit {
   /** Largest body sent or accepted, in bytes (default 1 MiB). */
@@ -43,6 +49,22 @@ export interface MessagingInit {
   readTimeoutMs?: number
   /** Inbound messages accepted per second from one peer, with a one-second burst (default 100). */
   maxInboundPerSecond?: number
+  /** Inbox quota over all senders, in stored bytes (default 256 MiB); past it, QUOTA_EXCEEDED. */
+  inboxMaxBytes?: number
+  /** Inbox quota over all senders, in messages (default 10,000). */
+  inboxMaxCount?: number
+  /** Inbox quota per sender, in stored bytes (default 16 MiB). */
+  inboxMaxBytesPerSender?: number
+  /** Inbox quota per sender, in messages (default 1,000). */
+  inboxMaxCountPerSender?: number
+  /** Bytes held for unfinished inbound frames over all streams (default 32 MiB); past it, new frames get RATE_LIMITED. */
+  inFlightMaxBytes?: number
+}
+
+/** What `status` shows of messaging: the inbox against its quotas, unfinished frames against their budget. */
+export interface MessagingUsage {
+  inbox: InboxUsage
+  inFlight: { bytes: number, maxBytes: number, refused: number }
 }
 
 export interface MessagingComponents {

@@ -8,25 +8,29 @@
  * @see ../../docs/messaging.md
  */
 import { randomUUID } from 'node:crypto'
-import { TypedEventEmitter, setMaxListeners } from '@libp2p/interface'
+import { setMaxListeners } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
-  CLOSE_TIMEOUT_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_MAX_MESSAGE_BYTES,
+  CLOSE_TIMEOUT_MS, DEDUPE_PRUNE_INTERVAL_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_IN_FLIGHT_MAX_BYTES,
+  DEFAULT_INBOX_MAX_BYTES, DEFAULT_INBOX_MAX_BYTES_PER_SENDER, DEFAULT_INBOX_MAX_COUNT,
+  DEFAULT_INBOX_MAX_COUNT_PER_SENDER, DEFAULT_MAX_INBOUND_PER_SECOND, DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_OUTBOX_TTL_MS, DEFAULT_READ_TIMEOUT_MS, DEFAULT_RETRY_INTERVAL_MS, FRAME_OVERHEAD_BYTES, IDLE_SESSION_MS,
-  INBOUND_BURST_SECONDS, MAX_CONCURRENT_SENDS_PER_PEER, MAX_CONTENT_TYPE_BYTES, MAX_ID_BYTES,
+  INBOUND_BURST_SECONDS, MAX_CONCURRENT_SENDS_PER_PEER,
   MAX_INBOUND_STREAMS, MAX_OUTBOUND_STREAMS, PROTOCOL, RETRY_PEER_CONCURRENCY
 } from './constants.js'
 import {
-  AckTimeoutError, InvalidMessageError, MessageRateLimitedError, MessageRejectedError, MessageTooLargeError,
-  PeerUnreachableError, UnexpectedAckError
+  AckTimeoutError, InboxFullError, InvalidMessageError, MessageExpiredError, MessageRateLimitedError,
+  MessageRejectedError, MessageTooLargeError, PeerUnreachableError, UnexpectedAckError
 } from './errors.js'
-import { BadPrefixError, FrameStream, FrameTooLargeError, TruncatedFrameError } from './framing.js'
+import { BadPrefixError, FrameStream, FrameTooLargeError, InFlightBudget, InFlightBudgetError, TruncatedFrameError } from './framing.js'
+import { GuardedEventEmitter } from './guarded-events.js'
 import { Ack, Message } from './pb/message.js'
 import { PeerRateLimiter } from './rate-limiter.js'
-import { InboxStore, OutboxStore } from './store.js'
+import { InboxQuotaError, InboxStore, OutboxStore } from './store.js'
+import { checkContentType, checkId, checkSentAtMs } from './validate.js'
 import type {
-  InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, OutboxEntry, SendOptions, SendResult
+  InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, MessagingUsage, OutboxEntry, SendOptions, SendResult
 } from './index.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { isRelayed } from '../connections/index.js'
@@ -45,16 +49,13 @@ type Outcome =
   | { kind: 'ok', rttMs: number, via: Via }
   | { kind: 'rejected', status: string, reason?: string }
   | { kind: 'rate-limited' }
+  | { kind: 'quota', reason?: string }
   | { kind: 'not-delivered', reason: string, cause?: unknown }
 
 /** An open connection that is not relayed, else any open one. */
 function pickConnection (connections: Connection[]): Connection | undefined {
   const open = connections.filter(c => c.status === 'open')
   return open.find(c => !isRelayed(c)) ?? open[0]
-}
-
-function utf8Length (s: string): number {
-  return Buffer.byteLength(s, 'utf8')
 }
 
 function errorText (err: unknown): string {
@@ -171,7 +172,7 @@ class OutboundSession {
   }
 }
 
-export class Messaging extends TypedEventEmitter<MessagingEvents> {
+export class Messaging extends GuardedEventEmitter<MessagingEvents> {
   private readonly components: MessagingComponents
   private readonly maxMessageBytes: number
   private readonly maxFrameBytes: number
@@ -182,6 +183,8 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
   private readonly rateLimiter: PeerRateLimiter
   private readonly inboxStore: InboxStore
   private readonly outboxStore: OutboxStore
+  private readonly inFlightBudget: InFlightBudget
+  private lastPruneAt = 0
   private readonly sendSlots = new KeyedSemaphore(MAX_CONCURRENT_SENDS_PER_PEER)
   /** `to/id` of entries being attempted right now, so a sweep never sends them twice at once. */
   private readonly inFlight = new Set<string>()
@@ -208,7 +211,15 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
     this.readTimeoutMs = init.readTimeoutMs ?? DEFAULT_READ_TIMEOUT_MS
     const rate = init.maxInboundPerSecond ?? DEFAULT_MAX_INBOUND_PER_SECOND
     this.rateLimiter = new PeerRateLimiter(rate, Math.ceil(rate * INBOUND_BURST_SECONDS))
-    this.inboxStore = new InboxStore(components.datastore)
+    const quota = {
+      maxBytes: init.inboxMaxBytes ?? DEFAULT_INBOX_MAX_BYTES,
+      maxCount: init.inboxMaxCount ?? DEFAULT_INBOX_MAX_COUNT,
+      maxBytesPerSender: init.inboxMaxBytesPerSender ?? DEFAULT_INBOX_MAX_BYTES_PER_SENDER,
+      maxCountPerSender: init.inboxMaxCountPerSender ?? DEFAULT_INBOX_MAX_COUNT_PER_SENDER
+    }
+    const inFlightMaxBytes = init.inFlightMaxBytes ?? DEFAULT_IN_FLIGHT_MAX_BYTES
+    this.inFlightBudget = new InFlightBudget(inFlightMaxBytes)
+    this.inboxStore = new InboxStore(components.datastore, quota)
     this.outboxStore = new OutboxStore(components.datastore)
     this.handleStream = this.handleStream.bind(this)
     this.onPeerConnect = this.onPeerConnect.bind(this)
@@ -218,7 +229,9 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       retryIntervalMs: this.retryIntervalMs,
       ackTimeoutMs: this.ackTimeoutMs,
       readTimeoutMs: this.readTimeoutMs,
-      maxInboundPerSecond: rate
+      maxInboundPerSecond: rate,
+      inFlightMaxBytes,
+      ...Object.fromEntries(Object.entries(quota).map(([k, v]) => [`inbox${k.slice(0, 1).toUpperCase()}${k.slice(1)}`, v]))
     })) {
       if (!Number.isFinite(value) || value <= 0) {
         throw new InvalidMessageError(`messaging option ${name} must be a positive number, got ${String(value)}`)
@@ -298,11 +311,13 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       throw new MessageTooLargeError(body.byteLength, this.maxMessageBytes)
     }
     const id = options.id ?? randomUUID()
-    if (id === '' || utf8Length(id) > MAX_ID_BYTES) {
-      throw new InvalidMessageError(`message id must be 1 to ${MAX_ID_BYTES} bytes`)
+    const badId = checkId(id)
+    if (badId != null) {
+      throw new InvalidMessageError(`message ${badId}`)
     }
-    if (options.contentType != null && utf8Length(options.contentType) > MAX_CONTENT_TYPE_BYTES) {
-      throw new InvalidMessageError(`content type must be at most ${MAX_CONTENT_TYPE_BYTES} bytes`)
+    const badType = checkContentType(options.contentType)
+    if (badType != null) {
+      throw new InvalidMessageError(badType)
     }
     options.signal?.throwIfAborted()
     const toText = to.toString()
@@ -366,6 +381,19 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
   /** Received messages in arrival order; `since` keeps those received at or after it (ms since the epoch). */
   async inbox (options: { since?: number, limit?: number } = {}): Promise<InboxMessage[]> {
     return this.inboxStore.list(options)
+  }
+
+  /**
+   * Deletes received messages: all, or those received before `beforeMs` (ms since the
+   * epoch). Their room goes back to the inbox quotas. Resolves with how many were deleted.
+   */
+  async clearInbox (options: { beforeMs?: number } = {}): Promise<number> {
+    return this.inboxStore.clear(options)
+  }
+
+  /** Use of the inbox against its quotas, and bytes held for unfinished inbound frames against their budget. */
+  usage (): MessagingUsage {
+    return { inbox: this.inboxStore.usage(), inFlight: this.inFlightBudget.usage() }
   }
 
   /** Entries not yet acknowledged (pending) or given up on (failed), oldest first. */
@@ -438,7 +466,7 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
 
   /** Keeps a stream for the next message after a clean exchange (one idle stream per peer), else closes it. */
   private keepIdleSession (key: string, session: OutboundSession, outcome: Outcome): void {
-    const clean = outcome.kind === 'ok' || outcome.kind === 'rate-limited'
+    const clean = outcome.kind === 'ok' || outcome.kind === 'rate-limited' || outcome.kind === 'quota'
     if (!clean || !this.started || this.idleSessions.has(key) || !session.usable()) {
       if (outcome.kind === 'not-delivered') {
         session.abort(new Error(outcome.reason))
@@ -489,6 +517,8 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       }
       case Ack.Status.RATE_LIMITED:
         return { kind: 'rate-limited' }
+      case Ack.Status.QUOTA_EXCEEDED:
+        return ack.reason != null ? { kind: 'quota', reason: ack.reason } : { kind: 'quota' }
       default:
         // INTERNAL, unspecified, or a status this version does not know: try again later
         return { kind: 'not-delivered', reason: `peer answered ${String(ack.status ?? 'no status')}${ack.reason != null ? `: ${ack.reason}` : ''}` }
@@ -518,20 +548,26 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       this.safeDispatchEvent('message:failed', { detail: { ...entry } })
       return new MessageRejectedError(entry.id, to, outcome.status, outcome.reason)
     }
-    entry.lastError = outcome.kind === 'rate-limited' ? 'RATE_LIMITED' : outcome.reason
-    if (!queue) {
-      return outcome.kind === 'rate-limited'
-        ? new MessageRateLimitedError(entry.id, to)
-        : new PeerUnreachableError(entry.id, to, outcome.reason, undefined, { cause: outcome.cause })
-    }
-    if (Date.now() >= entry.expiresAtMs) {
+    entry.lastError = outcome.kind === 'rate-limited'
+      ? 'RATE_LIMITED'
+      : outcome.kind === 'quota' ? `QUOTA_EXCEEDED${outcome.reason != null ? `: ${outcome.reason}` : ''}` : outcome.reason
+    if (queue && Date.now() >= entry.expiresAtMs) {
+      const lastError = entry.lastError
       await this.expire(entry)
-      return new PeerUnreachableError(entry.id, to, `${entry.lastError}; its outbox TTL has passed, marked failed`, undefined, { cause: outcome.kind === 'rate-limited' ? undefined : outcome.cause })
+      return new MessageExpiredError(entry.id, to, entry.attempts, lastError, { cause: outcome.kind === 'not-delivered' ? outcome.cause : undefined })
     }
-    await this.outboxStore.update(entry)
-    return outcome.kind === 'rate-limited'
-      ? new MessageRateLimitedError(entry.id, to, entry.expiresAtMs)
-      : new PeerUnreachableError(entry.id, to, outcome.reason, entry.expiresAtMs, { cause: outcome.cause })
+    if (queue) {
+      await this.outboxStore.update(entry)
+    }
+    const retryUntil = queue ? entry.expiresAtMs : undefined
+    switch (outcome.kind) {
+      case 'rate-limited':
+        return new MessageRateLimitedError(entry.id, to, retryUntil)
+      case 'quota':
+        return new InboxFullError(entry.id, to, retryUntil, outcome.reason)
+      default:
+        return new PeerUnreachableError(entry.id, to, outcome.reason, retryUntil, { cause: outcome.cause })
+    }
   }
 
   private async expire (entry: OutboxEntry): Promise<void> {
@@ -575,6 +611,13 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
     this.sweeping = true
     try {
       const now = Date.now()
+      if (now - this.lastPruneAt >= Math.min(DEDUPE_PRUNE_INTERVAL_MS, this.outboxTtlMs)) {
+        this.lastPruneAt = now
+        const pruned = await this.inboxStore.pruneDedupe(now - this.outboxTtlMs)
+        if (pruned > 0) {
+          log('dropped %d dedupe ids older than the outbox TTL', pruned)
+        }
+      }
       const byPeer = new Map<string, OutboxEntry[]>()
       for (const entry of await this.outboxStore.list()) {
         if (entry.state !== 'pending' || this.inFlight.has(`${entry.to}/${entry.id}`)) {
@@ -648,8 +691,8 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
         }
         await this.settle(entry, outcome, true)
         log.trace('retry of %s to %s: %s', entry.id, to, outcome.kind)
-        if (outcome.kind === 'not-delivered' || outcome.kind === 'rate-limited') {
-          break // the peer is unreachable or wants us to slow down: next sweep
+        if (outcome.kind === 'not-delivered' || outcome.kind === 'rate-limited' || outcome.kind === 'quota') {
+          break // the peer is unreachable, wants us to slow down, or is full: next sweep
         }
         if (outcome.kind === 'rejected') {
           // the receiver may end the stream after an error ack: start afresh
@@ -676,8 +719,10 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
   private async handleStream (stream: Stream, connection: Connection): Promise<void> {
     const from = connection.remotePeer.toString()
     const via: Via = isRelayed(connection) ? 'relayed' : 'direct'
-    const frames = new FrameStream(stream, this.maxFrameBytes)
+    const frames = new FrameStream(stream, this.maxFrameBytes, this.inFlightBudget)
     this.inboundStreams.add(stream)
+    /** A frame was refused before its body was read: the rest of it is not wanted. */
+    let refusedMidFrame = false
     try {
       while (stream.status === 'open') {
         const signal = AbortSignal.any([AbortSignal.timeout(this.readTimeoutMs), this.shutdown.signal])
@@ -688,10 +733,18 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
           if (err instanceof FrameTooLargeError) {
             log('frame from %s refused - %s', from, err.message)
             await frames.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
+            refusedMidFrame = true
+            break
+          }
+          if (err instanceof InFlightBudgetError) {
+            log('frame from %s refused - %s', from, err.message)
+            await frames.write(Ack.encode({ id: '', status: Ack.Status.RATE_LIMITED, reason: 'receiver busy: too many unfinished frames' }), { signal })
+            refusedMidFrame = true
             break
           }
           if (err instanceof BadPrefixError) {
             await frames.write(Ack.encode({ id: '', status: Ack.Status.MALFORMED, reason: 'bad length prefix' }), { signal })
+            refusedMidFrame = true
             break
           }
           if (err instanceof TruncatedFrameError) {
@@ -703,16 +756,24 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
           break // the sender closed its side between frames: done
         }
         const ack = await this.receive(frame, from, via)
+        frames.release()
         await frames.write(Ack.encode(ack), { signal })
         if (ack.status === Ack.Status.MALFORMED) {
           break
         }
       }
-      await stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
+      if (refusedMidFrame) {
+        // the ack is on its way (data and reset keep their order on the connection); the
+        // body behind the refused prefix is dropped now instead of buffered until a close
+        stream.abort(new Error('frame refused'))
+      } else {
+        await stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
+      }
     } catch (err) {
       log('inbound stream from %s ended - %s', from, errorText(err))
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
+      frames.release()
       this.inboundStreams.delete(stream)
     }
   }
@@ -726,11 +787,14 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       return { id: '', status: Ack.Status.MALFORMED, reason: errorText(err).slice(0, MAX_REASON_LENGTH) }
     }
     const id = message.id
-    if (id === '' || utf8Length(id) > MAX_ID_BYTES) {
-      return { id: '', status: Ack.Status.MALFORMED, reason: `id must be 1 to ${MAX_ID_BYTES} bytes` }
+    const badId = checkId(id)
+    if (badId != null) {
+      return { id: '', status: Ack.Status.MALFORMED, reason: badId }
     }
-    if (message.contentType != null && utf8Length(message.contentType) > MAX_CONTENT_TYPE_BYTES) {
-      return { id, status: Ack.Status.MALFORMED, reason: `content type over ${MAX_CONTENT_TYPE_BYTES} bytes` }
+    const bad = checkSentAtMs(message.sentAtMs) ?? checkContentType(message.contentType)
+    if (bad != null) {
+      log('message %s from %s refused - %s', id, from, bad)
+      return { id, status: Ack.Status.MALFORMED, reason: bad }
     }
     if (message.body.byteLength > this.maxMessageBytes) {
       return { id, status: Ack.Status.TOO_LARGE, reason: `body over ${this.maxMessageBytes} bytes` }
@@ -749,12 +813,16 @@ export class Messaging extends TypedEventEmitter<MessagingEvents> {
       if (message.contentType != null) {
         incoming.contentType = message.contentType
       }
-      const stored = await this.inboxStore.add(incoming, Date.now())
-      if (stored != null) {
-        this.safeDispatchEvent('message', { detail: stored })
+      const result = await this.inboxStore.add(incoming, Date.now())
+      if (result.kind === 'stored') {
+        this.safeDispatchEvent('message', { detail: result.message })
       }
       return { id, status: Ack.Status.OK }
     } catch (err) {
+      if (err instanceof InboxQuotaError) {
+        log('message %s from %s refused - %s', id, from, err.message)
+        return { id, status: Ack.Status.QUOTA_EXCEEDED, reason: err.scope === 'sender' ? 'over the inbox quota for this sender' : 'inbox full' }
+      }
       log.error('could not store message %s from %s - %e', id, from, err)
       return { id, status: Ack.Status.INTERNAL, reason: 'could not store the message' }
     }

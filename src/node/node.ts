@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { connect, createServer } from 'node:net'
 import { LevelDatastore } from 'datastore-level'
-import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
@@ -11,7 +10,7 @@ import type { ReachabilityState } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import { patchLimitEncoding, RelayServiceGate } from '../relay/index.js'
-import { Messaging } from '../messaging/index.js'
+import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { StunServer } from '../stun/index.js'
@@ -62,7 +61,7 @@ export interface SendOptions extends AbortOptions {
  * await node.stop()
  * ```
  */
-export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
+export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   readonly home: string
   private readonly options: CreateNodeOptions
   private _config?: BurrowConfig
@@ -151,7 +150,12 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
         retryIntervalMs: config.messages.retryIntervalSeconds * 1000,
-        maxInboundPerSecond: config.messages.maxInboundPerSecond
+        maxInboundPerSecond: config.messages.maxInboundPerSecond,
+        inboxMaxBytes: config.messages.inboxMaxBytes,
+        inboxMaxCount: config.messages.inboxMaxCount,
+        inboxMaxBytesPerSender: config.messages.inboxMaxBytesPerSender,
+        inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
+        inFlightMaxBytes: config.messages.inFlightMaxBytes
       })
       this.forward(messaging, 'message')
       this.forward(messaging, 'message:delivered')
@@ -269,6 +273,11 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
 
   async inbox (options: { since?: number, limit?: number } = {}): Promise<InboxMessage[]> {
     return this.requireMessaging().inbox(options)
+  }
+
+  /** Deletes received messages (all, or those received before `beforeMs`); see Messaging.clearInbox. */
+  async clearInbox (options: { beforeMs?: number } = {}): Promise<number> {
+    return this.requireMessaging().clearInbox(options)
   }
 
   async outbox (): Promise<OutboxEntry[]> {
@@ -456,7 +465,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
       dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
       messages: {
         outboxPending: outbox.filter(e => e.state === 'pending').length,
-        outboxFailed: outbox.filter(e => e.state === 'failed').length
+        outboxFailed: outbox.filter(e => e.state === 'failed').length,
+        ...this.requireMessaging().usage()
       }
     }
   }

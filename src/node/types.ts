@@ -1,4 +1,4 @@
-import type { InboxMessage, OutboxEntry } from '../messaging/index.js'
+import type { InboxMessage, MessagingUsage, OutboxEntry } from '../messaging/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import type { UdpPunchAttempt } from '../udppunch/index.js'
 import type { StunServerStatus } from '../stun/index.js'
@@ -57,7 +57,8 @@ export interface NodeStatus {
   /** bootstrap peers in the list, and how many of them we have connected to since start */
   bootstrap: { peers: number, answered: number }
   dht: { protocol: string, mode: 'client' | 'server', routingTable: number }
-  messages: { outboxPending: number, outboxFailed: number }
+  /** the outbox; the inbox against its quotas; bytes held for unfinished inbound frames against their budget */
+  messages: { outboxPending: number, outboxFailed: number } & MessagingUsage
 }
 
 export interface FindResult {

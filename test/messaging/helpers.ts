@@ -9,9 +9,12 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
-import { Messaging } from '../../dist/messaging/index.js'
+import { lpStream } from '@libp2p/utils'
+import { MESSAGE_PROTOCOL, Messaging } from '../../dist/messaging/index.js'
+import { Ack, Message } from '../../dist/messaging/pb/message.js'
 import type { MessagingInit } from '../../dist/messaging/index.js'
-import type { Libp2p, PrivateKey } from '@libp2p/interface'
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Datastore } from 'interface-datastore'
 
 export interface Peer {
@@ -92,10 +95,30 @@ export async function waitFor (check: () => boolean | Promise<boolean>, what: st
   }
 }
 
-export function text (s: string): Uint8Array {
+export function text (s: string): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(s)
 }
 
 export function decodeText (b: Uint8Array): string {
   return new TextDecoder().decode(b)
+}
+
+/**
+ * A hostile or broken sender: writes each Message as given (no local checks) on one stream
+ * and reads the ack after each; returns the acks (fewer if the receiver ended the stream).
+ */
+export async function sendRaw (node: Libp2p, to: PeerId | Multiaddr, messages: Array<Partial<Message>>): Promise<Ack[]> {
+  const stream = await node.dialProtocol(to, MESSAGE_PROTOCOL, { signal: AbortSignal.timeout(10_000) })
+  const lp = lpStream(stream)
+  const acks: Ack[] = []
+  try {
+    for (const m of messages) {
+      await lp.write(Message.encode(m), { signal: AbortSignal.timeout(10_000) })
+      acks.push(Ack.decode(await lp.read({ signal: AbortSignal.timeout(10_000) })))
+    }
+    await stream.close()
+  } catch {
+    stream.abort(new Error('done'))
+  }
+  return acks
 }

@@ -1,3 +1,4 @@
+import { InvalidInputError } from '../../errors/index.js'
 import { clientFor } from '../context.js'
 import type { Command } from 'commander'
 
@@ -8,7 +9,20 @@ export function register (program: Command): void {
     .description('messages received (NDJSON with --json)')
     .option('--follow', 'keep printing messages as they arrive')
     .option('--json', 'NDJSON output, one message per line')
-    .action(async (opts: { follow?: boolean, json?: boolean }, cmd: Command) => {
+    .option('--clear', 'delete the received messages (all, or those before --before), freeing the inbox quota')
+    .option('--before <time>', 'with --clear: only messages received before this ISO 8601 time')
+    .action(async (opts: { follow?: boolean, json?: boolean, clear?: boolean, before?: string }, cmd: Command) => {
+      if (opts.clear === true) {
+        let beforeMs: number | undefined
+        if (opts.before != null) {
+          beforeMs = Date.parse(opts.before)
+          if (!Number.isSafeInteger(beforeMs)) throw new InvalidInputError(`--before ${opts.before}: not an ISO 8601 time (example: 2026-01-31T12:00:00Z)`)
+        }
+        const r = await clientFor(cmd).post<{ deleted: number }>('/inbox/clear', beforeMs != null ? { beforeMs } : {})
+        if (opts.json === true) console.log(JSON.stringify(r))
+        else console.log(`deleted ${r.deleted} message(s) from the inbox`)
+        return
+      }
       const path = opts.follow === true ? '/inbox?follow=1' : '/inbox'
       let n = 0
       for await (const m of clientFor(cmd).stream<InboxLine>('GET', path)) {

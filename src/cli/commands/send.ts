@@ -6,9 +6,12 @@ import type { Command } from 'commander'
 /** Exit code when the peer did not acknowledge yet but the outbox keeps retrying (EX_TEMPFAIL). */
 const EXIT_QUEUED = 75
 
+/** Codes for a message that stays queued: unreachable for now, rate limited, or the peer's inbox is full. */
+const QUEUED_CODES = new Set(['ERR_PEER_UNREACHABLE', 'ERR_MESSAGE_RATE_LIMITED', 'ERR_PEER_INBOX_FULL'])
+
 export function register (program: Command): void {
   program.command('send')
-    .description("send one message; exits 0 only once the peer acknowledged it (75: queued, still retrying)")
+    .description("send one message; exits 0 only once the peer acknowledged it (75: queued, still retrying; 1: rejected or expired)")
     .argument('<peerId>', 'the recipient')
     .argument('<text>', "the message text, or '-' to read the body from stdin")
     .option('--content-type <type>', 'content type of the body')
@@ -24,7 +27,7 @@ export function register (program: Command): void {
         else console.log(`delivered ${r.id} to ${peer} via ${r.via} (${r.rttMs} ms)`)
       } catch (err) {
         const code = (err as { code?: string }).code
-        fail(err, globals(cmd).verbose === true, code === 'ERR_PEER_UNREACHABLE' ? EXIT_QUEUED : 1)
+        fail(err, globals(cmd).verbose === true, code != null && QUEUED_CODES.has(code) ? EXIT_QUEUED : 1)
       }
     })
 }

@@ -27,7 +27,14 @@ export function register (program: Command): void {
       list('reservations', s.reservations.map(r => `${r.relay}${r.expiresAt != null ? ` until ${r.expiresAt}` : ''}`))
       list('connections', s.connections.map(c => `${c.peerId} ${c.direct ? 'direct ' : 'relayed'} ${c.direction.padEnd(8)} ${c.remoteAddress}${c.rttMs != null ? ` ${c.rttMs} ms` : ''}${c.whyRelayed != null ? `\n      not direct: ${c.whyRelayed}` : ''}`))
       console.log(`outbox:        ${s.messages.outboxPending} pending, ${s.messages.outboxFailed} failed`)
+      const { inbox, inFlight } = s.messages
+      console.log(`inbox:         ${inbox.count}/${inbox.maxCount} messages, ${mib(inbox.bytes)}/${mib(inbox.maxBytes)} MiB from ${inbox.senders} sender(s)${inbox.skipped > 0 ? `, ${inbox.skipped} unreadable record(s) skipped` : ''}`)
+      console.log(`in flight:     ${mib(inFlight.bytes)}/${mib(inFlight.maxBytes)} MiB of half-received frames${inFlight.refused > 0 ? `, ${inFlight.refused} refused` : ''}`)
     })
+}
+
+function mib (bytes: number): string {
+  return (bytes / (1024 * 1024)).toFixed(1)
 }
 
 function list (label: string, items: string[]): void {

@@ -174,7 +174,8 @@ export namespace Ack {
     REJECTED = 'REJECTED',
     MALFORMED = 'MALFORMED',
     RATE_LIMITED = 'RATE_LIMITED',
-    INTERNAL = 'INTERNAL'
+    INTERNAL = 'INTERNAL',
+    QUOTA_EXCEEDED = 'QUOTA_EXCEEDED'
   }
 
   enum __StatusValues {
@@ -184,7 +185,8 @@ export namespace Ack {
     REJECTED = 3,
     MALFORMED = 4,
     RATE_LIMITED = 5,
-    INTERNAL = 6
+    INTERNAL = 6,
+    QUOTA_EXCEEDED = 7
   }
 
   export namespace Status {
