@@ -78,14 +78,8 @@ export function stablePortTcp (init: TCPOptions & { dialPort: number }): (compon
       const options = (opts as { initiator?: boolean }).initiator === false ? asResponder(opts) : opts
       const key = ma.getComponents().slice(0, 2).map(c => c.value).join(':')
       if (busy.has(key)) {
-        // the same 4-tuple cannot be used twice. For a punch dial the connection we hold (or
-        // are opening) is the one to use; any other dial to that address — an AutoNAT
-        // dial-back to a peer we are connected to, say — leaves from an ephemeral port
-        if ((opts as { punch?: boolean }).punch === true) {
-          throw new DuplicateDialError(`already connected or connecting to ${key} from dial port ${dialPort}`)
-        }
-        log('dial port %d already holds a connection to %s: dialing %a from an ephemeral port', dialPort, key, ma)
-        return inner.dial(ma, { ...options, localPort: 0 } as DialTransportOptions)
+        // the same 4-tuple cannot be used twice: that connection is the one to use
+        throw new DuplicateDialError(`already connected or connecting to ${key} from dial port ${dialPort}`)
       }
       hold(key, 1)
       try {
