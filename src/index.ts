@@ -15,7 +15,7 @@ export type { CreateNodeOptions, SendOptions, NodeStatus, ConnectionInfo, FindRe
 export { InvalidPeerIdError, InvalidMultiaddrError, PeerNotFoundError, DialFailedError, NotStartedError, HomeInUseError, DatastoreOpenError, ListenFailedError } from './node/index.js'
 export {
   MessageTooLargeError, InvalidMessageError, MessageRejectedError, PeerUnreachableError, MessageRateLimitedError,
-  InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError
+  InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError, OutboxBusyError
 } from './messaging/index.js'
 export type { InboxMessage, OutboxEntry, SendResult } from './messaging/index.js'
 export { loadConfig, resolveHome, FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'

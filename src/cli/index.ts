@@ -15,6 +15,7 @@ import * as dial from './commands/dial.js'
 import * as ping from './commands/ping.js'
 import * as send from './commands/send.js'
 import * as inbox from './commands/inbox.js'
+import * as outbox from './commands/outbox.js'
 import * as config from './commands/config.js'
 import * as nat from './commands/nat.js'
 import * as lab from './commands/lab.js'
@@ -29,7 +30,7 @@ const program = new Command('burrow')
   // failure, and exit 2
   .configureOutput({ writeErr: (s) => { process.stderr.write(s.startsWith('error: ') ? `burrow: ERR_USAGE: ${s.slice(7).trim().split('\n')[0] ?? ''} (see burrow --help)\n` : s) } })
 
-for (const cmd of [daemon, id, status, peers, find, dial, ping, send, inbox, config, nat, lab]) cmd.register(program)
+for (const cmd of [daemon, id, status, peers, find, dial, ping, send, inbox, outbox, config, nat, lab]) cmd.register(program)
 
 try {
   await program.parseAsync(process.argv)

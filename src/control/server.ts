@@ -6,7 +6,7 @@ import { BurrowError, InvalidInputError } from '../errors/index.js'
 import { API_PREFIX, MAX_REQUEST_BYTES, SOCKET_FILE } from './constants.js'
 import { DaemonRunningError } from './errors.js'
 import { isValidTimestamp } from '../messaging/index.js'
-import type { BurrowNode, InboxMessage } from '../index.js'
+import type { BurrowNode, InboxMessage, OutboxEntry } from '../index.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 
 const log = logger('burrow:control:server')
@@ -27,7 +27,9 @@ const STATUS: Record<string, number> = {
   ERR_MESSAGE_RATE_LIMITED: 503,
   ERR_PEER_INBOX_FULL: 503,
   // the outbox TTL passed: not queued any more
-  ERR_MESSAGE_EXPIRED: 410
+  ERR_MESSAGE_EXPIRED: 410,
+  ERR_NOT_FOUND: 404,
+  ERR_OUTBOX_BUSY: 409
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, url: URL) => Promise<unknown>
@@ -86,7 +88,13 @@ export class ControlServer {
         if (before != null && (typeof before !== 'number' || !Number.isSafeInteger(before))) throw new InvalidInputError(`beforeMs = ${String(before)}: must be ms since the epoch`)
         return { deleted: await this.node.clearInbox(before != null ? { beforeMs: before } : {}) }
       },
-      'GET /outbox': async () => this.node.outbox(),
+      'GET /outbox': async () => (await this.node.outbox()).map(outboxJson),
+      'POST /outbox/cancel': async (_req, _res, body) => {
+        const id = str(body, 'id')
+        const entry = await this.node.cancelOutbox(id)
+        if (entry == null) throw new NotFoundError(`no message with id ${id} in the outbox; 'burrow outbox' lists them`)
+        return outboxJson(entry)
+      },
       'POST /ping': async (req, res, body) => {
         const count = typeof body.count === 'number' ? body.count : 4
         if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new InvalidInputError(`count = ${String(body.count)}: must be a whole number from 1 to 10000`)
@@ -269,4 +277,24 @@ function abortOnClose (req: IncomingMessage, res: ServerResponse): AbortSignal {
   res.on('close', () => { controller.abort() })
   req.on('aborted', () => { controller.abort() })
   return controller.signal
+}
+
+/** An outbox entry as JSON: timestamps as ISO 8601 strings, like everything else the API returns. */
+export function outboxJson (e: OutboxEntry): Record<string, unknown> {
+  return {
+    id: e.id,
+    to: e.to,
+    state: e.state,
+    createdAt: new Date(e.createdAtMs).toISOString(),
+    expiresAt: new Date(e.expiresAtMs).toISOString(),
+    attempts: e.attempts,
+    ...(e.lastError != null ? { lastError: e.lastError } : {})
+  }
+}
+
+/** The thing asked for does not exist (HTTP 404). */
+export class NotFoundError extends BurrowError {
+  constructor (message: string) {
+    super('ERR_NOT_FOUND', message)
+  }
 }

@@ -130,3 +130,10 @@ export class UnexpectedAckError extends BurrowError {
     super('ERR_UNEXPECTED_ACK', message, options)
   }
 }
+
+/** A message cannot be cancelled while it is on the wire. */
+export class OutboxBusyError extends BurrowError {
+  constructor (id: string) {
+    super('ERR_OUTBOX_BUSY', `message ${id} is being sent right now and cannot be taken back; try again in a moment`)
+  }
+}

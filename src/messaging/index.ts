@@ -30,7 +30,7 @@ export {
 } from './constants.js'
 export {
   MessageTooLargeError, InvalidMessageError, MessageRejectedError, PeerUnreachableError, MessageRateLimitedError,
-  InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError
+  InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError, OutboxBusyError
 } from './errors.js'
 export { GuardedEventEmitter } from './guarded-events.js'
 export { isValidTimestamp } from './validate.js'

@@ -21,7 +21,7 @@ import {
 } from './constants.js'
 import {
   AckTimeoutError, InboxFullError, InvalidMessageError, MessageExpiredError, MessageRateLimitedError,
-  MessageRejectedError, MessageTooLargeError, PeerUnreachableError, UnexpectedAckError
+  MessageRejectedError, MessageTooLargeError, OutboxBusyError, PeerUnreachableError, UnexpectedAckError
 } from './errors.js'
 import { BadPrefixError, FrameStream, FrameTooLargeError, InFlightBudget, InFlightBudgetError, TruncatedFrameError } from './framing.js'
 import { GuardedEventEmitter } from './guarded-events.js'
@@ -399,6 +399,20 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
   /** Entries not yet acknowledged (pending) or given up on (failed), oldest first. */
   async outbox (): Promise<OutboxEntry[]> {
     return this.outboxStore.list()
+  }
+
+  /**
+   * Removes a queued (or failed) message from the outbox: it is not retried again.
+   * Resolves with the entry removed, or undefined when no entry has that id. A message on
+   * the wire right now cannot be taken back: OutboxBusyError, try again a moment later.
+   */
+  async cancel (id: string): Promise<OutboxEntry | undefined> {
+    const entry = (await this.outboxStore.list()).find(e => e.id === id)
+    if (entry == null) return undefined
+    if (this.inFlight.has(`${entry.to}/${entry.id}`)) throw new OutboxBusyError(id)
+    await this.outboxStore.remove(entry.to, entry.id)
+    log('message %s to %s cancelled', entry.id, entry.to)
+    return entry
   }
 
   // --- sending -------------------------------------------------------------------------

@@ -284,6 +284,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     return this.requireMessaging().outbox()
   }
 
+  /** Takes a queued or failed message out of the outbox (it is not retried); undefined when no entry has that id. */
+  async cancelOutbox (id: string): Promise<OutboxEntry | undefined> {
+    return this.requireMessaging().cancel(id)
+  }
+
   /**
    * Finds a peer's addresses through the DHT: FIND_NODE for peers that serve the DHT,
    * and in parallel the rendezvous record a private node provides (see swarm/rendezvous).

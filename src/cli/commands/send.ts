@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import { clientFor, globals } from '../context.js'
 import { fail, printJson } from '../output.js'
 import type { SendResult } from '../../messaging/index.js'
@@ -21,13 +22,18 @@ export function register (program: Command): void {
       const body = text === '-'
         ? { base64: (await readStdin()).toString('base64'), contentType: opts.contentType ?? 'application/octet-stream' }
         : { text, contentType: opts.contentType }
+      // the id is chosen here, so a queued message can be named (burrow outbox cancel ID) even when the send fails
+      const id = opts.id ?? randomUUID()
       try {
-        const r = await clientFor(cmd).post<SendResult>('/send', { peer, id: opts.id, ...body })
-        if (opts.json === true) printJson(r)
+        const r = await clientFor(cmd).post<SendResult>('/send', { peer, id, ...body })
+        if (opts.json === true) printJson({ ...r, state: 'acknowledged' })
         else console.log(`delivered ${r.id} to ${peer} via ${r.via} (${r.rttMs} ms)`)
       } catch (err) {
         const code = (err as { code?: string }).code
-        fail(err, globals(cmd).verbose === true, code != null && QUEUED_CODES.has(code) ? EXIT_QUEUED : 1)
+        const queued = code != null && QUEUED_CODES.has(code)
+        // --json: stdout always carries the result, the one-line error still goes to stderr
+        if (opts.json === true) printJson({ id, to: peer, state: queued ? 'queued' : 'failed', code: code ?? 'ERR_UNKNOWN', error: (err as Error).message })
+        fail(err, globals(cmd).verbose === true, queued ? EXIT_QUEUED : 1)
       }
     })
 }
