@@ -171,10 +171,21 @@ export class ControlServer {
   private async inbox (req: IncomingMessage, res: ServerResponse, url: URL): Promise<typeof STREAMED> {
     const follow = url.searchParams.get('follow') === '1'
     const since = Number(url.searchParams.get('since') ?? 0)
+    if (!Number.isSafeInteger(since) || since < 0) throw new InvalidInputError(`since = ${url.searchParams.get('since') ?? ''}: must be ms since the epoch`)
+    // after=ID: only what arrived after that message
+    const after = url.searchParams.get('after')
+    const listed = async (): Promise<InboxMessage[]> => {
+      const all = await this.node.inbox({ since })
+      if (after == null) return all
+      const i = all.findIndex(m => m.id === after)
+      if (i < 0) throw new NotFoundError(`no message with id ${after} in the inbox; 'burrow inbox --json' lists the ids`)
+      return all.slice(i + 1)
+    }
+    const first = await listed()
     res.writeHead(200, { 'content-type': 'application/x-ndjson' })
     const write = (m: InboxMessage): void => { res.write(JSON.stringify(inboxJson(m)) + '\n') }
     if (!follow) {
-      for (const m of await this.node.inbox({ since })) write(m)
+      for (const m of first) write(m)
       res.end()
       return STREAMED
     }
@@ -196,7 +207,7 @@ export class ControlServer {
       this.node.removeEventListener('message', onMessage)
       this.streams.delete(res)
     })
-    for (const m of await this.node.inbox({ since })) {
+    for (const m of await listed()) {
       seen.add(`${m.from}/${m.id}`)
       write(m)
     }

@@ -11,7 +11,8 @@ export function register (program: Command): void {
     .option('--json', 'NDJSON output, one message per line')
     .option('--clear', 'delete the received messages (all, or those before --before), freeing the inbox quota')
     .option('--before <time>', 'with --clear: only messages received before this ISO 8601 time')
-    .action(async (opts: { follow?: boolean, json?: boolean, clear?: boolean, before?: string }, cmd: Command) => {
+    .option('--since <time|id>', 'only messages received at or after this ISO 8601 time, or after the message with this id')
+    .action(async (opts: { follow?: boolean, json?: boolean, clear?: boolean, before?: string, since?: string }, cmd: Command) => {
       if (opts.clear === true) {
         let beforeMs: number | undefined
         if (opts.before != null) {
@@ -23,7 +24,16 @@ export function register (program: Command): void {
         else console.log(`deleted ${r.deleted} message(s) from the inbox`)
         return
       }
-      const path = opts.follow === true ? '/inbox?follow=1' : '/inbox'
+      const query = new URLSearchParams()
+      if (opts.follow === true) query.set('follow', '1')
+      if (opts.since != null) {
+        // a time if it reads as one (2026-11-30T08:00:00Z), else a message id
+        const ms = /^\d{4}-\d\d-\d\d/.test(opts.since) ? Date.parse(opts.since) : NaN
+        if (Number.isSafeInteger(ms)) query.set('since', String(ms))
+        else if (/^\d{4}-\d\d-\d\d/.test(opts.since)) throw new InvalidInputError(`--since ${opts.since}: not an ISO 8601 time (example: 2026-01-31T12:00:00Z)`)
+        else query.set('after', opts.since)
+      }
+      const path = `/inbox${query.size > 0 ? `?${query.toString()}` : ''}`
       let n = 0
       for await (const m of clientFor(cmd).stream<InboxLine>('GET', path)) {
         n++
