@@ -88,6 +88,7 @@ export class ControlServer {
         if (before != null && (typeof before !== 'number' || !Number.isSafeInteger(before))) throw new InvalidInputError(`beforeMs = ${String(before)}: must be ms since the epoch`)
         return { deleted: await this.node.clearInbox(before != null ? { beforeMs: before } : {}) }
       },
+      'GET /config': async () => this.node.config,
       'GET /outbox': async () => (await this.node.outbox()).map(outboxJson),
       'POST /outbox/cancel': async (_req, _res, body) => {
         const id = str(body, 'id')
