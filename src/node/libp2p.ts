@@ -71,9 +71,16 @@ export function dialsPrivateAddresses (config: BurrowConfig): boolean {
   return privateDialPolicy(config) !== 'none'
 }
 
-/** The STUN servers ICE uses: `stunServers`, or the bootstrap peers' hosts at `stunPort` (never public STUN hosts). */
+/**
+ * The STUN servers ICE uses: `stunServers`, or the bootstrap peers' hosts at `stunPort`
+ * (never public STUN hosts). amino's own bootstrap list is kubo nodes, which serve no STUN:
+ * none is taken from it (a node would otherwise list a bootstrap peer's IP as a STUN server
+ * and send it binding requests); a list the user gave is taken to be burrow relays.
+ */
 export function stunServersOf (config: BurrowConfig, bootstrapList: string[]): string[] {
-  return config.stunServers ?? (config.stunPort > 0 ? stunServersFor(bootstrapList, config.stunPort) : [])
+  if (config.stunServers != null) return config.stunServers
+  if (config.stunPort <= 0 || (config.network === 'amino' && config.bootstrap == null)) return []
+  return stunServersFor(bootstrapList, config.stunPort)
 }
 
 /**

@@ -54,3 +54,16 @@ describe('dial policy', () => {
     assert.equal(isRelayedAddress('/ip4/21.0.0.1/tcp/4001'), false)
   })
 })
+
+describe('STUN servers taken from the bootstrap list', () => {
+  it("none from amino's own list (kubo nodes serve no STUN); a list the user gave is taken as burrow relays", async () => {
+    const { stunServersOf } = await import('../../dist/node/libp2p.js')
+    const { defaultsObject } = await import('../../dist/config/index.js')
+    const base = defaultsObject() as Parameters<typeof stunServersOf>[0]
+    const list = ['/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ']
+    assert.deepEqual(stunServersOf({ ...base, network: 'amino', bootstrap: null }, list), [])
+    assert.equal(stunServersOf({ ...base, network: 'amino', bootstrap: list }, list).length, 1)
+    assert.equal(stunServersOf({ ...base, network: 'burrow', bootstrap: null }, list).length, 1)
+    assert.deepEqual(stunServersOf({ ...base, network: 'amino', stunServers: ['stun:21.0.0.1:3478'] }, list), ['stun:21.0.0.1:3478'])
+  })
+})
