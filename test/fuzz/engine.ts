@@ -17,6 +17,8 @@
  * printed at the start, so a run can be repeated exactly (`--seed`).
  */
 
+import { isDeepStrictEqual } from 'node:util'
+
 /** Thrown by a target's run when what came back breaks the target's own property. */
 export class PropertyError extends Error {
   override name = 'PropertyError'
@@ -330,6 +332,31 @@ export function targetSeed (seed: number, name: string): number {
   return h
 }
 
+/** A value for a report line: bigints and bytes readable, long values cut. */
+export function show (value: unknown): string {
+  const s = JSON.stringify(value, (_k, v: unknown) => {
+    if (typeof v === 'bigint') return `${v}n`
+    if (v instanceof Uint8Array) return `0x${toHex(v)}`
+    return v
+  }) ?? String(value)
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s
+}
+
+/**
+ * Checks decode(encode(x)) deep-equals x; on failure throws an Error naming x, what came
+ * back and the encoding in hex, so the report alone reproduces it.
+ */
+export function roundTrips<T> (x: T, encode: (x: T) => Uint8Array, decode: (b: Uint8Array) => T): void {
+  const bytes = encode(x)
+  let back: T
+  try {
+    back = decode(bytes)
+  } catch (err) {
+    throw new Error(`decode(encode(x)) threw ${describe(err)}; x = ${show(x)}, encoding 0x${toHex(bytes)}`)
+  }
+  if (!isDeepStrictEqual(back, x)) throw new Error(`decode(encode(x)) differs; x = ${show(x)}, back ${show(back)}, encoding 0x${toHex(bytes)}`)
+}
+
 /** Rough size of a value in bytes: typed arrays, strings, arrays and objects, depth-limited. */
 export function sizeOf (value: unknown, depth = 0, seen = new Set<object>()): number {
   if (value == null) return 0
@@ -370,7 +397,7 @@ interface Outcome {
 }
 
 function describe (err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message.split('\n')[0] ?? ''}`.slice(0, 300)
+  if (err instanceof Error) return `${err.name}: ${err.message.split('\n')[0] ?? ''}`.slice(0, 600)
   let s: string
   try {
     s = typeof err === 'object' ? JSON.stringify(err) : String(err)
@@ -471,7 +498,7 @@ export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Prom
           await target.roundTrip(rng)
         } catch (err) {
           const detail = describe(err)
-          const signature = `round-trip ${detail.replace(/\d+/g, 'N')}`
+          const signature = `round-trip ${detail.split(':')[0] ?? ''}`
           if (!signatures.has(signature)) {
             signatures.add(signature)
             violations.push({ target: target.name, kind: 'round-trip', detail, inputHex: '', inputBytes: 0 })
