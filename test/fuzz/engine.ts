@@ -24,6 +24,11 @@ export class PropertyError extends Error {
   override name = 'PropertyError'
 }
 
+/** Thrown by a target when the harness itself failed (its setup for one input): never excused. */
+export class HarnessError extends Error {
+  override name = 'HarnessError'
+}
+
 /** A PRNG: sfc32 seeded through splitmix32, small and good enough for fuzzing. */
 export class Rng {
   private a: number
@@ -285,7 +290,7 @@ export interface FuzzTarget {
   teardown?: () => Promise<void>
 }
 
-export type ViolationKind = 'non-error-throw' | 'throw' | 'property' | 'hang' | 'slow' | 'output-size' | 'allocation' | 'round-trip'
+export type ViolationKind = 'harness' | 'non-error-throw' | 'throw' | 'property' | 'hang' | 'slow' | 'output-size' | 'allocation' | 'round-trip'
 
 export interface Violation {
   target: string
@@ -435,6 +440,7 @@ export async function check (target: FuzzTarget, input: Uint8Array, hangMs = DEF
   if (grown > maxAllocBytes) return { kind: 'allocation', detail: `ArrayBuffer memory grew by ${grown} bytes on a ${input.byteLength}-byte input`, ms }
   if (thrown != null) {
     if (!(thrown.err instanceof Error)) return { kind: 'non-error-throw', detail: describe(thrown.err), ms }
+    if (thrown.err instanceof HarnessError) return { kind: 'harness', detail: describe(thrown.err), ms }
     if (thrown.err instanceof PropertyError) return { kind: 'property', detail: describe(thrown.err), ms }
     if (target.total === true) return { kind: 'throw', detail: describe(thrown.err), ms }
   } else {
