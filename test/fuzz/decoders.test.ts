@@ -72,6 +72,13 @@ describe('fuzz engine: catches what it is meant to catch', () => {
     assert.ok(v.inputBytes <= 12, `shrunk to ${v.inputBytes} bytes: ${v.inputHex}`)
   })
 
+  it('the table: unique names, seeds for each, KNOWN only names targets that exist', async () => {
+    const names = TARGETS.map(t => t.name)
+    assert.equal(new Set(names).size, names.length)
+    for (const t of TARGETS) assert.ok((await t.seeds()).length > 0, t.name)
+    for (const name of Object.keys(KNOWN)) assert.ok(names.includes(name), `KNOWN names ${name}, not a target`)
+  })
+
   it('one seed gives the same inputs', () => {
     const a = new Rng(123)
     const b = new Rng(123)

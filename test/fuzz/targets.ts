@@ -14,11 +14,12 @@ import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { isIP, isIPv4 } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { streamPair } from '@libp2p/utils'
+import { pbStream, streamPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryDatastore } from 'datastore-core'
 import { CONFIG_FILE, defaultsObject, loadConfig } from '../../dist/config/index.js'
 import { inboxJson } from '../../dist/control/index.js'
+import { MAX_MESSAGE_BYTES as DCUTR_MAX_MESSAGE_BYTES } from '../../dist/holepunch/constants.js'
 import { HolePunch } from '../../dist/holepunch/pb/holepunch.js'
 import { FrameStream, encodeFrame } from '../../dist/messaging/framing.js'
 import { Messaging } from '../../dist/messaging/index.js'
@@ -28,9 +29,9 @@ import { natPmpCodec, pcpCodec, upnpCodec } from '../../dist/portmap/index.js'
 import {
   BINDING_REQUEST, encodeBindingRequest, encodeBindingResponse, fingerprintOk, mappedAddressOf, parseHeader
 } from '../../dist/stun/index.js'
-import { HarnessError, PropertyError, roundTrips } from './engine.ts'
+import { HarnessError, PropertyError, roundTrips, varint } from './engine.ts'
 import type { FuzzTarget, Rng, Violation, ViolationKind } from './engine.ts'
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 
 const utf8 = new TextEncoder()
 const text = (s: string): Uint8Array => utf8.encode(s)
@@ -64,8 +65,12 @@ function messageSeeds (): Uint8Array[] {
   ]
 }
 
-/** The frames a peer writes on a /burrow/message stream, and reads back, end to end over a libp2p stream pair. */
-async function readFrames (input: Uint8Array, limit: number): Promise<Uint8Array[]> {
+/**
+ * Writes `input` into one end of a libp2p stream pair, as a peer would, in 1 to 8 pieces
+ * (their number drawn from the input itself, so a replay writes the same), then closes it;
+ * `consume` reads the other end.
+ */
+async function overStream<T> (input: Uint8Array, consume: (inbound: Stream) => Promise<T>): Promise<T> {
   let pair
   try {
     // fixed addresses: by default each pair's remote port is a counter that passes 65535 after 32k pairs
@@ -74,10 +79,7 @@ async function readFrames (input: Uint8Array, limit: number): Promise<Uint8Array
     throw new HarnessError('could not make a stream pair', { cause: err })
   }
   const [outbound, inbound] = pair
-  const frames = new FrameStream(inbound, limit)
-  const out: Uint8Array[] = []
   try {
-    // the sender writes 1 to 8 pieces, their number drawn from the input itself so a replay writes the same
     const piece = Math.max(1, Math.ceil(input.byteLength / (1 + ((input[0] ?? 0) % 8))))
     const writing = (async () => {
       for (let i = 0; i < input.byteLength; i += piece) {
@@ -86,6 +88,18 @@ async function readFrames (input: Uint8Array, limit: number): Promise<Uint8Array
       await outbound.close()
     })()
     writing.catch(() => {}) // a reader that gave up makes the writer fail: not what is judged here
+    return await consume(inbound)
+  } finally {
+    outbound.abort(new Error('fuzz input done'))
+    inbound.abort(new Error('fuzz input done'))
+  }
+}
+
+/** The frames the /burrow/message reader makes of a stream, until the sender's clean end or an error. */
+async function readFrames (input: Uint8Array, limit: number): Promise<Uint8Array[]> {
+  return overStream(input, async inbound => {
+    const frames = new FrameStream(inbound, limit)
+    const out: Uint8Array[] = []
     while (true) {
       const frame = await frames.read({ signal: AbortSignal.timeout(10_000) })
       if (frame == null) break
@@ -95,10 +109,30 @@ async function readFrames (input: Uint8Array, limit: number): Promise<Uint8Array
     const total = out.reduce((n, f) => n + f.byteLength, 0)
     if (total > input.byteLength) throw new PropertyError(`${total} frame bytes from a ${input.byteLength}-byte stream`)
     return out
-  } finally {
-    outbound.abort(new Error('fuzz input done'))
-    inbound.abort(new Error('fuzz input done'))
-  }
+  })
+}
+
+/** The DCUtR messages the hole-punch handler reads from a stream (pbStream, 4 KiB cap), up to 3 exchanges' worth. */
+async function readHolePunches (input: Uint8Array): Promise<HolePunch[]> {
+  return overStream(input, async inbound => {
+    const pb = pbStream(inbound, { maxDataLength: DCUTR_MAX_MESSAGE_BYTES }).pb(HolePunch)
+    const out: HolePunch[] = []
+    for (let i = 0; i < 6; i++) {
+      try {
+        out.push(await pb.read({ signal: AbortSignal.timeout(10_000) }))
+      } catch (err) {
+        if (err instanceof Error && err.name === 'UnexpectedEOFError') break
+        throw err
+      }
+    }
+    const bytes = out.reduce((n, m) => n + m.ObsAddrs.reduce((k, a) => k + a.byteLength, 0), 0)
+    if (bytes > input.byteLength) throw new PropertyError(`${bytes} address bytes from a ${input.byteLength}-byte stream`)
+    return out
+  })
+}
+
+function lengthPrefixed (messages: Uint8Array[]): Uint8Array {
+  return Buffer.concat(messages.map(m => Buffer.concat([varint(BigInt(m.byteLength)), m])))
 }
 
 function concatFrames (frames: Uint8Array[]): Uint8Array {
@@ -294,6 +328,25 @@ export const TARGETS: FuzzTarget[] = [
       roundTrips(hp, HolePunch.encode, HolePunch.decode)
       const ma = multiaddr(`/${rng.bool() ? 'ip4/198.51.100.' + String(rng.int(256)) : 'ip6/2001:db8::' + rng.int(0x10000).toString(16)}/tcp/${rng.int(65536)}`)
       assert.equal(multiaddr(HolePunch.decode(HolePunch.encode({ type: HolePunch.Type.CONNECT, ObsAddrs: [ma.bytes as Uint8Array<ArrayBuffer>] })).ObsAddrs[0] as Uint8Array).toString(), ma.toString())
+    }
+  },
+  {
+    name: 'dcutr-stream',
+    about: 'DCUtR messages as the hole-punch handler reads them from a stream: length prefix, 4 KiB cap, protobuf (src/holepunch/holepunch.ts)',
+    seeds: () => [
+      lengthPrefixed([
+        HolePunch.encode({ type: HolePunch.Type.CONNECT, ObsAddrs: [multiaddr('/ip4/203.0.113.5/tcp/4001').bytes as Uint8Array<ArrayBuffer>] }),
+        HolePunch.encode({ type: HolePunch.Type.SYNC, ObsAddrs: [] })
+      ]),
+      lengthPrefixed([HolePunch.encode({ type: HolePunch.Type.CONNECT, ObsAddrs: Array.from({ length: 8 }, (_, i) => multiaddr(`/ip6/2001:db8::${i}/tcp/4001`).bytes as Uint8Array<ArrayBuffer>) })])
+    ],
+    dictionary: [...PB_DICTIONARY, varint(4096n), varint(4097n)],
+    maxLen: 3 * DCUTR_MAX_MESSAGE_BYTES,
+    outputFactor: 16,
+    run: async input => readHolePunches(input),
+    roundTrip: async rng => {
+      const sent = Array.from({ length: 1 + rng.int(3) }, () => ({ type: rng.pick([HolePunch.Type.CONNECT, HolePunch.Type.SYNC]), ObsAddrs: Array.from({ length: rng.int(9) }, () => rng.bytes(rng.length(64)) as Uint8Array<ArrayBuffer>) }))
+      assert.deepStrictEqual(await readHolePunches(lengthPrefixed(sent.map(m => HolePunch.encode(m)))), sent)
     }
   },
   {
