@@ -252,6 +252,14 @@ const MUTATORS: Array<[string, Mutator]> = [
     const end = rng.bool(0.3) ? Math.min(b.byteLength, at + token.byteLength) : at
     return concat(b.subarray(0, at), token, b.subarray(end))
   }],
+  ['repeat-token', (rng, b, ctx) => {
+    // a token many times over: what makes a backtracking or quadratic parser slow
+    if (ctx.dictionary.length === 0) return b
+    const token = rng.pick(ctx.dictionary)
+    const times = 1 + rng.int(Math.max(1, Math.floor((ctx.maxLen - b.byteLength) / Math.max(1, token.byteLength))))
+    const at = rng.int(b.byteLength + 1)
+    return concat(b.subarray(0, at), ...Array<Uint8Array>(Math.min(times, 1 << 16)).fill(token), b.subarray(at))
+  }],
   ['append-random', (rng, b) => concat(b, rng.bytes(1 + rng.int(32)))]
 ]
 
