@@ -334,8 +334,16 @@ export interface RunOptions {
   maxViolations?: number
 }
 
+/** 5 s: every target decodes at most a few KiB; on a loaded 2-core machine the slowest honest input takes ~0.3 s. */
 const DEFAULT_HANG_MS = 5_000
+/** 64 MiB: 16 000 times the largest default input, far below what a 10-byte input allocating 100 MB would show. */
 const DEFAULT_MAX_ALLOC_BYTES = 64 * 1024 * 1024
+/** Decoders' output is their input, re-shaped: 4× plus 4 KiB of object overhead leaves room for strings and arrays. */
+const DEFAULT_OUTPUT_FACTOR = 4
+const OUTPUT_SLACK_BYTES = 4096
+/** 4 KiB: DCUtR's message cap (DCUtR.md) and above every header-sized format fuzzed here. */
+const DEFAULT_MAX_LEN = 4096
+/** Enough to shrink a few-KiB input to its core; a shrink stays well under a second. */
 const SHRINK_ATTEMPTS = 400
 
 /** A seed per target derived from the run's seed, so one target can be replayed alone. */
@@ -452,7 +460,7 @@ export async function check (target: FuzzTarget, input: Uint8Array, hangMs = DEF
     if (thrown.err instanceof PropertyError) return { kind: 'property', detail: describe(thrown.err), ms }
     if (target.total === true) return { kind: 'throw', detail: describe(thrown.err), ms }
   } else {
-    const limit = (target.outputFactor ?? 4) * input.byteLength + 4096
+    const limit = (target.outputFactor ?? DEFAULT_OUTPUT_FACTOR) * input.byteLength + OUTPUT_SLACK_BYTES
     const size = sizeOf(result)
     if (size > limit) return { kind: 'output-size', detail: `output of ~${size} bytes from a ${input.byteLength}-byte input`, ms }
   }
@@ -484,7 +492,7 @@ export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Prom
   const hangMs = options.hangMs ?? DEFAULT_HANG_MS
   const maxAllocBytes = options.maxAllocBytes ?? DEFAULT_MAX_ALLOC_BYTES
   const maxViolations = options.maxViolations ?? 5
-  const maxLen = target.maxLen ?? 4096
+  const maxLen = target.maxLen ?? DEFAULT_MAX_LEN
   await target.setup?.()
   const violations: Violation[] = []
   const signatures = new Set<string>()
