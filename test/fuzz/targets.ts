@@ -1,13 +1,14 @@
 /**
  * Every decoder a peer or a LAN device can feed, one entry each: the message protocol's
  * protobufs and its framing reader, the path from a received Message to what `burrow inbox`
- * prints, DCUtR, STUN (both ends), NAT-PMP, PCP, UPnP (SSDP, description, SOAP) and the
- * config loader. A target is fed bytes and returns what the code made of them; see
- * engine.ts for the properties every target must keep.
+ * prints, DCUtR (protobuf and stream), identify's observed address, STUN (both ends),
+ * NAT-PMP, PCP, UPnP (SSDP, description, SOAP) and the config loader. A target is fed
+ * bytes and returns what the code made of them; see engine.ts for the properties every
+ * target must keep. docs/fuzzing.md has the table, figures and findings.
  *
- * Targets that crash on today's code because of a defect being fixed elsewhere are listed
- * in KNOWN with the reason: the quick test runs them and prints what they find, but does
- * not fail on them. Remove an entry once its fix has landed.
+ * Violations that today's code shows because of a defect being fixed elsewhere are listed
+ * in KNOWN by target and kind, with the reason: the quick test runs the target and prints
+ * them, but fails only on other kinds. Remove an entry once its fix has landed.
  */
 import assert from 'node:assert/strict'
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises'
@@ -39,7 +40,7 @@ const text = (s: string): Uint8Array => utf8.encode(s)
 /** Lenient, as the code under test reads network text (`Buffer#toString('utf8')`). */
 const asText = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8')
 
-/** Protobuf field keys of the schemas fuzzed here, and a few varints worth having. */
+/** Protobuf field keys (field 1–7, wire types 0 and 2) of the schemas fuzzed here. */
 const PB_DICTIONARY = [0x08, 0x0a, 0x10, 0x12, 0x18, 0x1a, 0x20, 0x22, 0x28, 0x2a, 0x30, 0x38].map(b => Uint8Array.of(b))
 
 const ACK_STATUSES = Object.values(Ack.Status).filter((v): v is Ack.Status => typeof v === 'string')
