@@ -485,6 +485,11 @@ async function shrink (target: FuzzTarget, input: Uint8Array, kind: ViolationKin
   return best
 }
 
+/** Violations count as one when their kind and the first two parts of their text agree (numbers aside). */
+function signatureOf (kind: ViolationKind, detail: string): string {
+  return `${kind} ${detail.split(':').slice(0, 2).join(':').replace(/\d+/g, 'N')}`
+}
+
 /** Fuzzes one target for a while; resolves with what it found. */
 export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Promise<TargetReport> {
   const seed = targetSeed(options.seed, target.name)
@@ -506,7 +511,7 @@ export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Prom
     const ctx: MutationContext = { seeds, dictionary: target.dictionary ?? [], maxLen }
     let last = performance.now()
     const record = async (kind: ViolationKind, detail: string, input: Uint8Array): Promise<void> => {
-      const signature = `${kind} ${detail.replace(/\d+/g, 'N')}`
+      const signature = signatureOf(kind, detail)
       if (signatures.has(signature)) return
       signatures.add(signature)
       const small = input.byteLength > 0 ? await shrink(target, input, kind, hangMs, maxAllocBytes) : input
@@ -520,7 +525,7 @@ export async function fuzzTarget (target: FuzzTarget, options: RunOptions): Prom
           await target.roundTrip(rng)
         } catch (err) {
           const detail = describe(err)
-          const signature = `round-trip ${detail.split(':')[0] ?? ''}`
+          const signature = signatureOf('round-trip', detail)
           if (!signatures.has(signature)) {
             signatures.add(signature)
             violations.push({ target: target.name, kind: 'round-trip', detail, inputHex: '', inputBytes: 0 })
