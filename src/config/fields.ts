@@ -53,7 +53,9 @@ export const FIELDS: Field[] = [
   { path: 'messages.maxBytes', kind: 'number', default: MiB, env: 'BURROW_MESSAGES_MAX_BYTES', doc: 'largest message body sent or accepted; larger ones are answered TOO_LARGE' },
   { path: 'messages.outboxTtlSeconds', kind: 'number', default: 86_400, env: 'BURROW_MESSAGES_OUTBOX_TTL_SECONDS', doc: 'how long an unacknowledged message is retried before it is reported failed (a day covers a laptop that sleeps overnight)' },
   { path: 'messages.retryIntervalSeconds', kind: 'number', default: 30, env: 'BURROW_MESSAGES_RETRY_INTERVAL_SECONDS', doc: 'outbox retry period (a retry also starts whenever the peer connects)' },
-  { path: 'messages.maxInboundPerSecond', kind: 'number', default: 100, env: 'BURROW_MESSAGES_MAX_INBOUND_PER_SECOND', doc: 'messages accepted per second from one peer; the excess is answered RATE_LIMITED' }
+  { path: 'messages.maxInboundPerSecond', kind: 'number', default: 100, env: 'BURROW_MESSAGES_MAX_INBOUND_PER_SECOND', doc: 'messages accepted per second from one peer; the excess is answered RATE_LIMITED' },
+  { path: 'control.maxRequestBytes', kind: 'number', default: 2 * MiB, env: 'BURROW_CONTROL_MAX_REQUEST_BYTES', doc: 'largest control request body: a 1 MiB message travels base64 in JSON (1.34 MiB); raised by itself to fit messages.maxBytes; larger requests are answered 413' },
+  { path: 'control.maxConcurrentRequests', kind: 'number', default: 32, env: 'BURROW_CONTROL_MAX_CONCURRENT_REQUESTS', doc: 'control requests in progress at once, streams (inbox --follow, ping) included; the next is answered 503: far above what one user\'s scripts run at once, and each open stream (a listener, its buffers) stays cheap' }
 ]
 
 /** The defaults as a nested object, built from FIELDS. */

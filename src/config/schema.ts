@@ -65,6 +65,10 @@ export const configSchema = z.object({
     outboxTtlSeconds: seconds,
     retryIntervalSeconds: seconds,
     maxInboundPerSecond: z.number().positive()
+  }).strict(),
+  control: z.object({
+    maxRequestBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024),
+    maxConcurrentRequests: z.number().int().min(1).max(10_000)
   }).strict()
 }).strict()
 
