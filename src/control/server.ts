@@ -164,6 +164,7 @@ export class ControlServer {
   private admit (req: IncomingMessage, res: ServerResponse): void {
     if (this.inFlight >= this.maxConcurrent) {
       req.resume()
+      res.setHeader('connection', 'close')
       res.setHeader('retry-after', String(BUSY_RETRY_AFTER_SECONDS))
       send(res, 503, { error: { name: 'ControlBusyError', code: 'ERR_CONTROL_BUSY', message: `${this.maxConcurrent} control requests are already in progress (control.maxConcurrentRequests); retry when one ends` } })
       return
