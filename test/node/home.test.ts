@@ -68,6 +68,12 @@ describe('a home others can write is refused', () => {
     assert.match(await startFails(home), /^burrow: ERR_INSECURE_HOME: .*config\.json is writable by group or others \(mode 0666\); run 'chmod 600 .*config\.json'/)
   })
 
+  it('refuses a home dir another user owns', { skip: isRoot ? false : 'chown needs root' }, async () => {
+    const home = await tempHome('homenobody')
+    await chown(home, NOBODY, NOBODY)
+    assert.match(await startFails(home), new RegExp(`^burrow: ERR_INSECURE_HOME: .* is owned by uid ${NOBODY}, not by you \\(uid 0\\); use a --home of your own`))
+  })
+
   it('refuses a config.json another user owns', { skip: isRoot ? false : 'chown needs root' }, async () => {
     const home = await tempHome('confignobody')
     const file = join(home, 'config.json')
