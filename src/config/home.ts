@@ -58,6 +58,6 @@ function checkOwnerAndMode (path: string, st: { uid: number, mode: number }, uid
   }
 }
 
-export function modeString (mode: number): string {
+function modeString (mode: number): string {
   return (mode & 0o777).toString(8).padStart(4, '0')
 }
