@@ -11,11 +11,11 @@
  *    SOFTWARE, cf. RFC 5780 §7.6 PADDING) is answered with no more bytes than it carried;
  * 2. else the compact response (XOR-MAPPED-ADDRESS, the one attribute RFC 8489 §14.2
  *    clients read; FINGERPRINT only when the request had one) when that fits;
- * 3. else (a bare 20-28-byte request, as browsers' and libjuice's ICE agents send) the
+ * 3. else (a bare request: a header, perhaps FINGERPRINT, as ICE agents send) the
  *    compact response within a token bucket per source IP (IPv6: per /64) and one for
  *    the whole server, so a forged flood reflects at most a few small datagrams per second
- *    to any one victim and a bounded rate in all; the excess is dropped (RFC 8489 §6.3.4
- *    lets a server drop what it will not answer; the client retransmits).
+ *    to any one victim and a bounded rate in all; the excess is dropped, which to a client
+ *    looks like loss: it retransmits (RFC 8489 §6.2.1).
  * Anything that is not a Binding request is dropped. Only relays run it (see node.ts).
  */
 import { createSocket } from 'node:dgram'
