@@ -9,3 +9,13 @@ export class InvalidConfigError extends BurrowError {
     this.field = field
   }
 }
+
+/** A home dir or config file that someone else owns or can write: not trusted. */
+export class InsecureHomeError extends BurrowError {
+  readonly path: string
+
+  constructor (path: string, problem: string) {
+    super('ERR_INSECURE_HOME', `${path} ${problem}`)
+    this.path = path
+  }
+}

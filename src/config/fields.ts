@@ -59,7 +59,9 @@ export const FIELDS: Field[] = [
   { path: 'messages.inboxMaxCount', kind: 'number', default: 10_000, env: 'BURROW_MESSAGES_INBOX_MAX_COUNT', doc: 'inbox quota over all senders, in messages (weeks of chat); past it, QUOTA_EXCEEDED' },
   { path: 'messages.inboxMaxBytesPerSender', kind: 'number', default: 16 * MiB, env: 'BURROW_MESSAGES_INBOX_MAX_BYTES_PER_SENDER', doc: 'inbox quota per sender, in stored bytes: 1/16 of the total, so one PeerId cannot take the inbox from everyone else' },
   { path: 'messages.inboxMaxCountPerSender', kind: 'number', default: 1000, env: 'BURROW_MESSAGES_INBOX_MAX_COUNT_PER_SENDER', doc: 'inbox quota per sender, in messages (1/10 of the total count)' },
-  { path: 'messages.inFlightMaxBytes', kind: 'number', default: 32 * MiB, env: 'BURROW_MESSAGES_IN_FLIGHT_MAX_BYTES', doc: 'bytes held for half-received frames over all peers; a frame that would go over is answered RATE_LIMITED (32 frames of the largest size: two busy connections; 12 peers once pinned 258 MB without it)' }
+  { path: 'messages.inFlightMaxBytes', kind: 'number', default: 32 * MiB, env: 'BURROW_MESSAGES_IN_FLIGHT_MAX_BYTES', doc: 'bytes held for half-received frames over all peers; a frame that would go over is answered RATE_LIMITED (32 frames of the largest size: two busy connections; 12 peers once pinned 258 MB without it)' },
+  { path: 'control.maxRequestBytes', kind: 'number', default: 2 * MiB, env: 'BURROW_CONTROL_MAX_REQUEST_BYTES', doc: 'largest control request body: a 1 MiB message travels base64 in JSON (1.34 MiB); raised by itself to fit messages.maxBytes; larger requests are answered 413' },
+  { path: 'control.maxConcurrentRequests', kind: 'number', default: 32, env: 'BURROW_CONTROL_MAX_CONCURRENT_REQUESTS', doc: 'control requests in progress at once, streams (inbox --follow, ping) included; the next is answered 503: far above what one user\'s scripts run at once, and each open stream (a listener, its buffers) stays cheap' }
 ]
 
 /** The defaults as a nested object, built from FIELDS. */

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { FIELDS, defaultsObject, getPath, setPath } from './fields.js'
 import { configSchema } from './schema.js'
 import { InvalidConfigError } from './errors.js'
+import { checkHome, checkTrustedFile } from './home.js'
 import type { Field } from './fields.js'
 import type { BurrowConfig } from './schema.js'
 
@@ -28,7 +29,10 @@ export async function loadConfig (options: LoadConfigOptions): Promise<BurrowCon
   const merged = defaultsObject()
   const sources = new Map<string, Source>()
 
+  // a home or config.json others can write is not ours to trust (DESIGN.md, Security rules)
+  await checkHome(options.home)
   const file = join(options.home, CONFIG_FILE)
+  await checkTrustedFile(file)
   const fromFile = await readConfigFile(file)
   if (fromFile != null) {
     rejectUnknownKeys(fromFile, file)

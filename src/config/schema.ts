@@ -72,6 +72,10 @@ export const configSchema = z.object({
     inboxMaxBytesPerSender: z.number().int().min(1),
     inboxMaxCountPerSender: z.number().int().min(1),
     inFlightMaxBytes: z.number().int().min(1024)
+  }).strict(),
+  control: z.object({
+    maxRequestBytes: z.number().int().min(64 * 1024).max(1024 * 1024 * 1024),
+    maxConcurrentRequests: z.number().int().min(1).max(10_000)
   }).strict()
 }).strict()
 

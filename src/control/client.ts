@@ -1,7 +1,8 @@
 import { request } from 'node:http'
+import { lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { API_PREFIX, SOCKET_FILE } from './constants.js'
-import { NoDaemonError, RemoteError } from './errors.js'
+import { NoDaemonError, RemoteError, UntrustedSocketError } from './errors.js'
 import type { IncomingMessage } from 'node:http'
 
 /** Talks to a running daemon over HOME/burrow.sock. */
@@ -48,6 +49,7 @@ export class ControlClient {
   }
 
   private async open (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+    await this.checkSocket()
     const payload = body === undefined ? undefined : JSON.stringify(body)
     return new Promise<IncomingMessage>((resolve, reject) => {
       const req = request({
@@ -64,6 +66,33 @@ export class ControlClient {
       if (payload != null) req.write(payload)
       req.end()
     })
+  }
+
+  /**
+   * Before anything is sent: the socket must be a socket, owned by us (our effective
+   * uid) and closed to group and others, in a home dir that only we own and can write,
+   * so nobody else can have put it there or swap it between this check and the connect.
+   */
+  private async checkSocket (): Promise<void> {
+    const uid = process.geteuid?.()
+    if (uid == null) return
+    let st
+    try {
+      st = await lstat(this.socketPath)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NoDaemonError(this.home)
+      throw err
+    }
+    if (!st.isSocket()) throw new UntrustedSocketError(this.socketPath, 'is not a socket')
+    if (st.uid !== uid) throw new UntrustedSocketError(this.socketPath, `is owned by uid ${st.uid}, not by you (uid ${uid})`)
+    if ((st.mode & 0o077) !== 0) throw new UntrustedSocketError(this.socketPath, `is open to group or others (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')})`)
+    const dir = await stat(this.home)
+    if (dir.uid !== uid) {
+      throw new UntrustedSocketError(this.socketPath, `is in ${this.home}, which uid ${dir.uid} owns, so it may not be your daemon's`, 'use a --home of your own')
+    }
+    if ((dir.mode & 0o022) !== 0) {
+      throw new UntrustedSocketError(this.socketPath, `is in ${this.home}, which group or others can write (mode ${(dir.mode & 0o777).toString(8).padStart(4, '0')}), so anyone could have replaced it`, `run 'chmod 700 ${this.home}', then restart 'burrow daemon'`)
+    }
   }
 }
 

@@ -21,3 +21,13 @@ export class RemoteError extends BurrowError {
     this.status = status
   }
 }
+
+/**
+ * The control socket (or the dir it is in) is not certainly ours: another user could be
+ * answering in the daemon's place and capture what we send. Nothing is sent.
+ */
+export class UntrustedSocketError extends BurrowError {
+  constructor (path: string, problem: string, fix = `remove it ('rm ${path}') and start 'burrow daemon' again`) {
+    super('ERR_UNTRUSTED_SOCKET', `${path} ${problem}; nothing was sent: ${fix}`)
+  }
+}

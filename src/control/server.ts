@@ -3,7 +3,7 @@ import { chmod, unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
 import { BurrowError, InvalidInputError } from '../errors/index.js'
-import { API_PREFIX, MAX_REQUEST_BYTES, SOCKET_FILE } from './constants.js'
+import { API_PREFIX, BUSY_RETRY_AFTER_SECONDS, REQUEST_OVERHEAD_BYTES, SOCKET_FILE } from './constants.js'
 import { DaemonRunningError } from './errors.js'
 import { isValidTimestamp } from '../messaging/index.js'
 import type { BurrowNode, InboxMessage, OutboxEntry } from '../index.js'
@@ -32,6 +32,14 @@ const STATUS: Record<string, number> = {
   ERR_OUTBOX_BUSY: 409
 }
 
+/** The control server's limits; by default the node's `control.*` config. */
+export interface ControlServerInit {
+  /** largest request body, bytes (raised to fit a base64 message of `messages.maxBytes`) */
+  maxRequestBytes?: number
+  /** requests in progress at once, streams included; the next is answered 503 */
+  maxConcurrentRequests?: number
+}
+
 type Handler = (req: IncomingMessage, res: ServerResponse, body: Record<string, unknown>, url: URL) => Promise<unknown>
 
 /**
@@ -44,9 +52,14 @@ export class ControlServer {
   private server?: Server
   private readonly routes: Record<string, Handler>
   private readonly streams = new Set<ServerResponse>()
+  private readonly init: ControlServerInit
+  private maxRequestBytes = 0
+  private maxConcurrent = 0
+  private inFlight = 0
 
-  constructor (node: BurrowNode, home: string) {
+  constructor (node: BurrowNode, home: string, init: ControlServerInit = {}) {
     this.node = node
+    this.init = init
     this.socketPath = join(home, SOCKET_FILE)
     this.routes = {
       'GET /status': async () => this.node.status(),
@@ -116,13 +129,27 @@ export class ControlServer {
 
   async start (): Promise<void> {
     if (this.server != null) return
+    const config = this.node.config
+    // a send request carries the body base64 in JSON: never refuse what messages.maxBytes allows
+    const needed = Math.ceil(config.messages.maxBytes / 3) * 4 + REQUEST_OVERHEAD_BYTES
+    this.maxRequestBytes = Math.max(this.init.maxRequestBytes ?? config.control.maxRequestBytes, needed)
+    this.maxConcurrent = this.init.maxConcurrentRequests ?? config.control.maxConcurrentRequests
     await this.clearStaleSocket()
-    const server = createServer((req, res) => { void this.handle(req, res) })
+    const server = createServer((req, res) => { this.admit(req, res) })
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject)
-      server.listen(this.socketPath, () => { server.off('error', reject); resolve() })
+      server.once('listening', () => { server.off('error', reject); resolve() })
+      // The socket file is made by bind(2) with 0777 & ~umask. Under umask 0177 it is born
+      // 0600, never wider, not even between bind and a chmod. listen() on a path binds
+      // synchronously, so no other code of ours runs while the umask is narrowed.
+      const umask = process.umask(0o177)
+      try {
+        server.listen(this.socketPath)
+      } finally {
+        process.umask(umask)
+      }
     })
-    await chmod(this.socketPath, 0o600)
+    await chmod(this.socketPath, 0o600) // exact, whatever the platform did with the umask
     this.server = server
     log('control API on %s', this.socketPath)
   }
@@ -151,13 +178,46 @@ export class ControlServer {
     await unlink(this.socketPath).catch(() => {})
   }
 
+  /**
+   * Caps before any work: requests in progress (streams hold their slot until they end)
+   * and the declared body size. A request over either gets one clear answer, 503 or 413.
+   */
+  private admit (req: IncomingMessage, res: ServerResponse): void {
+    if (this.inFlight >= this.maxConcurrent) {
+      req.resume()
+      res.setHeader('connection', 'close')
+      res.setHeader('retry-after', String(BUSY_RETRY_AFTER_SECONDS))
+      send(res, 503, { error: { name: 'ControlBusyError', code: 'ERR_CONTROL_BUSY', message: `${this.maxConcurrent} control requests are already in progress (control.maxConcurrentRequests); retry when one ends` } })
+      return
+    }
+    const declared = Number(req.headers['content-length'] ?? 0)
+    if (declared > this.maxRequestBytes) {
+      this.tooLarge(req, res)
+      return
+    }
+    this.inFlight++
+    res.once('close', () => { this.inFlight-- })
+    void this.handle(req, res)
+  }
+
+  /** 413, then the connection is closed: the rest of the body is not read. */
+  private tooLarge (req: IncomingMessage, res: ServerResponse): void {
+    res.setHeader('connection', 'close')
+    send(res, 413, { error: { name: 'RequestTooLargeError', code: 'ERR_REQUEST_TOO_LARGE', message: `a control request may carry at most ${this.maxRequestBytes} bytes (control.maxRequestBytes); send a smaller body` } })
+    res.once('finish', () => { req.destroy() })
+  }
+
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
     try {
       const url = new URL(req.url ?? '/', 'http://burrow')
       if (!url.pathname.startsWith(API_PREFIX)) throw new BurrowError('ERR_NOT_FOUND', `no such endpoint ${url.pathname}`)
       const route = this.routes[`${req.method ?? 'GET'} ${url.pathname.slice(API_PREFIX.length)}`]
       if (route == null) throw new BurrowError('ERR_NOT_FOUND', `no such endpoint ${req.method ?? ''} ${url.pathname}`)
-      const body = req.method === 'POST' ? await readJson(req) : {}
+      const body = req.method === 'POST' ? await readJson(req, this.maxRequestBytes) : {}
+      if (body === TOO_LARGE) {
+        this.tooLarge(req, res)
+        return
+      }
       const result = await route(req, res, body, url)
       if (result === STREAMED) return
       send(res, 200, result)
@@ -219,6 +279,7 @@ export class ControlServer {
 }
 
 const STREAMED = Symbol('streamed')
+const TOO_LARGE = Symbol('too large')
 
 /** The JSON form of an inbox message: text bodies as text, others base64. */
 export function inboxJson (m: InboxMessage): Record<string, unknown> {
@@ -266,14 +327,35 @@ function send (res: ServerResponse, status: number, value: unknown): void {
   res.end(text)
 }
 
-async function readJson (req: IncomingMessage): Promise<Record<string, unknown>> {
+/** The body as a JSON object; TOO_LARGE as soon as it passes `max` bytes (nothing more is read). */
+async function readJson (req: IncomingMessage, max: number): Promise<Record<string, unknown> | typeof TOO_LARGE> {
   const chunks: Buffer[] = []
   let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_REQUEST_BYTES) throw new InvalidInputError(`request larger than ${MAX_REQUEST_BYTES} bytes`)
-    chunks.push(chunk as Buffer)
-  }
+  // events, not for-await: leaving a for-await loop early destroys the socket, and the 413 with it
+  const over = await new Promise<boolean>((resolve, reject) => {
+    const done = (result: boolean | Error): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      if (result instanceof Error) reject(result)
+      else resolve(result)
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > max) {
+        req.pause()
+        done(true)
+      } else {
+        chunks.push(chunk)
+      }
+    }
+    const onEnd = (): void => { done(false) }
+    const onError = (err: Error): void => { done(err) }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+  })
+  if (over) return TOO_LARGE
   if (size === 0) return {}
   try {
     const v = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown

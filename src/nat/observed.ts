@@ -1,4 +1,5 @@
 import { networkInterfaces } from 'node:os'
+import { isPrivateIp } from '@libp2p/utils'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** One peer's report (identify's observedAddr) of where our connection came from. */
@@ -17,7 +18,15 @@ export interface Observation {
 export type MappingBehaviour = 'endpoint-independent' | 'endpoint-dependent' | 'unknown'
 
 /** Observations older than this are forgotten (a new public IP replaces the old one). */
-const OBSERVATION_TTL_MS = 10 * 60_000
+export const OBSERVATION_TTL_MS = 10 * 60_000
+
+/**
+ * Observations kept at once (one per observer and direction); past it the stalest go.
+ * Peers are free to make, so every one of them must not cost a map entry forever; 256
+ * is far above the handful of peers that agreeing on an address needs (go-libp2p trusts
+ * an observed address once 4 observers report it).
+ */
+export const MAX_OBSERVATIONS = 256
 
 /**
  * The addresses other peers saw our TCP connections come from. Outbound connections
@@ -29,7 +38,21 @@ export class ObservedAddresses {
   private readonly byObserver = new Map<string, Observation>()
 
   add (obs: Observation): void {
-    this.byObserver.set(`${obs.observer}/${obs.direction}`, obs)
+    const key = `${obs.observer}/${obs.direction}`
+    // re-inserted, so the map's order is the order of the latest reports: the first is the stalest
+    this.byObserver.delete(key)
+    this.byObserver.set(key, obs)
+    this.prune(obs.at)
+  }
+
+  /** Drops what is older than OBSERVATION_TTL_MS, then the stalest past MAX_OBSERVATIONS. */
+  prune (now = Date.now()): void {
+    const cutoff = now - OBSERVATION_TTL_MS
+    for (const [k, o] of this.byObserver) if (o.at < cutoff) this.byObserver.delete(k)
+    for (const k of this.byObserver.keys()) {
+      if (this.byObserver.size <= MAX_OBSERVATIONS) break
+      this.byObserver.delete(k)
+    }
   }
 
   removeObserver (observer: string): void {
@@ -66,11 +89,31 @@ export class ObservedAddresses {
     return [...new Set(this.fresh().map(o => o.ip))]
   }
 
+  /**
+   * Whether we sit behind a NAT: peers see our connections come from an IP that is none
+   * of ours. Peers lie, and PeerIds are free, so each observer IP has one vote (its
+   * latest report), and one vote decides only while no other IP contradicts it:
+   * - no reports: undefined;
+   * - NAT votes from two or more IPs, more than the votes for one of our own IPs: true;
+   * - a NAT vote from exactly one IP: true only when it is the only IP reporting (a node
+   *   behind a NAT often knows just its relay, and must ask it for a reservation at once);
+   *   one IP against any other cannot flip the verdict of the rest;
+   * - otherwise false.
+   * Observers on our LAN (at private addresses) see our LAN address whether or not a NAT
+   * stands between us and the internet, so they vote only when no one else reports.
+   */
   behindNat (): boolean | undefined {
     const seen = this.fresh()
     if (seen.length === 0) return undefined
     const local = localIps()
-    return seen.some(o => !local.has(o.ip))
+    const outside = seen.filter(o => isPrivateIp(o.observerIp) === false)
+    const voters = outside.length > 0 ? outside : seen
+    const vote = new Map<string, boolean>()
+    for (const o of voters.sort((a, b) => a.at - b.at)) vote.set(o.observerIp, !local.has(o.ip))
+    const nat = [...vote.values()].filter(v => v).length
+    const notNat = vote.size - nat
+    if (nat >= 2) return nat > notNat
+    return nat === 1 && notNat === 0
   }
 
   /**

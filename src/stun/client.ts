@@ -38,10 +38,17 @@ export function parseStunUrl (url: string, defaultPort = 3478): { host: string, 
   return { host: m[1] ?? '', port: m[2] != null ? Number(m[2]) : defaultPort }
 }
 
-/** Sends one Binding request and resolves with the mapped address the server saw. */
+/**
+ * Size burrow pads its own Binding requests to: above the largest full response of its
+ * server (92 bytes over IPv6 with SOFTWARE 'burrow x.y.z'), so that server answers in
+ * full and outside its rate limit (src/stun/server.ts).
+ */
+export const PADDED_REQUEST_BYTES = 128
+
+/** Sends one (padded) Binding request and resolves with the mapped address the server saw. */
 export async function stunBinding (server: { host: string, port: number }, options: { timeoutMs?: number, localPort?: number } = {}): Promise<StunAddress> {
   const socket = createSocket(isIPv6(server.host) ? 'udp6' : 'udp4')
-  const request = encodeBindingRequest()
+  const request = encodeBindingRequest(undefined, PADDED_REQUEST_BYTES)
   const txid = request.subarray(8, 20)
   try {
     return await new Promise<StunAddress>((resolve, reject) => {

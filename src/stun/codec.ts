@@ -45,26 +45,37 @@ export function parseHeader (msg: Uint8Array): StunHeader | undefined {
   return { type, length, transactionId: msg.slice(8, 20) }
 }
 
-/** A Binding request with a random (or the given) 96-bit transaction id. */
-export function encodeBindingRequest (transactionId: Uint8Array = crypto.getRandomValues(new Uint8Array(12))): Uint8Array {
+/**
+ * A Binding request with a random (or the given) 96-bit transaction id. With `padTo`, a
+ * SOFTWARE attribute (comprehension-optional, so any server ignores it) fills the request
+ * up to that many bytes: burrow's STUN server answers a request at least as large as its
+ * response without rate limit, since it then reflects no more bytes than it got.
+ */
+export function encodeBindingRequest (transactionId: Uint8Array = crypto.getRandomValues(new Uint8Array(12)), padTo = 0): Uint8Array {
   if (transactionId.byteLength !== 12) throw new RangeError('a STUN transaction id is 12 bytes')
-  const msg = new Uint8Array(STUN_HEADER_BYTES)
+  const padding = padTo > STUN_HEADER_BYTES + 4 ? attribute(ATTR_SOFTWARE, new TextEncoder().encode('burrow'.padEnd(Math.ceil((padTo - STUN_HEADER_BYTES - 4) / 4) * 4, ' '))) : new Uint8Array(0)
+  const msg = new Uint8Array(STUN_HEADER_BYTES + padding.byteLength)
   const view = new DataView(msg.buffer)
   view.setUint16(0, BINDING_REQUEST)
-  view.setUint16(2, 0)
+  view.setUint16(2, padding.byteLength)
   view.setUint32(4, STUN_MAGIC_COOKIE)
   msg.set(transactionId, 8)
+  msg.set(padding, STUN_HEADER_BYTES)
   return msg
 }
 
-/** The Binding success response telling the client the address its request came from. */
-export function encodeBindingResponse (transactionId: Uint8Array, mapped: StunAddress, software?: string): Uint8Array {
-  const attrs: Uint8Array[] = [
-    attribute(ATTR_XOR_MAPPED_ADDRESS, addressValue(mapped, transactionId, true)),
-    attribute(ATTR_MAPPED_ADDRESS, addressValue(mapped, transactionId, false))
-  ]
-  if (software != null) attrs.push(attribute(ATTR_SOFTWARE, new TextEncoder().encode(software)))
-  const bodyLength = attrs.reduce((n, a) => n + a.byteLength, 0) + 8 // + FINGERPRINT
+/**
+ * The Binding success response telling the client the address its request came from.
+ * `compact`: XOR-MAPPED-ADDRESS alone (all an RFC 5389/8489 client reads), with
+ * FINGERPRINT only when `fingerprint` is true: 32 bytes for IPv4, 44 for IPv6.
+ */
+export function encodeBindingResponse (transactionId: Uint8Array, mapped: StunAddress, software?: string, options: { compact?: boolean, fingerprint?: boolean } = {}): Uint8Array {
+  const compact = options.compact === true
+  const fingerprint = !compact || options.fingerprint === true
+  const attrs: Uint8Array[] = [attribute(ATTR_XOR_MAPPED_ADDRESS, addressValue(mapped, transactionId, true))]
+  if (!compact) attrs.push(attribute(ATTR_MAPPED_ADDRESS, addressValue(mapped, transactionId, false)))
+  if (!compact && software != null) attrs.push(attribute(ATTR_SOFTWARE, new TextEncoder().encode(software)))
+  const bodyLength = attrs.reduce((n, a) => n + a.byteLength, 0) + (fingerprint ? 8 : 0)
   const msg = new Uint8Array(STUN_HEADER_BYTES + bodyLength)
   const view = new DataView(msg.buffer)
   view.setUint16(0, BINDING_SUCCESS)
@@ -76,6 +87,7 @@ export function encodeBindingResponse (transactionId: Uint8Array, mapped: StunAd
     msg.set(a, off)
     off += a.byteLength
   }
+  if (!fingerprint) return msg
   // FINGERPRINT: CRC-32 of everything before it (length already counting it), XOR 0x5354554e
   view.setUint16(off, ATTR_FINGERPRINT)
   view.setUint16(off + 2, 4)
@@ -96,6 +108,12 @@ export function parseAttributes (msg: Uint8Array): Map<number, Uint8Array> {
     off += 4 + Math.ceil(len / 4) * 4
   }
   return out
+}
+
+/** Whether the message ends in a FINGERPRINT attribute (RFC 5389 §15.5: it is always last). */
+export function hasFingerprint (msg: Uint8Array): boolean {
+  if (msg.byteLength < STUN_HEADER_BYTES + 8) return false
+  return new DataView(msg.buffer, msg.byteOffset, msg.byteLength).getUint16(msg.byteLength - 8) === ATTR_FINGERPRINT
 }
 
 /** Whether the FINGERPRINT attribute (if any) matches; true when there is none. */
@@ -181,7 +199,7 @@ function addressValue (a: StunAddress, transactionId: Uint8Array, xored: boolean
   return out
 }
 
-function ipv6Bytes (address: string): Uint8Array {
+export function ipv6Bytes (address: string): Uint8Array {
   const zone = address.indexOf('%')
   const addr = zone >= 0 ? address.slice(0, zone) : address
   const [head = '', tail = ''] = addr.split('::')

@@ -1,0 +1,63 @@
+// Observed addresses (src/nat/observed.ts): what peers tell us about our own address is
+// bounded in memory and aged out, and one peer cannot flip whether we are behind a NAT.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { ObservedAddresses } from '../../dist/nat/index.js'
+import type { Observation } from '../../dist/nat/index.js'
+
+// 127.0.0.1 is one of this host's own addresses; 203.0.113.7 (TEST-NET-3) is none of them
+const OURS = '127.0.0.1'
+const NOT_OURS = '203.0.113.7'
+
+function obs (observer: string, observerIp: string, ip: string, at = Date.now()): Observation {
+  return { observer, observerIp, ip, port: 4001, direction: 'outbound', fromDialPort: true, at }
+}
+
+describe('observed addresses', () => {
+  it('believes a single observer while it is the only one: a node behind a NAT that knows just its relay', () => {
+    const o = new ObservedAddresses()
+    assert.equal(o.behindNat(), undefined)
+    o.add(obs('relay', '21.0.0.1', NOT_OURS))
+    assert.equal(o.behindNat(), true)
+  })
+
+  it('does not let one peer, under any number of PeerIds, flip a public node to "behind a NAT"', () => {
+    const o = new ObservedAddresses()
+    o.add(obs('honest-1', '21.0.0.1', OURS))
+    o.add(obs('honest-2', '21.0.0.2', OURS))
+    assert.equal(o.behindNat(), false)
+    for (let i = 0; i < 5; i++) o.add(obs(`liar-${i}`, '21.0.0.66', NOT_OURS))
+    assert.equal(o.behindNat(), false, 'one IP against two')
+    o.add(obs('liar-b', '21.0.0.67', NOT_OURS))
+    assert.equal(o.behindNat(), false, 'two against two is no majority')
+  })
+
+  it('takes the word of two observer IPs that outnumber the rest', () => {
+    const o = new ObservedAddresses()
+    o.add(obs('a', '21.0.0.1', OURS))
+    o.add(obs('b', '21.0.0.2', NOT_OURS))
+    assert.equal(o.behindNat(), false, 'one NAT report against one other')
+    o.add(obs('c', '21.0.0.3', NOT_OURS))
+    assert.equal(o.behindNat(), true)
+  })
+
+  it('lets a LAN peer that sees our LAN address not outvote an observer on the internet', () => {
+    const o = new ObservedAddresses()
+    o.add(obs('relay', '21.0.0.1', NOT_OURS))
+    o.add(obs('lan-peer', '192.168.1.20', OURS))
+    assert.equal(o.behindNat(), true)
+  })
+
+  it('forgets observations after ten minutes and keeps at most 256', () => {
+    const o = new ObservedAddresses()
+    const old = Date.now() - 11 * 60_000
+    for (let i = 0; i < 50; i++) o.add(obs(`old-${i}`, `21.0.1.${i}`, NOT_OURS, old))
+    o.add(obs('new', '21.0.0.1', OURS))
+    assert.equal(o.size(), 1, 'the stale ones are gone, not just ignored')
+    for (let i = 0; i < 1000; i++) o.add(obs(`peer-${i}`, `21.0.${i >> 8}.${i & 255}`, OURS))
+    assert.equal(o.size(), 256)
+    // the latest reports are the ones kept
+    o.add(obs('last', '21.9.9.9', OURS))
+    assert.ok(o.candidates().some(c => c.ip === OURS && c.observers === 256))
+  })
+})
