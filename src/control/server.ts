@@ -362,7 +362,9 @@ async function readJson (req: IncomingMessage, max: number): Promise<Record<stri
     if (typeof v !== 'object' || v == null || Array.isArray(v)) throw new Error('not an object')
     return v as Record<string, unknown>
   } catch (err) {
-    throw new InvalidInputError(`request body is not a JSON object: ${(err as Error).message}`)
+    // JSON.parse's message quotes the body, which may hold newlines: one line, at most 120 characters
+    const why = (err as Error).message.replace(/\s+/g, ' ').slice(0, 120)
+    throw new InvalidInputError(`request body is not a JSON object: ${why}`)
   }
 }
 

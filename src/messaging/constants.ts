@@ -28,6 +28,15 @@ export const MAX_CONTENT_TYPE_BYTES = 256
 export const MAX_SENT_AT_MS = 253_402_300_799_999
 
 /**
+ * The earliest sentAtMs accepted: 2000-01-01T00:00:00Z. No burrow message was sent before
+ * burrow existed, and values below 2^32 must never reach the store: protons-runtime 7.1.2
+ * encodes a uint64 bigint in [2^31, 2^32) wrongly (one varint byte written, the rest left
+ * as stale buffer memory), so such a record was stored as another time or as bytes that
+ * do not decode (found by the fuzz pass, test/fuzz; not reported upstream that we found).
+ */
+export const MIN_SENT_AT_MS = 946_684_800_000
+
+/**
  * Inbox quota over all senders: 256 MiB is 256 messages of the largest size, a small share
  * of a Raspberry Pi's SD card or a small VPS disk; 10,000 messages is weeks of chat. Past
  * either, new messages are answered QUOTA_EXCEEDED and stay in their senders' outboxes.

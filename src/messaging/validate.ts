@@ -3,7 +3,7 @@
  * shown: an id or content type that cannot be printed or used as a key, a timestamp that
  * is not a date. Each check returns the reason to put in the MALFORMED ack, or undefined.
  */
-import { MAX_CONTENT_TYPE_BYTES, MAX_ID_BYTES, MAX_SENT_AT_MS } from './constants.js'
+import { MAX_CONTENT_TYPE_BYTES, MAX_ID_BYTES, MAX_SENT_AT_MS, MIN_SENT_AT_MS } from './constants.js'
 
 /** C0 and C1 controls, DEL, and U+FFFD (what invalid UTF-8 decodes to). */
 const BAD_ID_CHARS = /[\u0000-\u001f\u007f-\u009f\ufffd]/
@@ -38,11 +38,11 @@ export function checkContentType (contentType: string | undefined): string | und
   return undefined
 }
 
-/** A sentAtMs from the wire (uint64): a safe integer from 0 to MAX_SENT_AT_MS. */
+/** A sentAtMs from the wire (uint64): ms since the epoch from 2000-01-01 (MIN_SENT_AT_MS) to year 9999. */
 export function checkSentAtMs (sentAtMs: bigint | number): string | undefined {
   const n = typeof sentAtMs === 'bigint' ? sentAtMs : Number.isSafeInteger(sentAtMs) ? BigInt(sentAtMs) : -1n
-  if (n < 0n || n > BigInt(MAX_SENT_AT_MS)) {
-    return `sentAtMs must be ms since the epoch, 0 to ${MAX_SENT_AT_MS} (year 9999)`
+  if (n < BigInt(MIN_SENT_AT_MS) || n > BigInt(MAX_SENT_AT_MS)) {
+    return `sentAtMs must be ms since the epoch, from ${MIN_SENT_AT_MS} (2000-01-01) to ${MAX_SENT_AT_MS} (year 9999)`
   }
   return undefined
 }
