@@ -51,7 +51,10 @@ export const configSchema = z.object({
   tcpDialPort: z.number().int().min(0).max(65535),
   holePunch: z.boolean(),
   udpPunch: z.boolean(),
-  stunServers: z.array(z.string().regex(/^stun:[^\s:/[\]]+(:\d{1,5})?$/, { message: 'a STUN server is stun:HOST:PORT, IPv4 or a name (example: stun:203.0.113.7:3478)' })).nullable(),
+  // one rule for flag, env and file: 'none' means no STUN server at all, HOST:PORT means stun:HOST:PORT
+  stunServers: z.preprocess(
+    (v) => !Array.isArray(v) ? v : v.includes('none') ? [] : v.map(x => typeof x === 'string' && !x.startsWith('stun:') ? `stun:${x}` : x),
+    z.array(z.string().regex(/^stun:[^\s:/[\]]+(:\d{1,5})?$/, { message: 'a STUN server is HOST:PORT or stun:HOST:PORT, IPv4 or a name (example: 203.0.113.7:3478), or none' })).nullable()),
   stunPort: z.number().int().min(0).max(65535),
   relay: z.object({
     reservations: z.number().int().min(0).max(8),

@@ -68,3 +68,14 @@ describe('config', () => {
     await assert.rejects(loadConfig({ home: await home('{ nope') }), (err: Error) => /not valid JSON/.test(err.message))
   })
 })
+
+describe('config: STUN servers', () => {
+  it("takes 'none' and HOST:PORT the same way from env, file and flags (issue 14)", async () => {
+    const h = await home()
+    assert.deepEqual((await loadConfig({ home: h, env: { BURROW_STUN_SERVERS: 'none' } })).stunServers, [])
+    assert.deepEqual((await loadConfig({ home: h, flags: { stunServers: ['none'] } })).stunServers, [])
+    assert.deepEqual((await loadConfig({ home: h, env: { BURROW_STUN_SERVERS: '203.0.113.7:3478,stun:relay.example:3478' } })).stunServers, ['stun:203.0.113.7:3478', 'stun:relay.example:3478'])
+    assert.deepEqual((await loadConfig({ home: await home({ stunServers: ['198.51.100.1:3478'] }) })).stunServers, ['stun:198.51.100.1:3478'])
+    await assert.rejects(loadConfig({ home: h, env: { BURROW_STUN_SERVERS: 'stun://bad url' } }), InvalidConfigError)
+  })
+})

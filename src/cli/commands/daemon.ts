@@ -68,7 +68,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   const overrides: Record<string, unknown> = {
     holePunch: punch?.holePunch,
     udpPunch: punch?.udpPunch,
-    stunServers: flags.stunServer?.includes('none') === true ? [] : flags.stunServer,
+    stunServers: flags.stunServer,
     stunPort: flags.stunPort !== undefined ? Number(flags.stunPort) : undefined,
     tcpDialPort: flags.tcpDialPort !== undefined ? Number(flags.tcpDialPort) : undefined,
     listen: flags.listen,
