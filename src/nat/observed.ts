@@ -38,7 +38,9 @@ export class ObservedAddresses {
   private readonly byObserver = new Map<string, Observation>()
 
   add (obs: Observation): void {
-    const key = `${obs.observer}/${obs.direction}`
+    // a connection from an ephemeral port (the dial port's TIME_WAIT fallback) must not wipe
+    // what the same observer saw of the dial port: that is the punchable address
+    const key = `${obs.observer}/${obs.direction}/${obs.fromDialPort ? 'dial-port' : 'other'}`
     // re-inserted, so the map's order is the order of the latest reports: the first is the stalest
     this.byObserver.delete(key)
     this.byObserver.set(key, obs)

@@ -61,3 +61,14 @@ describe('observed addresses', () => {
     assert.ok(o.candidates().some(c => c.ip === OURS && c.observers === 256))
   })
 })
+
+describe('observed addresses: the dial port', () => {
+  it('keeps what an observer saw of the dial port when a second connection to it leaves from another port', () => {
+    const o = new ObservedAddresses()
+    o.add({ ...obs('relay', '21.0.0.1', NOT_OURS), port: 40000 })
+    assert.deepEqual(o.candidates().map(c => `${c.ip}:${c.port}`), [`${NOT_OURS}:40000`])
+    // the same relay, a second connection from an ephemeral port (TIME_WAIT fallback, or a dial-back)
+    o.add({ ...obs('relay', '21.0.0.1', NOT_OURS), port: 51234, fromDialPort: false })
+    assert.deepEqual(o.candidates().map(c => `${c.ip}:${c.port}`), [`${NOT_OURS}:40000`], 'the punchable address is still known')
+  })
+})
