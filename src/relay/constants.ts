@@ -10,3 +10,12 @@ export const RELAY_RETRY_MAX_MS = 60_000
 
 /** A reservation request gives up after this long. */
 export const RESERVE_TIMEOUT_MS = 10_000
+
+/** A hop request and its answer must be exchanged within this (the stock server's DEFAULT_HOP_TIMEOUT). */
+export const HOP_TIMEOUT_MS = 30_000
+
+/**
+ * Hop streams one connection may open beyond its peer's circuit cap: one reservation
+ * refresh, and one request that gets RESOURCE_LIMIT_EXCEEDED instead of a stream reset.
+ */
+export const HOP_STREAMS_ABOVE_CIRCUITS = 2
