@@ -64,7 +64,7 @@ interface HopRequest { type?: string, status?: string, peer?: unknown }
 interface HopCodec { encode: (m: unknown) => Uint8Array, decode: (b: Uint8Array | Uint8ArrayList) => HopRequest }
 interface StockPb {
   HopMessage: HopCodec & { Type: { RESERVE: string, CONNECT: string, STATUS: string } }
-  Status: { RESERVATION_REFUSED: string, RESOURCE_LIMIT_EXCEEDED: string }
+  Status: { RESERVATION_REFUSED: string, RESOURCE_LIMIT_EXCEEDED: string, MALFORMED_MESSAGE: string }
 }
 interface StockHopServer extends CircuitRelayService {
   handleHopProtocol: (msg: { connection: Connection, stream: ProtobufStream<Stream>, request: HopRequest }, options: AbortOptions) => Promise<void>
@@ -84,6 +84,18 @@ async function loadStockHop (relay: CircuitRelayService): Promise<{ pb: StockPb,
     throw new Error('RELAY_INTERNALS_CHANGED: @libp2p/circuit-relay-v2 no longer has the hop codec or handleHopProtocol burrow wraps; pin it to 4.2.x or update src/relay/server.ts')
   }
   return { pb: pb as StockPb, server: server as StockHopServer }
+}
+
+/** One hop request being answered. */
+interface HopExchange {
+  stream: Stream
+  request: HopRequest
+  pbstr: ProtobufStream<Stream>
+  signal: AbortSignal
+  /** answers with a status and logs why, in one line */
+  refuse: (status: string, why: string) => Promise<void>
+  pb: StockPb
+  server: StockHopServer
 }
 
 /** The relay's caps, from config (src/config/fields.ts has each default and its anchor). */
@@ -235,16 +247,27 @@ export class RelayServiceGate {
     try {
       request = await hop.read({ signal })
     } catch (err) {
-      log('hop request from %p unreadable - %e', connection.remotePeer, err)
-      stream.abort(err as Error)
+      await refuse(pb.Status.MALFORMED_MESSAGE, `hop request from ${connection.remotePeer.toString()} unreadable: ${String((err as Error).message ?? err).split('\n')[0]}`)
       return
     }
 
+    try {
+      await this.answer(connection, { stream, request, pbstr, signal, refuse, pb, server })
+    } catch (err) {
+      // the stock handler answered what it could; a peer's request never throws past here
+      log('hop request from %p failed - %e', connection.remotePeer, err)
+      stream.abort(err as Error)
+    }
+  }
+
+  /** Steps 2 and 3 (see the class comment), then the stock handler. */
+  private async answer (connection: Connection, hop: HopExchange): Promise<void> {
+    const { stream, request, pbstr, signal, refuse, pb, server } = hop
     const peer = connection.remotePeer.toString()
     // relayed connections have no IP; the stock handler refuses hop requests over them
     const ip = ipKey(connection.remoteAddr.toString())
     if (ip != null && request.type === pb.HopMessage.Type.RESERVE) {
-      await this.reserve(connection, ip, { request, pbstr, signal, refuse, pb, server })
+      await this.reserve(connection, ip, hop)
       return
     }
     if (ip != null && request.type === pb.HopMessage.Type.CONNECT) {
@@ -267,14 +290,7 @@ export class RelayServiceGate {
     await server.handleHopProtocol({ connection, stream: pbstr, request }, { signal })
   }
 
-  private async reserve (connection: Connection, ip: string, hop: {
-    request: HopRequest
-    pbstr: ProtobufStream<Stream>
-    signal: AbortSignal
-    refuse: (status: string, why: string) => Promise<void>
-    pb: StockPb
-    server: StockHopServer
-  }): Promise<void> {
+  private async reserve (connection: Connection, ip: string, hop: HopExchange): Promise<void> {
     const { remotePeer } = connection
     const peer = remotePeer.toString()
     const reservations = this.components.relay.reservations

@@ -19,9 +19,10 @@ import { identify } from '@libp2p/identify'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { FIELDS } from '../../dist/config/index.js'
-import { startDaemon, stopAll, sleep } from '../helpers/burrow.ts'
+import { generateKeyPair } from '@libp2p/crypto/keys'
+import { startDaemon, stopAll, sleep, waitFor } from '../helpers/burrow.ts'
 import type { Daemon } from '../helpers/burrow.ts'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 
 const HOP = '/libp2p/circuit/relay/0.2.0/hop'
 const STOP = '/libp2p/circuit/relay/0.2.0/stop'
@@ -46,8 +47,9 @@ const PER_PEER = defaultOf('relay.maxCircuitsPerPeer')
 type TcpDialOpts = NonNullable<NonNullable<Parameters<typeof tcp>[0]>['dialOpts']>
 
 /** A bare client whose TCP connections leave from `source` (any 127/8 address is on loopback). */
-async function client (source: string): Promise<Libp2p> {
+async function client (source: string, privateKey?: PrivateKey): Promise<Libp2p> {
   return createLibp2p({
+    ...(privateKey != null ? { privateKey } : {}),
     addresses: { listen: [] },
     transports: [tcp({ dialOpts: { localAddress: source } as unknown as TcpDialOpts })],
     connectionEncrypters: [noise()],
@@ -183,5 +185,49 @@ describe('relay fairness: one IP cannot drain the relay', () => {
     assert.equal(status, 'OK')
     assert.equal(await echoes(circuit, new Uint8Array(1024).fill(9)), true)
     assert.equal(relay.child.exitCode, null)
+  })
+})
+
+describe('relay fairness: a reservation ends with its holder\'s connection', () => {
+  let relay: Daemon
+  const clients: Libp2p[] = []
+  const started = async (source: string, privateKey?: PrivateKey): Promise<Libp2p> => {
+    const c = await client(source, privateKey)
+    clients.push(c)
+    return c
+  }
+
+  before(async () => {
+    relay = await startDaemon('relay-holder-left', {
+      args: ['--relay-server', 'on'],
+      env: { BURROW_RELAY_MAX_RESERVATIONS: '2', BURROW_RELAY_MAX_RESERVATIONS_PER_IP: '1' }
+    })
+  })
+  after(async () => {
+    await Promise.all(clients.map(async c => c.stop()))
+    await stopAll()
+  })
+
+  it('the slot of a holder that left goes to another peer (relay.maxReservations 2)', async () => {
+    const left = await started('127.0.1.1')
+    assert.equal(await reserve(left, relay.address), 'OK')
+    await left.stop()
+    assert.equal(await reserve(await started('127.0.1.2'), relay.address), 'OK')
+    // the relay learns of the disconnect asynchronously: ask until it did (the stock store kept the slot for an hour)
+    const late = await started('127.0.1.3')
+    await waitFor('a reservation once the first holder left', async () => await reserve(late, relay.address) === 'OK', 10_000)
+  })
+
+  it('a holder that comes back gets its reservation again while fresh identities from its IP do not', async () => {
+    // the first test's holders leave, so the store has room
+    for (const c of clients.splice(0)) await c.stop()
+    const key = await generateKeyPair('Ed25519')
+    const first = await started('127.0.1.4', key)
+    await waitFor('a reservation once the first test\'s holders left', async () => await reserve(first, relay.address) === 'OK', 10_000)
+    await first.stop()
+    // its slot still counts for 127.0.1.4 (relay.maxReservationsPerIp 1) until it expires
+    assert.equal(await reserve(await started('127.0.1.4'), relay.address), 'RESERVATION_REFUSED')
+    const back = await started('127.0.1.4', key)
+    await waitFor('the holder\'s reservation back', async () => await reserve(back, relay.address) === 'OK', 10_000)
   })
 })
