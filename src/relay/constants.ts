@@ -19,3 +19,10 @@ export const HOP_TIMEOUT_MS = 30_000
  * refresh, and one request that gets RESOURCE_LIMIT_EXCEEDED instead of a stream reset.
  */
 export const HOP_STREAMS_ABOVE_CIRCUITS = 2
+
+/**
+ * Reservations whose holder left that still count for their IP (each ~1 KB with its
+ * expiry timer: ~4 MB). Beyond this the oldest stops counting early: a host with many
+ * IPv6 /64s could otherwise grow the count without end.
+ */
+export const MAX_LEFT_RESERVATIONS_COUNTED = 4096

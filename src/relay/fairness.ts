@@ -92,11 +92,20 @@ interface Held<R> {
  */
 export class ReservationLedger<R extends ExpiringReservation> {
   private readonly maxPerIp: number
+  private readonly maxLeft: number
   private readonly byPeer = new Map<string, Held<R>>()
   private readonly perIp = new Tally()
+  /** peers whose holder left while their reservation still counts, oldest first */
+  private readonly left = new Set<string>()
 
-  constructor (maxPerIp: number) {
+  /**
+   * `maxLeft`: reservations whose holder left that are still counted; beyond it the
+   * oldest stops counting early, so addresses without end (IPv6 /64s) cannot grow the
+   * ledger without end.
+   */
+  constructor (maxPerIp: number, maxLeft = Infinity) {
     this.maxPerIp = maxPerIp
+    this.maxLeft = maxLeft
   }
 
   /**
@@ -106,6 +115,7 @@ export class ReservationLedger<R extends ExpiringReservation> {
    */
   admit (peer: string, key: string): boolean {
     const held = this.byPeer.get(peer)
+    this.left.delete(peer)
     if (held != null && held.key === key) return true
     if (this.perIp.get(key) >= this.maxPerIp) return false
     if (held != null) this.perIp.add(held.key, -1)
@@ -133,6 +143,18 @@ export class ReservationLedger<R extends ExpiringReservation> {
     }, { once: true })
   }
 
+  /** The holder's last connection closed: its reservation still counts until it expires. */
+  leave (peer: string): void {
+    if (!this.byPeer.has(peer)) return
+    this.left.delete(peer)
+    this.left.add(peer)
+    for (const oldest of this.left) {
+      if (this.left.size <= this.maxLeft) break
+      const held = this.byPeer.get(oldest)
+      if (held != null) this.forget(oldest, held)
+    }
+  }
+
   /** The reservation counted for `peer`, while it has not expired (it may have left the stock store). */
   held (peer: string): R | undefined {
     const r = this.byPeer.get(peer)?.reservation
@@ -151,6 +173,7 @@ export class ReservationLedger<R extends ExpiringReservation> {
 
   private forget (peer: string, held: Held<R>): void {
     this.byPeer.delete(peer)
+    this.left.delete(peer)
     this.perIp.add(held.key, -1)
   }
 }

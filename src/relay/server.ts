@@ -1,6 +1,6 @@
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { logger } from '@libp2p/logger'
-import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, RELAY_HOP_PROTOCOL } from './constants.js'
+import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_LEFT_RESERVATIONS_COUNTED, RELAY_HOP_PROTOCOL } from './constants.js'
 import type { BurrowConfig } from '../config/index.js'
 import { pbStream } from '@libp2p/utils'
 import { ipKey, ReservationLedger, Tally } from './fairness.js'
@@ -158,7 +158,7 @@ export class RelayServiceGate {
     this.components = components
     this.limits = limits
     this.allow = allow
-    this.ledger = new ReservationLedger(limits.maxReservationsPerIp)
+    this.ledger = new ReservationLedger(limits.maxReservationsPerIp, MAX_LEFT_RESERVATIONS_COUNTED)
   }
 
   /** Takes over the stock server's hop handler; call once, after libp2p started. */
@@ -216,6 +216,7 @@ export class RelayServiceGate {
     const reservations = this.components.relay.reservations
     if (!reservations.has(evt.detail)) return
     reservations.delete(evt.detail)
+    this.ledger.leave(evt.detail.toString())
     log('reservation of %p dropped: its last connection closed (its IP keeps counting it until it expires)', evt.detail)
   }
 

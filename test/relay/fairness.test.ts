@@ -92,6 +92,25 @@ describe('relay fairness: reservations per address', () => {
     assert.equal(ledger.admit('fresh', '198.51.100.1'), true)
   })
 
+  it('bounds the reservations it keeps counting after their holders left: the oldest stops counting first', () => {
+    const ledger = new ReservationLedger<{ signal: AbortSignal }>(1, 2)
+    for (const [peer, key] of [['a', '2001:db8:0:1::/64'], ['b', '2001:db8:0:2::/64'], ['c', '2001:db8:0:3::/64']]) {
+      ledger.admit(peer ?? '', key ?? '')
+      ledger.settle(peer ?? '', reservation())
+      ledger.leave(peer ?? '')
+    }
+    assert.equal(ledger.size, 2)
+    assert.equal(ledger.count('2001:db8:0:1::/64'), 0)
+    assert.equal(ledger.count('2001:db8:0:3::/64'), 1)
+    // a holder that came back is not among those that left
+    ledger.admit('b', '2001:db8:0:2::/64')
+    ledger.admit('d', '2001:db8:0:4::/64')
+    ledger.settle('d', reservation())
+    ledger.leave('d')
+    assert.equal(ledger.count('2001:db8:0:2::/64'), 1)
+    assert.equal(ledger.count('2001:db8:0:3::/64'), 1)
+  })
+
   it('moves a holder that comes back from another address', () => {
     const ledger = new ReservationLedger<{ signal: AbortSignal }>(1)
     ledger.admit('a', '198.51.100.1')
