@@ -159,8 +159,8 @@ export class BurrowNode extends TypedEventEmitter<BurrowNodeEvents> {
         // 'auto': relay only while publicly reachable (a good citizen of a shared network)
         const { relay } = config
         this.relayGate = new RelayServiceGate(
-          { registrar: libp2p.services.internals.registrar, events: libp2p, relay: libp2p.services.relay as CircuitRelayService },
-          { maxCircuits: relay.maxCircuits, maxCircuitsPerPeer: relay.maxCircuitsPerPeer, maxCircuitsPerIp: relay.maxCircuitsPerIp, maxReservations: relay.maxReservations, maxReservationsPerIp: relay.maxReservationsPerIp },
+          { registrar: libp2p.services.internals.registrar, events: libp2p, relay: libp2p.services.relay as CircuitRelayService, connections: (peer) => libp2p.getConnections(peer) },
+          { maxCircuits: relay.maxCircuits, maxCircuitsPerPeer: relay.maxCircuitsPerPeer, maxCircuitsPerIp: relay.maxCircuitsPerIp, maxReservations: relay.maxReservations, maxReservationsPerIp: relay.maxReservationsPerIp, reservationsPerIpPerHour: relay.reservationsPerIpPerHour },
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
         await this.relayGate.start()
       }

@@ -21,8 +21,13 @@ export const HOP_TIMEOUT_MS = 30_000
 export const HOP_STREAMS_ABOVE_CIRCUITS = 2
 
 /**
- * Reservations whose holder left that still count for their IP (each ~1 KB with its
- * expiry timer: ~4 MB). Beyond this the oldest stops counting early: a host with many
- * IPv6 /64s could otherwise grow the count without end.
+ * Reservations kept for holders that left, so one that returns before the expiry gets
+ * its own back (each ~1 KB with its expiry timer: ~4 MB); the oldest goes first.
  */
-export const MAX_LEFT_RESERVATIONS_COUNTED = 4096
+export const MAX_LEFT_RESERVATIONS_KEPT = 4096
+
+/**
+ * Addresses (IPv4, IPv6 /64) whose hourly reservation budget is remembered (~100 B
+ * each); beyond it, refilled budgets are forgotten first, then the oldest.
+ */
+export const MAX_BUDGETED_ADDRESSES = 16_384

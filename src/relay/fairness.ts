@@ -77,62 +77,79 @@ export interface ExpiringReservation {
   signal: AbortSignal
 }
 
+export interface ReservationLedgerInit {
+  /** reservations the connected peers of one key (IPv4 address, IPv6 /64) hold at once */
+  maxPerIp: number
+  /** new reservations one key gets per hour: a budget of this size, refilled evenly over an hour */
+  perIpPerHour: number
+  /** reservations kept for holders that left, to hand back if they return; the oldest goes first */
+  maxLeft?: number
+  /** keys whose hourly budget is remembered; beyond it, refilled budgets are forgotten first, then the oldest */
+  maxKeys?: number
+  now?: () => number
+}
+
+/** Why a reservation request was refused: the key holds `maxPerIp`, or spent its hourly budget. */
+export type LedgerRefusal = 'per-ip' | 'per-hour'
+
 interface Held<R> {
   key: string
   /** the stock store's reservation once granted; undefined while the request is handled */
   reservation?: R
+  /** the holder's last connection closed: no longer counted, kept to hand back */
+  left: boolean
 }
 
+const HOUR_MS = 3_600_000
+
 /**
- * Reservations per IP, counted from the moment one is asked for until it expires —
- * also after its holder disconnected (the relay then drops it from the stock store,
- * as the spec says, but keeps counting it here), so fresh identities from one address
- * cannot churn through the relay. A peer holds at most one reservation (the stock
- * store is keyed by peer); a refresh from the same IP is never refused.
+ * Reservations per IP (IPv6: per /64). A reservation counts for its IP from the moment
+ * it is asked for until it expires or its holder leaves (circuit-v2: it is no longer
+ * valid once the peer disconnects), so one address holds at most `maxPerIp` at once.
+ * Identities are free, so each new one also spends one of the address's
+ * `perIpPerHour`: fresh identities that reserve and leave cannot churn through the
+ * relay. A refresh by a connected holder is never refused and costs nothing. A peer
+ * holds at most one reservation (the stock store is keyed by peer).
  */
 export class ReservationLedger<R extends ExpiringReservation> {
-  private readonly maxPerIp: number
-  private readonly maxLeft: number
+  private readonly init: Required<ReservationLedgerInit>
   private readonly byPeer = new Map<string, Held<R>>()
   private readonly perIp = new Tally()
-  /** peers whose holder left while their reservation still counts, oldest first */
+  /** holders that left, oldest first */
   private readonly left = new Set<string>()
+  private readonly budgets = new Map<string, { tokens: number, at: number }>()
 
-  /**
-   * `maxLeft`: reservations whose holder left that are still counted; beyond it the
-   * oldest stops counting early, so addresses without end (IPv6 /64s) cannot grow the
-   * ledger without end.
-   */
-  constructor (maxPerIp: number, maxLeft = Infinity) {
-    this.maxPerIp = maxPerIp
-    this.maxLeft = maxLeft
+  constructor (init: ReservationLedgerInit) {
+    this.init = { maxLeft: Infinity, maxKeys: Infinity, now: Date.now, ...init }
   }
 
   /**
-   * Before a reservation request is handled: whether `peer`, asking from `key`, may
-   * have one. When it may, it is counted from now on (so concurrent requests from one
-   * address cannot all pass); call `settle` once the request was handled.
+   * Before a reservation request is handled: undefined when `peer`, asking from `key`,
+   * may have one, else why not. When it may, it counts from now on (so concurrent
+   * requests from one address cannot all pass); call `settle` once it was handled.
    */
-  admit (peer: string, key: string): boolean {
+  admit (peer: string, key: string): LedgerRefusal | undefined {
     const held = this.byPeer.get(peer)
+    if (held != null && !held.left && held.key === key) return undefined
+    if (this.perIp.get(key) >= this.init.maxPerIp) return 'per-ip'
+    if (!this.spend(key)) return 'per-hour'
+    if (held != null && !held.left) this.perIp.add(held.key, -1)
     this.left.delete(peer)
-    if (held != null && held.key === key) return true
-    if (this.perIp.get(key) >= this.maxPerIp) return false
-    if (held != null) this.perIp.add(held.key, -1)
-    this.byPeer.set(peer, { key, reservation: held?.reservation })
+    this.byPeer.set(peer, { key, reservation: held?.reservation, left: false })
     this.perIp.add(key, 1)
-    return true
+    return undefined
   }
 
   /**
    * After the request was handled: `reservation` is what the stock store now holds for
-   * the peer (undefined if it refused). The count ends when the reservation expires.
+   * the peer (undefined if it refused). It counts until it expires or its holder leaves.
    */
   settle (peer: string, reservation: R | undefined): void {
     const held = this.byPeer.get(peer)
     if (held == null) return
     if (reservation == null || reservation.signal.aborted) {
       if (held.reservation == null || held.reservation.signal.aborted) this.forget(peer, held)
+      else this.leave(peer)
       return
     }
     if (held.reservation === reservation) return
@@ -143,30 +160,37 @@ export class ReservationLedger<R extends ExpiringReservation> {
     }, { once: true })
   }
 
-  /** The holder's last connection closed: its reservation still counts until it expires. */
+  /** The holder's last connection closed: its reservation stops counting (it is kept to hand back). */
   leave (peer: string): void {
-    if (!this.byPeer.has(peer)) return
-    this.left.delete(peer)
+    const held = this.byPeer.get(peer)
+    if (held == null || held.left) return
+    held.left = true
+    this.perIp.add(held.key, -1)
     this.left.add(peer)
     for (const oldest of this.left) {
-      if (this.left.size <= this.maxLeft) break
-      const held = this.byPeer.get(oldest)
-      if (held != null) this.forget(oldest, held)
+      if (this.left.size <= this.init.maxLeft) break
+      const h = this.byPeer.get(oldest)
+      if (h != null) this.forget(oldest, h)
     }
   }
 
-  /** The reservation counted for `peer`, while it has not expired (it may have left the stock store). */
+  /** The reservation granted to `peer` while it has not expired (it may have left the stock store). */
   held (peer: string): R | undefined {
     const r = this.byPeer.get(peer)?.reservation
     return r?.signal.aborted === false ? r : undefined
   }
 
-  /** Reservations counted for one key (an IPv4 address or an IPv6 /64). */
+  /** Reservations one key (an IPv4 address or an IPv6 /64) holds now. */
   count (key: string): number {
     return this.perIp.get(key)
   }
 
-  /** Peers counted, over all keys. */
+  /** New reservations one key may still get now (its hourly budget). */
+  budget (key: string): number {
+    return Math.floor(this.refill(key)?.tokens ?? this.init.perIpPerHour)
+  }
+
+  /** Peers known, connected or left. */
   get size (): number {
     return this.byPeer.size
   }
@@ -174,6 +198,38 @@ export class ReservationLedger<R extends ExpiringReservation> {
   private forget (peer: string, held: Held<R>): void {
     this.byPeer.delete(peer)
     this.left.delete(peer)
-    this.perIp.add(held.key, -1)
+    if (!held.left) this.perIp.add(held.key, -1)
+  }
+
+  private refill (key: string): { tokens: number, at: number } | undefined {
+    const b = this.budgets.get(key)
+    if (b == null) return undefined
+    const now = this.init.now()
+    b.tokens = Math.min(this.init.perIpPerHour, b.tokens + (now - b.at) * this.init.perIpPerHour / HOUR_MS)
+    b.at = now
+    return b
+  }
+
+  private spend (key: string): boolean {
+    let b = this.refill(key)
+    if (b == null) {
+      b = { tokens: this.init.perIpPerHour, at: this.init.now() }
+      this.budgets.set(key, b)
+      if (this.budgets.size > this.init.maxKeys) this.forgetBudgets(key)
+    }
+    if (b.tokens < 1) return false
+    b.tokens -= 1
+    return true
+  }
+
+  /** Keeps at most maxKeys budgets: refilled ones go first, then the oldest (not `keep`). */
+  private forgetBudgets (keep: string): void {
+    for (const k of [...this.budgets.keys()]) {
+      if (k !== keep && (this.refill(k)?.tokens ?? 0) >= this.init.perIpPerHour) this.budgets.delete(k)
+    }
+    for (const k of this.budgets.keys()) {
+      if (this.budgets.size <= this.init.maxKeys) break
+      if (k !== keep) this.budgets.delete(k)
+    }
   }
 }

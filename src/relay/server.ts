@@ -1,6 +1,6 @@
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { logger } from '@libp2p/logger'
-import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_LEFT_RESERVATIONS_COUNTED, RELAY_HOP_PROTOCOL } from './constants.js'
+import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_BUDGETED_ADDRESSES, MAX_LEFT_RESERVATIONS_KEPT, RELAY_HOP_PROTOCOL } from './constants.js'
 import type { BurrowConfig } from '../config/index.js'
 import { pbStream } from '@libp2p/utils'
 import { ipKey, ReservationLedger, Tally } from './fairness.js'
@@ -108,8 +108,10 @@ export interface RelayServiceLimits {
   maxCircuitsPerIp: number
   /** the stock store's cap (relay.maxReservations) */
   maxReservations: number
-  /** reservations counted per IP (IPv6: one /64) until they expire */
+  /** reservations the connected peers of one IP (IPv6: one /64) hold at once */
   maxReservationsPerIp: number
+  /** new reservations one IP (IPv6: one /64) gets per hour */
+  reservationsPerIpPerHour: number
 }
 
 export interface RelayServiceGateComponents {
@@ -118,6 +120,8 @@ export interface RelayServiceGateComponents {
   events: TypedEventTarget<Libp2pEvents>
   /** the stock circuit relay v2 server (libp2p.services.relay) */
   relay: CircuitRelayService
+  /** the open connections to a peer (libp2p.getConnections) */
+  connections: (peer: PeerId) => Connection[]
 }
 
 /**
@@ -127,20 +131,21 @@ export interface RelayServiceGateComponents {
  *
  * Before a hop request reaches the stock handler (libp2p/specs relay/circuit-v2.md):
  * 1. any hop stream beyond `maxCircuits` over all peers: RESOURCE_LIMIT_EXCEEDED;
- * 2. RESERVE from an IP (IPv6: /64) already counted for `maxReservationsPerIp`
- *    reservations: RESERVATION_REFUSED (the spec's status for "too many reservations");
+ * 2. RESERVE from an IP (IPv6: /64) whose connected peers hold `maxReservationsPerIp`,
+ *    or that got `reservationsPerIpPerHour` new ones in the last hour:
+ *    RESERVATION_REFUSED (the spec's status for "too many reservations");
  * 3. CONNECT beyond `maxCircuitsPerPeer` circuits of that peer, or `maxCircuitsPerIp` of
  *    its IP: RESOURCE_LIMIT_EXCEEDED (the spec's status for too many relayed connections
  *    from the initiator).
- * Each refusal logs one line saying why.
+ * Each refusal logs one line saying which cap.
  *
  * A reservation ends when it expires or when its holder's last connection closes (the
  * spec: "If the peer disconnects, the reservation is no longer valid"); the stock store
- * kept it for its whole TTL, so one IP could fill the store with fresh identities. The
- * gate drops it from the store then, but keeps counting it for its IP until it expires:
- * identities are free, so dropping alone would let one address churn through the relay.
- * If the same peer comes back before the expiry, its reservation is put back and
- * refreshed (a new one would be deleted by the old one's expiry timer in the stock store).
+ * kept it for its whole TTL, so fresh identities from one IP, one after another, took
+ * every slot. Identities are free, so the hourly budget per IP bounds how many new ones
+ * an address gets. A holder that returns before the expiry gets its own reservation
+ * back, refreshed (a new one would be deleted by the old one's expiry timer in the stock
+ * store).
  */
 export class RelayServiceGate {
   private readonly components: RelayServiceGateComponents
@@ -158,7 +163,12 @@ export class RelayServiceGate {
     this.components = components
     this.limits = limits
     this.allow = allow
-    this.ledger = new ReservationLedger(limits.maxReservationsPerIp, MAX_LEFT_RESERVATIONS_COUNTED)
+    this.ledger = new ReservationLedger({
+      maxPerIp: limits.maxReservationsPerIp,
+      perIpPerHour: limits.reservationsPerIpPerHour,
+      maxLeft: MAX_LEFT_RESERVATIONS_KEPT,
+      maxKeys: MAX_BUDGETED_ADDRESSES
+    })
   }
 
   /** Takes over the stock server's hop handler; call once, after libp2p started. */
@@ -213,11 +223,16 @@ export class RelayServiceGate {
   }
 
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => {
+    this.dropLeft(evt.detail)
+  }
+
+  /** A holder without connections loses its reservation (it is kept to hand back if it returns). */
+  private dropLeft (peer: PeerId): void {
+    this.ledger.leave(peer.toString())
     const reservations = this.components.relay.reservations
-    if (!reservations.has(evt.detail)) return
-    reservations.delete(evt.detail)
-    this.ledger.leave(evt.detail.toString())
-    log('reservation of %p dropped: its last connection closed (its IP keeps counting it until it expires)', evt.detail)
+    if (!reservations.has(peer)) return
+    reservations.delete(peer)
+    log('reservation of %p dropped: its last connection closed', peer)
   }
 
   private readonly handler = async (stream: Stream, connection: Connection): Promise<void> => {
@@ -295,8 +310,13 @@ export class RelayServiceGate {
     const { remotePeer } = connection
     const peer = remotePeer.toString()
     const reservations = this.components.relay.reservations
-    if (!this.ledger.admit(peer, ip)) {
-      await hop.refuse(hop.pb.Status.RESERVATION_REFUSED, `reservation for ${peer} refused: ${ip} holds ${this.ledger.count(ip)} (relay.maxReservationsPerIp, counted until they expire)`)
+    const refused = this.ledger.admit(peer, ip)
+    if (refused === 'per-ip') {
+      await hop.refuse(hop.pb.Status.RESERVATION_REFUSED, `reservation for ${peer} refused: ${ip} holds ${this.ledger.count(ip)} (relay.maxReservationsPerIp)`)
+      return
+    }
+    if (refused === 'per-hour') {
+      await hop.refuse(hop.pb.Status.RESERVATION_REFUSED, `reservation for ${peer} refused: ${ip} got its ${this.limits.reservationsPerIpPerHour} new reservations of the hour (relay.reservationsPerIpPerHour)`)
       return
     }
     // a reservation dropped when its holder disconnected comes back as a refresh of itself
@@ -315,6 +335,8 @@ export class RelayServiceGate {
       const now = reservations.get(remotePeer)
       if (now == null && reservations.size >= this.limits.maxReservations) log('RESERVATION_REFUSED: reservation for %p refused: %d held (relay.maxReservations)', remotePeer, this.limits.maxReservations)
       this.ledger.settle(peer, now)
+      // the holder left while its request was handled
+      if (now != null && this.components.connections(remotePeer).length === 0) this.dropLeft(remotePeer)
     }
   }
 }

@@ -40,83 +40,122 @@ describe('relay fairness: the address a peer is counted under', () => {
 })
 
 describe('relay fairness: reservations per address', () => {
-  it('admits at most the cap per /64, from many identities, and another /64 still gets one', () => {
-    const ledger = new ReservationLedger<{ signal: AbortSignal }>(8)
+  type R = { signal: AbortSignal }
+  const clock = (): { now: () => number, advance: (ms: number) => void } => {
+    let t = 0
+    return { now: () => t, advance: (ms) => { t += ms } }
+  }
+
+  it('lets the connected peers of one /64 hold at most maxPerIp, and another /64 still gets one', () => {
+    const ledger = new ReservationLedger<R>({ maxPerIp: 8, perIpPerHour: 60 })
     let admitted = 0
     for (let i = 0; i < 130; i++) {
-      // each identity from its own address inside one /64
+      // each identity from its own address inside one /64, all staying connected
       const key = ipKey(`/ip6/2001:db8:0:1::${(i + 1).toString(16)}/tcp/4001`) ?? ''
-      if (ledger.admit(`peer-${i}`, key)) {
+      if (ledger.admit(`peer-${i}`, key) === undefined) {
         admitted++
         ledger.settle(`peer-${i}`, reservation())
       }
     }
     assert.equal(admitted, 8)
-    assert.equal(ledger.admit('other', ipKey('/ip6/2001:db8:0:2::1/tcp/4001') ?? ''), true)
+    assert.equal(ledger.admit('peer-200', '2001:db8:0:1::/64'), 'per-ip')
+    assert.equal(ledger.admit('other', ipKey('/ip6/2001:db8:0:2::1/tcp/4001') ?? ''), undefined)
+  })
+
+  it('bounds fresh identities that reserve and leave by the hourly budget, refilled over the hour', () => {
+    const c = clock()
+    const ledger = new ReservationLedger<R>({ maxPerIp: 8, perIpPerHour: 60, now: c.now })
+    const churn = (n: number, from: number): number => {
+      let ok = 0
+      for (let i = from; i < from + n; i++) {
+        if (ledger.admit(`peer-${i}`, '198.51.100.1') !== undefined) continue
+        ok++
+        ledger.settle(`peer-${i}`, reservation())
+        ledger.leave(`peer-${i}`)
+      }
+      return ok
+    }
+    assert.equal(churn(130, 0), 60)
+    assert.equal(ledger.admit('late', '198.51.100.1'), 'per-hour')
+    assert.equal(ledger.count('198.51.100.1'), 0, 'those that left hold nothing')
+    c.advance(60_000)
+    assert.equal(churn(10, 200), 1, 'one more a minute')
+    c.advance(3_600_000)
+    assert.equal(churn(130, 300), 60)
+    assert.equal(ledger.budget('198.51.100.2'), 60, 'other addresses are not charged')
   })
 
   it('counts a request from the moment it is admitted, so concurrent ones cannot all pass', () => {
-    const ledger = new ReservationLedger<{ signal: AbortSignal }>(2)
-    assert.equal(ledger.admit('a', '198.51.100.1'), true)
-    assert.equal(ledger.admit('b', '198.51.100.1'), true)
-    assert.equal(ledger.admit('c', '198.51.100.1'), false)
+    const ledger = new ReservationLedger<R>({ maxPerIp: 2, perIpPerHour: 60 })
+    assert.equal(ledger.admit('a', '198.51.100.1'), undefined)
+    assert.equal(ledger.admit('b', '198.51.100.1'), undefined)
+    assert.equal(ledger.admit('c', '198.51.100.1'), 'per-ip')
   })
 
-  it('never refuses a refresh from the holder, and frees the slot when the relay refused or it expired', () => {
-    const ledger = new ReservationLedger<{ signal: AbortSignal }>(1)
+  it('never refuses or charges a refresh from a connected holder', () => {
+    const ledger = new ReservationLedger<R>({ maxPerIp: 1, perIpPerHour: 1 })
     const r = reservation()
-    assert.equal(ledger.admit('a', '198.51.100.1'), true)
+    assert.equal(ledger.admit('a', '198.51.100.1'), undefined)
     ledger.settle('a', r)
-    assert.equal(ledger.admit('a', '198.51.100.1'), true, 'a refresh')
+    for (let i = 0; i < 5; i++) {
+      assert.equal(ledger.admit('a', '198.51.100.1'), undefined, 'a refresh')
+      ledger.settle('a', r)
+    }
+    assert.equal(ledger.count('198.51.100.1'), 1)
+  })
+
+  it('frees the slot when the reservation expired or the relay refused it', () => {
+    const ledger = new ReservationLedger<R>({ maxPerIp: 1, perIpPerHour: 60 })
+    const r = reservation()
+    ledger.admit('a', '198.51.100.1')
     ledger.settle('a', r)
-    assert.equal(ledger.admit('b', '198.51.100.1'), false)
+    assert.equal(ledger.admit('b', '198.51.100.1'), 'per-ip')
     r.expire()
     assert.equal(ledger.count('198.51.100.1'), 0)
-    assert.equal(ledger.admit('b', '198.51.100.1'), true)
+    assert.equal(ledger.admit('b', '198.51.100.1'), undefined)
     // the relay refused b (its store was full): b no longer counts
     ledger.settle('b', undefined)
     assert.equal(ledger.count('198.51.100.1'), 0)
     assert.equal(ledger.size, 0)
   })
 
-  it('keeps counting a reservation its holder left until it expires, and hands it back to the holder', () => {
-    const ledger = new ReservationLedger<{ signal: AbortSignal }>(1)
-    const r = reservation()
-    ledger.admit('a', '198.51.100.1')
-    ledger.settle('a', r)
-    // the holder disconnected (the relay dropped it from its store) and a fresh identity asks
-    assert.equal(ledger.admit('fresh', '198.51.100.1'), false)
-    assert.equal(ledger.held('a'), r)
-    r.expire()
-    assert.equal(ledger.held('a'), undefined)
-    assert.equal(ledger.admit('fresh', '198.51.100.1'), true)
-  })
-
-  it('bounds the reservations it keeps counting after their holders left: the oldest stops counting first', () => {
-    const ledger = new ReservationLedger<{ signal: AbortSignal }>(1, 2)
-    for (const [peer, key] of [['a', '2001:db8:0:1::/64'], ['b', '2001:db8:0:2::/64'], ['c', '2001:db8:0:3::/64']]) {
-      ledger.admit(peer ?? '', key ?? '')
-      ledger.settle(peer ?? '', reservation())
-      ledger.leave(peer ?? '')
+  it('keeps the reservation of a holder that left to hand back, at most maxLeft of them, oldest out first', () => {
+    const ledger = new ReservationLedger<R>({ maxPerIp: 8, perIpPerHour: 60, maxLeft: 2 })
+    const rs = [reservation(), reservation(), reservation()]
+    for (const [i, peer] of ['a', 'b', 'c'].entries()) {
+      ledger.admit(peer, '198.51.100.1')
+      ledger.settle(peer, rs[i])
+      ledger.leave(peer)
     }
-    assert.equal(ledger.size, 2)
-    assert.equal(ledger.count('2001:db8:0:1::/64'), 0)
-    assert.equal(ledger.count('2001:db8:0:3::/64'), 1)
-    // a holder that came back is not among those that left
-    ledger.admit('b', '2001:db8:0:2::/64')
-    ledger.admit('d', '2001:db8:0:4::/64')
-    ledger.settle('d', reservation())
-    ledger.leave('d')
-    assert.equal(ledger.count('2001:db8:0:2::/64'), 1)
-    assert.equal(ledger.count('2001:db8:0:3::/64'), 1)
+    assert.equal(ledger.held('a'), undefined)
+    assert.equal(ledger.held('b'), rs[1])
+    assert.equal(ledger.held('c'), rs[2])
+    // b returns: counted again, and no longer among those that left
+    assert.equal(ledger.admit('b', '198.51.100.1'), undefined)
+    assert.equal(ledger.count('198.51.100.1'), 1)
+    rs[2]?.expire()
+    assert.equal(ledger.held('c'), undefined)
+    assert.equal(ledger.size, 1)
   })
 
   it('moves a holder that comes back from another address', () => {
-    const ledger = new ReservationLedger<{ signal: AbortSignal }>(1)
+    const ledger = new ReservationLedger<R>({ maxPerIp: 1, perIpPerHour: 60 })
     ledger.admit('a', '198.51.100.1')
     ledger.settle('a', reservation())
-    assert.equal(ledger.admit('a', '198.51.100.2'), true)
+    assert.equal(ledger.admit('a', '198.51.100.2'), undefined)
     assert.equal(ledger.count('198.51.100.1'), 0)
     assert.equal(ledger.count('198.51.100.2'), 1)
+  })
+
+  it('remembers at most maxKeys budgets: refilled ones go first, then the oldest', () => {
+    const c = clock()
+    const ledger = new ReservationLedger<R>({ maxPerIp: 8, perIpPerHour: 1, maxKeys: 2, now: c.now })
+    assert.equal(ledger.admit('a', '198.51.100.1'), undefined)
+    assert.equal(ledger.admit('b', '198.51.100.2'), undefined)
+    assert.equal(ledger.budget('198.51.100.1'), 0)
+    assert.equal(ledger.admit('c', '198.51.100.3'), undefined)
+    // the oldest spent budget was forgotten to stay within maxKeys; the newer one is kept
+    assert.equal(ledger.budget('198.51.100.1'), 1)
+    assert.equal(ledger.budget('198.51.100.2'), 0)
   })
 })

@@ -1,10 +1,11 @@
 /**
  * One IP cannot drain a relay (issue 10, found-item 3): 130 fresh identities from
- * 127.0.0.1 reserve one after another and disconnect; at most relay.maxReservationsPerIp
- * succeed, the rest get RESERVATION_REFUSED and the relay logs why. A peer from another
- * address (127.0.0.2, also on loopback) still gets a reservation and a circuit that
- * carries bytes, and one connection cannot hold more circuits than
- * relay.maxCircuitsPerPeer. The IPv6 /64 keying is covered in fairness.test.ts.
+ * 127.0.0.1 reserve one after another and disconnect; at most
+ * relay.reservationsPerIpPerHour succeed, the rest get RESERVATION_REFUSED and the relay
+ * logs why. Identities of one IP that stay connected hold at most
+ * relay.maxReservationsPerIp. A peer from another address (127.0.0.2, also on loopback)
+ * still gets a reservation and a circuit that carries bytes, and one connection cannot
+ * hold more circuits than relay.maxCircuitsPerPeer. One IPv6 /64: one-ip-v6.test.ts.
  *
  * The clients are bare js-libp2p nodes in this process speaking the hop and stop
  * protocols by hand (libp2p/specs relay/circuit-v2.md), against a real daemon.
@@ -19,10 +20,9 @@ import { identify } from '@libp2p/identify'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { FIELDS } from '../../dist/config/index.js'
-import { generateKeyPair } from '@libp2p/crypto/keys'
 import { startDaemon, stopAll, sleep, waitFor } from '../helpers/burrow.ts'
 import type { Daemon } from '../helpers/burrow.ts'
-import type { Libp2p, PrivateKey, Stream } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 
 const HOP = '/libp2p/circuit/relay/0.2.0/hop'
 const STOP = '/libp2p/circuit/relay/0.2.0/stop'
@@ -42,14 +42,14 @@ function defaultOf (path: string): number {
   return v as number
 }
 const PER_IP = defaultOf('relay.maxReservationsPerIp')
+const PER_HOUR = defaultOf('relay.reservationsPerIpPerHour')
 const PER_PEER = defaultOf('relay.maxCircuitsPerPeer')
 
 type TcpDialOpts = NonNullable<NonNullable<Parameters<typeof tcp>[0]>['dialOpts']>
 
 /** A bare client whose TCP connections leave from `source` (any 127/8 address is on loopback). */
-async function client (source: string, privateKey?: PrivateKey): Promise<Libp2p> {
+async function client (source: string): Promise<Libp2p> {
   return createLibp2p({
-    ...(privateKey != null ? { privateKey } : {}),
     addresses: { listen: [] },
     transports: [tcp({ dialOpts: { localAddress: source } as unknown as TcpDialOpts })],
     connectionEncrypters: [noise()],
@@ -135,7 +135,7 @@ describe('relay fairness: one IP cannot drain the relay', () => {
     await stopAll()
   })
 
-  it(`130 identities from one IP that reserve and disconnect get at most relay.maxReservationsPerIp (${PER_IP})`, async () => {
+  it(`130 identities from one IP that reserve and disconnect get at most relay.reservationsPerIpPerHour (${PER_HOUR})`, async () => {
     const statuses: Record<string, number> = {}
     const t0 = performance.now()
     for (let i = 0; i < 130; i++) {
@@ -150,9 +150,19 @@ describe('relay fairness: one IP cannot drain the relay', () => {
     const ok = statuses.OK ?? 0
     console.log(`130 identities from 127.0.0.1 in ${Math.round(performance.now() - t0)} ms: ${JSON.stringify(statuses)}`)
     assert.ok(ok >= 1, 'the first identity got a reservation')
-    assert.ok(ok <= PER_IP, `${ok} reservations from one IP (cap ${PER_IP})`)
+    assert.ok(ok <= PER_HOUR, `${ok} reservations from one IP (budget ${PER_HOUR} an hour)`)
     assert.equal(statuses.RESERVATION_REFUSED, 130 - ok, 'every other request got the spec\'s status')
-    assert.match(relay.output(), /RESERVATION_REFUSED: reservation for \S+ refused: 127\.0\.0\.1 holds \d+ \(relay\.maxReservationsPerIp/)
+    assert.match(relay.output(), /RESERVATION_REFUSED: reservation for \S+ refused: 127\.0\.0\.1 got its \d+ new reservations of the hour \(relay\.reservationsPerIpPerHour\)/)
+  })
+
+  it(`identities of one IP that stay connected hold at most relay.maxReservationsPerIp (${PER_IP})`, async () => {
+    const statuses: string[] = []
+    for (let i = 0; i < PER_IP + 4; i++) statuses.push(await reserve(await started('127.0.0.9'), relay.address) ?? 'none')
+    const ok = statuses.filter(s => s === 'OK').length
+    assert.ok(ok >= 1, 'the first identity got a reservation')
+    assert.ok(ok <= PER_IP, `${ok} reservations held from one IP (cap ${PER_IP})`)
+    assert.equal(statuses.filter(s => s === 'RESERVATION_REFUSED').length, statuses.length - ok)
+    assert.match(relay.output(), /RESERVATION_REFUSED: reservation for \S+ refused: 127\.0\.0\.9 holds \d+ \(relay\.maxReservationsPerIp\)/)
   })
 
   it('after those 130, a peer from another address still gets a reservation and a circuit that carries bytes', async () => {
@@ -191,8 +201,8 @@ describe('relay fairness: one IP cannot drain the relay', () => {
 describe('relay fairness: a reservation ends with its holder\'s connection', () => {
   let relay: Daemon
   const clients: Libp2p[] = []
-  const started = async (source: string, privateKey?: PrivateKey): Promise<Libp2p> => {
-    const c = await client(source, privateKey)
+  const started = async (source: string): Promise<Libp2p> => {
+    const c = await client(source)
     clients.push(c)
     return c
   }
@@ -218,16 +228,14 @@ describe('relay fairness: a reservation ends with its holder\'s connection', () 
     await waitFor('a reservation once the first holder left', async () => await reserve(late, relay.address) === 'OK', 10_000)
   })
 
-  it('a holder that comes back gets its reservation again while fresh identities from its IP do not', async () => {
+  it('a holder that leaves frees its place on its IP (relay.maxReservationsPerIp 1)', async () => {
     // the first test's holders leave, so the store has room
     for (const c of clients.splice(0)) await c.stop()
-    const key = await generateKeyPair('Ed25519')
-    const first = await started('127.0.1.4', key)
-    await waitFor('a reservation once the first test\'s holders left', async () => await reserve(first, relay.address) === 'OK', 10_000)
-    await first.stop()
-    // its slot still counts for 127.0.1.4 (relay.maxReservationsPerIp 1) until it expires
-    assert.equal(await reserve(await started('127.0.1.4'), relay.address), 'RESERVATION_REFUSED')
-    const back = await started('127.0.1.4', key)
-    await waitFor('the holder\'s reservation back', async () => await reserve(back, relay.address) === 'OK', 10_000)
+    const holder = await started('127.0.1.4')
+    await waitFor('a reservation once the first test\'s holders left', async () => await reserve(holder, relay.address) === 'OK', 10_000)
+    assert.equal(await reserve(await started('127.0.1.4'), relay.address), 'RESERVATION_REFUSED', 'its IP holds one')
+    await holder.stop()
+    const next = await started('127.0.1.4')
+    await waitFor('a reservation once the holder left', async () => await reserve(next, relay.address) === 'OK', 10_000)
   })
 })
