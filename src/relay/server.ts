@@ -1,9 +1,9 @@
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
 import { logger } from '@libp2p/logger'
-import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_BUDGETED_ADDRESSES, MAX_LEFT_RESERVATIONS_KEPT, RELAY_HOP_PROTOCOL } from './constants.js'
-import type { BurrowConfig } from '../config/index.js'
 import { pbStream } from '@libp2p/utils'
+import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_BUDGETED_ADDRESSES, MAX_LEFT_RESERVATIONS_KEPT, RELAY_HOP_PROTOCOL } from './constants.js'
 import { ipKey, ReservationLedger, Tally } from './fairness.js'
+import type { BurrowConfig } from '../config/index.js'
 import type { CircuitRelayService, RelayReservation } from '@libp2p/circuit-relay-v2'
 import type { AbortOptions, Connection, Libp2pEvents, PeerId, Stream, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
@@ -200,11 +200,6 @@ export class RelayServiceGate {
   /** Whether the hop protocol is offered right now. */
   get offering (): boolean {
     return this.registered != null && this.offered
-  }
-
-  /** Reservations counted for one IP (IPv6: its /64), including dropped ones not yet expired. */
-  reservationsOf (ip: string): number {
-    return this.ledger.count(ip)
   }
 
   /** Offers or withdraws the hop protocol to match `allow()`. */
