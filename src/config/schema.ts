@@ -61,6 +61,10 @@ export const configSchema = z.object({
     maxReservations: z.number().int().min(0).max(1_000_000),
     maxCircuits: z.number().int().min(0).max(1_000_000),
     maxPerIp: z.number().int().min(1).max(100_000),
+    maxReservationsPerIp: z.number().int().min(1).max(100_000),
+    reservationsPerIpPerHour: z.number().int().min(1).max(1_000_000),
+    maxCircuitsPerPeer: z.number().int().min(1).max(1000),
+    maxCircuitsPerIp: z.number().int().min(1).max(100_000),
     reservationTtlSeconds: seconds,
     circuitSeconds: seconds,
     circuitBytes: z.number().int().min(1024)

@@ -27,6 +27,7 @@ import type { BurrowLibp2p } from './libp2p.js'
 import type { BurrowNodeEvents, ConnectionInfo, DialResult, DialStage, FindResult, NodeStatus, PingReply } from './types.js'
 import type { InboxMessage, OutboxEntry, SendResult } from '../messaging/index.js'
 import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 
 const log = logger('burrow:node')
 
@@ -192,7 +193,10 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       }
       if (relayServer) {
         // 'auto': relay only while publicly reachable (a good citizen of a shared network)
-        this.relayGate = new RelayServiceGate(libp2p.services.internals.registrar, config.relay.maxCircuits,
+        const { relay } = config
+        this.relayGate = new RelayServiceGate(
+          { registrar: libp2p.services.internals.registrar, events: libp2p, relay: libp2p.services.relay as CircuitRelayService, connections: (peer) => libp2p.getConnections(peer) },
+          { maxCircuits: relay.maxCircuits, maxCircuitsPerPeer: relay.maxCircuitsPerPeer, maxCircuitsPerIp: relay.maxCircuitsPerIp, maxReservations: relay.maxReservations, maxReservationsPerIp: relay.maxReservationsPerIp, reservationsPerIpPerHour: relay.reservationsPerIpPerHour },
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
         await this.relayGate.start()
       }
@@ -244,6 +248,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   async stop (): Promise<void> {
     clearInterval(this.rendezvousTimer)
     this.rendezvousTimer = undefined
+    await this.relayGate?.stop().catch(() => {})
     this.relayGate = undefined
     for (const off of this.unsubscribe.splice(0)) off()
     this.knownPeers?.stop()

@@ -1,7 +1,8 @@
+import { ipKey } from './fairness.js'
 import type { MultiaddrConnection, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 
 /**
- * Counts open connections per remote IP so a relay can refuse one host that tries
+ * Counts open connections per remote IP (IPv6: per /64) so a relay can refuse one host that tries
  * to take every slot (DESIGN.md, Security rules: per-IP caps).
  */
 export class PerIpLimit {
@@ -16,14 +17,14 @@ export class PerIpLimit {
   }
 
   attach (events: TypedEventTarget<Libp2pEvents>): void {
-    events.addEventListener('connection:open', (evt) => { this.add(ipOf(evt.detail.remoteAddr.toString()), 1) })
-    events.addEventListener('connection:close', (evt) => { this.add(ipOf(evt.detail.remoteAddr.toString()), -1) })
+    events.addEventListener('connection:open', (evt) => { this.add(ipKey(evt.detail.remoteAddr.toString()), 1) })
+    events.addEventListener('connection:close', (evt) => { this.add(ipKey(evt.detail.remoteAddr.toString()), -1) })
   }
 
   /** For the connection gater: true when this inbound connection must be refused. */
   deny (maConn: MultiaddrConnection): boolean {
     if (!this.active()) return false
-    const ip = ipOf(maConn.remoteAddr.toString())
+    const ip = ipKey(maConn.remoteAddr.toString())
     return ip != null && (this.open.get(ip) ?? 0) >= this.max
   }
 
@@ -33,9 +34,4 @@ export class PerIpLimit {
     if (v <= 0) this.open.delete(ip)
     else this.open.set(ip, v)
   }
-}
-
-function ipOf (addr: string): string | undefined {
-  if (addr.includes('/p2p-circuit')) return undefined
-  return /^\/ip[46]\/([^/]+)/.exec(addr)?.[1]
 }
