@@ -93,6 +93,7 @@ describe('npm pack + npm install -g of the tarball', { skip, timeout: 900_000 },
     const r = await run(join(prefix, 'bin', 'burrow'), ['--version'], envWith(node22Dir), 30_000)
     assert.equal(r.code, 0, r.stderr)
     assert.equal(r.stdout.trim(), VERSION)
+    assert.ok(existsSync(join(prefix, 'lib', 'node_modules', 'burrow', 'contrib', 'systemd', 'burrow.service')), 'the package ships the systemd unit')
   })
 
   it('the installed daemon starts (own swarm, loopback, no bootstrap peer) and `burrow status` answers', async () => {
