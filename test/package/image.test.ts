@@ -11,6 +11,7 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFile, execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ROOT } from '../helpers/burrow.ts'
 
@@ -49,11 +50,13 @@ const tag = `brw-img-${process.pid}-${randomBytes(3).toString('hex')}`
 const IMAGE = `localhost/${tag}:test`
 const VOLUME = `${tag}-home`
 const NETWORK = 'pkg-image-test'
+const HOST_FORWARD = '/proc/sys/net/ipv4/ip_forward'
 
 describe('the image, built and run with podman', { skip: skipReason(), timeout: 1_200_000 }, () => {
   const containers: string[] = []
   let built = false
   let volume = false
+  let hostForward: string | undefined
 
   /** Starts the daemon in a new container on the home volume; waits for "ready"; returns id and PeerId. */
   async function startContainer (n: number): Promise<{ id: string, peerId: string }> {
@@ -76,11 +79,15 @@ describe('the image, built and run with podman', { skip: skipReason(), timeout: 
   }
 
   before(async () => {
+    hostForward = readFileSync(HOST_FORWARD, 'utf8').trim()
     const started = Date.now()
     const base = await run('bash', [join(ROOT, 'scripts', 'podman-base-image.sh'), BASE], 600_000)
     assert.equal(base.code, 0, `stand-in base image: ${base.stderr}`)
     const baseMs = Date.now() - started
-    const b = await podman(['build', '--pull=never', '--format', 'docker', '--layers', '-t', IMAGE, ROOT], 900_000)
+    // --network host: the RUN steps (npm ci) use the host's network as they are, so podman
+    // makes no bridge and leaves the host's net.ipv4.ip_forward alone (restored in after()
+    // all the same)
+    const b = await podman(['build', '--pull=never', '--network', 'host', '--format', 'docker', '--layers', '-t', IMAGE, ROOT], 900_000)
     built = b.code === 0
     assert.equal(b.code, 0, `podman build:\n${(b.stdout + b.stderr).slice(-4000)}`)
     const v = await podman(['volume', 'create', VOLUME])
@@ -94,6 +101,7 @@ describe('the image, built and run with podman', { skip: skipReason(), timeout: 
     for (const id of containers) await podman(['rm', '-f', '-t', '0', id])
     if (volume) await podman(['volume', 'rm', '-f', VOLUME])
     if (built) await podman(['rmi', '-f', IMAGE])
+    if (hostForward !== undefined && readFileSync(HOST_FORWARD, 'utf8').trim() !== hostForward) writeFileSync(HOST_FORWARD, hostForward)
   })
 
   it('declares the ports, the volume and a HEALTHCHECK', async () => {
