@@ -11,8 +11,8 @@ FROM node:22-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: the image already has Node 22, so the `node` devDependency's
-# binary download is skipped; classic-level ships prebuilt binaries.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+# binary download is skipped; classic-level ships prebuilt binaries. --omit=peer: see below.
+RUN npm ci --omit=peer --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npx tsc -p tsconfig.json
