@@ -1,23 +1,28 @@
 #!/usr/bin/env node
-// The `burrow` binary. burrow needs Node >= 22 (libp2p 3 uses Promise.withResolvers).
-// Machines that still carry an older Node get Node 22 from the `node` npm package
-// (a devDependency that ships the binary): when the running Node is too old and that
-// binary is present, re-run this script with it. This file must stay plain JS that
-// every Node version can parse.
+// The `burrow` binary. burrow needs Node >= 22.12 (package.json "engines"; libp2p 3 uses
+// Promise.withResolvers and require(esm)). This file must stay plain JS that every Node
+// version can parse.
+//
+// In a git clone, `npm install` brings Node 22 through the `node` devDependency: when the
+// running Node is too old and that binary is there, re-run this script with it (the README's
+// "npm install && npm start" on a machine with an older Node). An installed package (npm -g,
+// the image) has no such binary: there the only fix is a newer Node, said in one line.
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
+const NEED = [22, 12]
 const here = dirname(fileURLToPath(import.meta.url))
-const major = Number(process.versions.node.split('.')[0])
+const [major, minor] = process.versions.node.split('.').map(Number)
 
-if (major >= 22) {
+if (major > NEED[0] || (major === NEED[0] && minor >= NEED[1])) {
   await import(join(here, '..', 'dist', 'cli', 'index.js'))
 } else {
-  const bundled = join(here, '..', 'node_modules', 'node', 'bin', 'node')
+  const root = join(here, '..')
+  const bundled = join(root, 'node_modules', 'node', 'bin', 'node')
   if (!existsSync(bundled)) {
-    console.error(`burrow: Node ${process.versions.node} is too old (need >= 22); install Node 22, or run 'npm install' in ${join(here, '..')} to fetch it`)
+    console.error(`burrow: ERR_NODE_TOO_OLD: Node ${process.versions.node} (${process.execPath}) is too old, burrow needs Node >= ${NEED.join('.')}: install Node 22 LTS (e.g. 'nvm install 22', or your system's nodejs 22 package) and put it first on PATH`)
     process.exit(1)
   }
   const child = spawn(bundled, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' })

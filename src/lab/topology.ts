@@ -478,7 +478,7 @@ export class Lab {
     registerForExit(lab)
     try {
       const { ns, bridge, gateway } = lab.internet
-      await lab.addNamespace(ns)
+      await lab.addNamespace(ns, false)
       await nsRun(ns, 'ip', ['link', 'add', bridge, 'type', 'bridge', 'mcast_snooping', '0'])
       await nsRun(ns, 'ip', ['addr', 'add', `${gateway}/24`, 'dev', bridge])
       await nsRun(ns, 'ip', ['link', 'set', bridge, 'up'])
@@ -511,10 +511,20 @@ export class Lab {
     return name
   }
 
-  private async addNamespace (ns: string): Promise<void> {
+  /**
+   * A new namespace with IPv4 forwarding set explicitly: on for routers, off for everything
+   * else. A new namespace copies the host's IPv4 settings (the kernel's devconf_inherit_init_net),
+   * and a host that runs Docker or podman has net.ipv4.ip_forward=1, so leaving it unset would
+   * turn every lab host and the internet namespace into a router there.
+   */
+  private async addNamespace (ns: string, forwarding: boolean): Promise<void> {
     this.namespaceList.push(ns)
     await run('ip', ['netns', 'add', ns])
-    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1'])
+    const v = forwarding ? '1' : '0'
+    await nsRun(ns, 'sysctl', [
+      '-qw', 'net.ipv6.conf.all.disable_ipv6=1', 'net.ipv6.conf.default.disable_ipv6=1',
+      `net.ipv4.ip_forward=${v}`, `net.ipv4.conf.all.forwarding=${v}`, `net.ipv4.conf.default.forwarding=${v}`
+    ])
     await run('ip', ['-n', ns, 'link', 'set', 'lo', 'up'])
   }
 
@@ -545,7 +555,7 @@ export class Lab {
     if (this.nextPublic > PUBLIC_HOST_LAST) throw new LabTopologyError('no internet addresses left for public hosts')
     const ip = this.internet.subnet.replace(/\.0\/24$/, `.${this.nextPublic++}`)
     const ns = `${this.prefix}${name}`
-    await this.addNamespace(ns)
+    await this.addNamespace(ns, false)
     const [inside, bridgePort] = await this.link(ns, this.internet.ns)
     await nsRun(this.internet.ns, 'ip', ['link', 'set', bridgePort, 'master', this.internet.bridge, 'up'])
     await nsRun(ns, 'ip', ['addr', 'add', `${ip}/24`, 'dev', inside])
@@ -572,7 +582,7 @@ export class Lab {
     }
     const lanIp = lanSubnet.replace(/\.0\/24$/, '.1')
     const gateway = upstream?.lanIp ?? this.internet.gateway
-    await this.addNamespace(ns)
+    await this.addNamespace(ns, true)
     const [wan, peer] = await this.link(ns, upNs)
     await nsRun(upNs, 'ip', ['link', 'set', peer, 'master', upBridge, 'up'])
     await nsRun(ns, 'ip', ['addr', 'add', `${wanIp}/24`, 'dev', wan])
@@ -583,7 +593,6 @@ export class Lab {
     await nsRun(ns, 'ip', ['link', 'add', lan, 'type', 'bridge', 'mcast_snooping', '0'])
     await nsRun(ns, 'ip', ['addr', 'add', `${lanIp}/24`, 'dev', lan])
     await nsRun(ns, 'ip', ['link', 'set', lan, 'up'])
-    await nsRun(ns, 'sysctl', ['-qw', 'net.ipv4.ip_forward=1'])
     const router = new Router(this, {
       name, ns, kind, nat, wan, lan, wanIp, lanIp, lanSubnet, gateway, upstream, hairpin, wanPeer: { ns: upNs, iface: peer }
     })
@@ -607,7 +616,7 @@ export class Lab {
     this.checkName(name)
     const ip = router.allocateLanIp()
     const ns = `${this.prefix}${name}`
-    await this.addNamespace(ns)
+    await this.addNamespace(ns, false)
     const [inside, port] = await this.link(ns, router.ns)
     await nsRun(router.ns, 'ip', ['link', 'set', port, 'master', router.lan, 'up'])
     await nsRun(ns, 'ip', ['addr', 'add', `${ip}/24`, 'dev', inside])
