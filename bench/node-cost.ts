@@ -83,6 +83,23 @@ export function rssMb (pid: number): number {
 
 interface Ready { importMs: number, startMs: number }
 
+/** Prints the process's peak RSS (kB) on stderr at exit: preloaded into a CLI run. */
+const PEAK_RSS_PRELOAD = 'data:text/javascript,process.on("exit",()=>process.stderr.write("MAXRSS "+process.resourceUsage().maxRSS+"\\n"))'
+
+/** One `burrow status --json` against a running daemon: wall ms from spawn to exit, and peak RSS in MB. */
+async function cliStatus (home: string): Promise<{ ms: number, rssMb: number }> {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, ['--import', PEAK_RSS_PRELOAD, CLI, '--home', home, 'status', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  child.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  child.stdout.resume()
+  const code = await new Promise<number | null>(resolve => child.once('close', resolve))
+  const ms = performance.now() - t0
+  const kb = Number(/MAXRSS (\d+)/.exec(err)?.[1] ?? NaN)
+  if (code !== 0 || !Number.isFinite(kb)) throw new Error(`burrow status exited ${String(code)}: ${err.trim()}`)
+  return { ms, rssMb: kb * 1024 / 1e6 }
+}
+
 /** Spawns a process and times spawn → a line matching `ready` on its output. */
 async function coldStart (argv: string[], ready: RegExp, name: string): Promise<{ helper: Helper, ms: number }> {
   const t0 = performance.now()
@@ -114,7 +131,8 @@ export const nodeCost: Benchmark = {
     const s = {
       burrowStart: [] as number[], stockStart: [] as number[],
       burrowRss: [] as number[], stockRss: [] as number[],
-      daemonCold: [] as number[], stockCold: [] as number[], daemonRss: [] as number[]
+      daemonCold: [] as number[], stockCold: [] as number[], daemonRss: [] as number[],
+      cliMs: [] as number[], cliRss: [] as number[]
     }
     for (let t = 0; t < plan.trials; t++) {
       ctx.log(`node-cost: trial ${t + 1}/${plan.trials}`)
@@ -134,6 +152,12 @@ export const nodeCost: Benchmark = {
         const stockCold = await coldStart([peerScript('node-cost-peer.js'), '--kind', 'stock'], /"type":"ready"/, 'stock-cold')
         running.push(stockCold.helper)
         await sleep(plan.idleMs)
+        // a client command against the idle daemon (P8): the CLI loads only the socket client
+        for (let i = 0; i < 3; i++) {
+          const c = await cliStatus(join(ctx.tmpDir, `node-cost-${t}-daemon`))
+          s.cliMs.push(c.ms)
+          s.cliRss.push(c.rssMb)
+        }
         const b = lib.burrow
         const st = lib.stock
         if (b === undefined || st === undefined) throw new Error('a node did not start')
@@ -179,6 +203,20 @@ export const nodeCost: Benchmark = {
         compare: { kind: 'ratio', unit: '', value: summarizeOrNull(pairedRatios(s.burrowStart, s.stockStart)) },
         target: { id: 'P7', goal: '≤ 300 ms', met: start == null ? null : start.median <= 300, detail: 'createNode() + start() until listening, modules already loaded' },
         headline: { better: 'lower' }
+      },
+      {
+        key: 'node-cost.cli-status',
+        label: 'CLI command: burrow status --json against an idle daemon, spawn → exit',
+        unit: 'ms',
+        value: summarizeOrNull(s.cliMs),
+        target: { id: 'P8', goal: '≤ 150 ms', met: s.cliMs.length === 0 ? null : (summarizeOrNull(s.cliMs)?.median ?? Infinity) <= 150, detail: 'wall time of the whole process, Node start included' }
+      },
+      {
+        key: 'node-cost.cli-status-rss',
+        label: 'CLI command: burrow status --json, peak RSS',
+        unit: 'MB',
+        value: summarizeOrNull(s.cliRss),
+        target: { id: 'P8', goal: '≤ 60 MB', met: s.cliRss.length === 0 ? null : (summarizeOrNull(s.cliRss)?.median ?? Infinity) <= 60, detail: 'peak RSS of the CLI process (getrusage)' }
       },
       {
         key: 'node-cost.cold-start',
