@@ -7,7 +7,7 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { startDaemon, stopAll, burrow, burrowJson, waitFor } from '../helpers/burrow.ts'
+import { startDaemon, stopDaemon, stopAll, burrow, burrowJson, waitFor } from '../helpers/burrow.ts'
 
 describe('addresses the user names', () => {
   after(async () => { await stopAll() })
@@ -29,5 +29,23 @@ describe('addresses the user names', () => {
     const dialled = await burrow(b.home, ['dial', c.address, '--json'])
     assert.equal(dialled.code, 0, `burrow dial ${c.address}: ${dialled.stderr}`)
     assert.equal((JSON.parse(dialled.stdout) as { peerId: string }).peerId, c.peerId)
+  })
+})
+
+describe('a dial the private-address policy refuses', () => {
+  after(async () => { await stopAll() })
+
+  it('names the setting that refused it, in one line', async () => {
+    const a = await startDaemon('deny-a')
+    const b = await startDaemon('deny-b')
+    // B learns A's (loopback) addresses while connected; they stay in its peer store
+    assert.equal((await burrow(b.home, ['dial', a.address])).code, 0)
+    await stopDaemon(b)
+    // B again, now refusing learned private addresses: A's stored addresses are not named this time
+    const again = await startDaemon('deny-b2', { home: b.home, args: ['--dial-private-addresses', 'off'] })
+    const r = await burrow(again.home, ['dial', a.peerId])
+    assert.equal(r.code, 1)
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr)
+    assert.match(r.stderr, /^burrow: ERR_DIAL_FAILED: could not connect to \S+: every address known for it is private, loopback or link-local, and dialPrivateAddresses is 'off' on network 'test'/)
   })
 })
