@@ -7,7 +7,7 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
-import { startDaemon, stopAll, burrowJson, waitFor } from '../helpers/burrow.ts'
+import { startDaemon, stopAll, burrow, burrowJson, waitFor } from '../helpers/burrow.ts'
 
 async function closedPort (): Promise<number> {
   const s = createServer()
@@ -32,6 +32,7 @@ describe('bootstrap progress', () => {
     const c = await startDaemon('boot-c', { bootstrap: [dead] })
     const st = await burrowJson<{ bootstrap: { peers: number, answered: number } }>(c.home, ['status'])
     assert.deepEqual(st.bootstrap, { peers: 1, answered: 0 })
+    assert.match((await burrow(c.home, ['status'])).stdout, /^bootstrap: +0 of 1 peers answered: check the network, or pass --bootstrap$/m)
     await waitFor('the daemon line about bootstrap', async () => /^bootstrap: 0 of 1 peers answered after 10 s: check the network, or pass --bootstrap$/m.test(c.output()), 30_000)
   })
 })

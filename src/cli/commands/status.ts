@@ -17,6 +17,7 @@ export function register (program: Command): void {
       console.log(`network:       ${s.network} (DHT ${s.dht.mode}, ${s.dht.protocol})`)
       console.log(`up since:      ${s.startedAt}`)
       console.log(`reachability:  ${s.reachability} (${s.reachabilitySource}): ${s.reachabilityReason}`)
+      console.log(`bootstrap:     ${s.bootstrap.peers === 0 ? 'no bootstrap peers (this node started its network)' : `${s.bootstrap.answered} of ${s.bootstrap.peers} peers answered${s.bootstrap.answered === 0 ? ': check the network, or pass --bootstrap' : ''}`}`)
       console.log(`NAT mapping:   ${s.nat.mapping}${s.nat.publicAddresses.length > 0 ? ` (public IP ${s.nat.publicAddresses.join(', ')})` : ''}`)
       console.log(`dial port:     ${s.holePunch.dialPort === 0 ? 'ephemeral (hole punching off)' : s.holePunch.dialPort}`)
       list('listening', s.addresses.listen)
