@@ -22,6 +22,9 @@ export const EXCHANGE_TIMEOUT_MS = 10_000
  */
 export const PUNCH_DIAL_TIMEOUT_MS = 5_000
 
+/** How long a new attempt waits for the punch it supersedes to let go of the dial port's 4-tuple. */
+export const SUPERSEDE_WAIT_MS = 1_000
+
 /** After the direct connection carried a ping, the relayed one is closed after this grace. */
 export const RELAYED_CLOSE_GRACE_MS = 1_000
 

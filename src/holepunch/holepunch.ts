@@ -7,7 +7,7 @@ import { HolePunch } from './pb/holepunch.js'
 import {
   DCUTR_PROTOCOL, EXCHANGE_TIMEOUT_MS, FAILED_PEER_BACKOFF_MS, MAX_ADDRESSES, MAX_ATTEMPTS, MAX_DIAL_ADDRESSES,
   MAX_MESSAGE_BYTES, MAX_RECEIVED_ADDRESSES, MAX_RECORDS, MAX_TRACKED_PEERS, PING_PROTOCOL, PUNCH_DIAL_TIMEOUT_MS,
-  PUNCH_ROUNDS_PER_MINUTE, RELAYED_CLOSE_GRACE_MS, RESPONDER_WINDOW_MS
+  PUNCH_ROUNDS_PER_MINUTE, RELAYED_CLOSE_GRACE_MS, RESPONDER_WINDOW_MS, SUPERSEDE_WAIT_MS
 } from './constants.js'
 import { isDirect, isRelayed, isRelayedAddress } from '../connections/index.js'
 import { classifyIp, ipOf, peerSuppliedRefusal } from '../dial-policy/index.js'
@@ -113,6 +113,8 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   private readonly failedUntil = new Map<string, number>()
   private readonly records: HolePunchAttempt[] = []
   private readonly lastFailure = new Map<string, string>()
+  /** the punch dialling right now, per peer (a newer attempt aborts it) */
+  private readonly punches = new Map<string, { controller: AbortController, done: Promise<void> }>()
   /** start times of the punch rounds of the last minute */
   private readonly rounds: number[] = []
   private started = false
@@ -381,6 +383,27 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
    * connection, or a one-line reason.
    */
   private async punch (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole): Promise<Connection | string> {
+    // a newer attempt supersedes a punch still dialling: a peer whose own dial failed fast
+    // (both ends clients: Noise fails at once) retries while ours still waits for a SYN, and
+    // the dial port holds one connection attempt per address — so the old one yields
+    const id = peer.toString()
+    const previous = this.punches.get(id)
+    if (previous != null) {
+      previous.controller.abort(new Error('a newer attempt with this peer took over'))
+      await Promise.race([previous.done, sleep(SUPERSEDE_WAIT_MS)])
+    }
+    const controller = new AbortController()
+    const run = this.punchNow(peer, addrs, role, controller.signal)
+    const entry = { controller, done: run.then(() => {}, () => {}) }
+    this.punches.set(id, entry)
+    try {
+      return await run
+    } finally {
+      if (this.punches.get(id) === entry) this.punches.delete(id)
+    }
+  }
+
+  private async punchNow (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole, signal: AbortSignal): Promise<Connection | string> {
     if (!this.takeRound()) return `more than ${PUNCH_ROUNDS_PER_MINUTE} punch rounds in the last minute: this one was skipped`
     const allowed: Multiaddr[] = []
     for (const a of addrs) {
@@ -393,6 +416,8 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     const timer = setTimeout(() => {
       for (const d of dials) if (!d.done) d.controller.abort(new Error(`no answer within ${PUNCH_DIAL_TIMEOUT_MS} ms`))
     }, PUNCH_DIAL_TIMEOUT_MS)
+    const onAbort = (): void => { for (const d of dials) if (!d.done) d.controller.abort(signal.reason) }
+    signal.addEventListener('abort', onAbort, { once: true })
     const errors: string[] = []
     try {
       return await Promise.any(dials.map(async (d) => {
@@ -416,6 +441,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       return errors.length > 0 ? errors.join('; ') : 'no dial finished'
     } finally {
       clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
     }
   }
 
