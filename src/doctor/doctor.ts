@@ -113,7 +113,7 @@ export function verdictOf (tcp: ProtocolVerdict, udp: ProtocolVerdict, gateway: 
     verdict = 'no NAT between this node and the relays: peers dial it directly (unless a firewall blocks the port)'
   } else if (kinds.includes('endpoint-independent')) {
     const which = tcp.mapping === 'endpoint-independent' && udp.mapping === 'endpoint-independent' ? 'TCP and UDP' : tcp.mapping === 'endpoint-independent' ? 'TCP' : 'UDP'
-    verdict = `a cone NAT (endpoint-independent over ${which}): a peer behind a cone NAT will reach you directly by hole punching; one behind a symmetric NAT will go through a relay`
+    verdict = `a cone NAT (endpoint-independent over ${which}): a peer behind a cone NAT will reach you directly (hole punching); one behind a symmetric NAT will go through a relay`
   } else if (kinds.includes('endpoint-dependent')) {
     verdict = 'a symmetric NAT (endpoint-dependent mapping): hole punching cannot predict your port, so peers behind NATs reach you through a relay; only peers with a public address or a mapped port go direct'
     advice.push('a router that keeps one public port per inside port (endpoint-independent mapping, "full cone" or "EIM") lets hole punching work')
