@@ -15,7 +15,7 @@ import { isIPv6 } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { encodeBindingRequest, mappedAddressOf, parseHeader, BINDING_REQUEST, PADDED_REQUEST_BYTES } from '../stun/index.js'
-import { localIps } from '../nat/index.js'
+import { localIps, tcpEndpoint } from '../nat/index.js'
 import { GatewayTimeoutError, MappingRefusedError, NatPmpClient, PcpClient, UpnpClient, defaultGateway } from '../portmap/index.js'
 import {
   GATEWAY_PROBE_TIMEOUT_MS, HAIRPIN_TIMEOUT_MS, MAX_RELAYS_ASKED, RELAY_DIAL_TIMEOUT_MS, RELAY_PROBE_TIMEOUT_MS,
@@ -169,15 +169,6 @@ function oneLine (err: unknown): string {
   return ((err as Error)?.message ?? String(err)).split('\n')[0] ?? String(err)
 }
 
-function ipPortOf (ma: Multiaddr): { ip: string, port: number } | undefined {
-  const parts = ma.getComponents()
-  const ip = parts[0]
-  const tcp = parts[1]
-  if (ip == null || tcp == null || (ip.name !== 'ip4' && ip.name !== 'ip6') || tcp.name !== 'tcp') return undefined
-  if (parts.some(p => p.name === 'p2p-circuit')) return undefined
-  return { ip: ip.value ?? '', port: Number(tcp.value) }
-}
-
 function formatAddress (ip: string, port: number): string {
   return isIPv6(ip) ? `[${ip}]:${port}` : `${ip}:${port}`
 }
@@ -194,13 +185,13 @@ async function probeRelays (components: DoctorComponents, relayIds: string[], ud
       probe.tcp.error = 'not a PeerId'
       return probe
     }
-    const direct = (): Connection | undefined => libp2p.getConnections(peer).find(c => c.status === 'open' && ipPortOf(c.remoteAddr) != null && c.direction === 'outbound') ??
-      libp2p.getConnections(peer).find(c => c.status === 'open' && ipPortOf(c.remoteAddr) != null)
+    const direct = (): Connection | undefined => libp2p.getConnections(peer).find(c => c.status === 'open' && tcpEndpoint(c.remoteAddr) != null && c.direction === 'outbound') ??
+      libp2p.getConnections(peer).find(c => c.status === 'open' && tcpEndpoint(c.remoteAddr) != null)
     let conn = direct()
     if (conn == null) {
       try {
         conn = await libp2p.dial(peer, { signal: withTimeout(RELAY_DIAL_TIMEOUT_MS, options) })
-        if (ipPortOf(conn.remoteAddr) == null) conn = undefined
+        if (tcpEndpoint(conn.remoteAddr) == null) conn = undefined
       } catch (err) {
         probe.tcp.error = `could not connect: ${oneLine(err)}`
         return probe
@@ -210,7 +201,7 @@ async function probeRelays (components: DoctorComponents, relayIds: string[], ud
       probe.tcp.error = 'no direct TCP connection to it'
       return probe
     }
-    probe.ip = ipPortOf(conn.remoteAddr)?.ip ?? null
+    probe.ip = tcpEndpoint(conn.remoteAddr)?.ip ?? null
     try {
       // identify again: the relay reports where this connection comes from now
       await libp2p.services.identify.identify(conn, { signal: withTimeout(RELAY_PROBE_TIMEOUT_MS, options) })
