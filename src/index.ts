@@ -10,6 +10,7 @@
  * ```
  */
 export { createNode, BurrowNode, parsePeerId, parseTarget, isDirect } from './node/index.js'
+export type { DoctorReport } from './doctor/index.js'
 export type { CreateNodeOptions, SendOptions, NodeStatus, ConnectionInfo, FindResult, DialResult, PingReply, BurrowNodeEvents, Reachability, ReservationInfo, PortMappingInfo } from './node/index.js'
 // every error the README names, catchable by class (each also has a stable `code`)
 export { InvalidPeerIdError, InvalidMultiaddrError, PeerNotFoundError, DialFailedError, NotStartedError, HomeInUseError, DatastoreOpenError, ListenFailedError } from './node/index.js'

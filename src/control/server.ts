@@ -65,6 +65,7 @@ export class ControlServer {
       'GET /status': async () => this.node.status(),
       'GET /peers': async () => this.node.connections(),
       'GET /nat': async () => this.node.nat(),
+      'POST /doctor': async (req, res) => this.node.doctor({ signal: abortOnClose(req, res) }),
       'POST /find': async (_req, _res, body) => this.node.find(str(body, 'peer')),
       'POST /dial': async (req, res, body) => {
         const wait = body.waitDirectSeconds
@@ -110,12 +111,15 @@ export class ControlServer {
         return outboxJson(entry)
       },
       'POST /ping': async (req, res, body) => {
-        const count = typeof body.count === 'number' ? body.count : 4
-        if (!Number.isInteger(count) || count < 1 || count > 10_000) throw new InvalidInputError(`count = ${String(body.count)}: must be a whole number from 1 to 10000`)
+        // absent: the node's default (DEFAULT_PING_COUNT)
+        const count = body.count === undefined ? undefined : body.count
+        if (count !== undefined && (typeof count !== 'number' || !Number.isInteger(count) || count < 1 || count > 10_000)) throw new InvalidInputError(`count = ${String(body.count)}: must be a whole number from 1 to 10000`)
+        if (body.untilDirect !== undefined && typeof body.untilDirect !== 'boolean') throw new InvalidInputError('untilDirect: must be true or false')
+        const untilDirect = body.untilDirect !== false
         const signal = abortOnClose(req, res)
         res.writeHead(200, { 'content-type': 'application/x-ndjson' })
         try {
-          for await (const reply of this.node.ping(str(body, 'peer'), { count, signal })) {
+          for await (const reply of this.node.ping(str(body, 'peer'), { count, untilDirect, signal })) {
             res.write(JSON.stringify(reply) + '\n')
           }
         } catch (err) {

@@ -131,6 +131,11 @@ export class ObservedAddresses {
     return ports.size === 1 ? 'endpoint-independent' : 'endpoint-dependent'
   }
 
+  /** Every fresh observation (copies), e.g. for `burrow doctor` to read one relay's report. */
+  list (): Observation[] {
+    return this.fresh().map(o => ({ ...o }))
+  }
+
   size (): number {
     return this.byObserver.size
   }

@@ -19,6 +19,8 @@ import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-pol
 import { SOCKET_FILE } from '../control/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
+import { runDoctor } from '../doctor/index.js'
+import type { DoctorReport } from '../doctor/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DatastoreOpenError, DialFailedError, HomeInUseError, ListenFailedError, NotStartedError, PeerNotFoundError } from './errors.js'
@@ -62,6 +64,9 @@ export interface SendOptions extends AbortOptions {
  * await node.stop()
  * ```
  */
+/** Pings `burrow ping` sends by default: tailscale ping's 10, room for a hole punch (a few seconds) to finish. */
+export const DEFAULT_PING_COUNT = 10
+
 export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   readonly home: string
   private readonly options: CreateNodeOptions
@@ -268,6 +273,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   async send (to: string | PeerId, body: string | Uint8Array, options: SendOptions = {}): Promise<SendResult> {
     const messaging = this.requireMessaging()
     const peer = parsePeerId(to)
+    // the same lookup as dial: a private peer is found by its rendezvous record; not found
+    // now, the message is queued and retried as before
+    if (this.libp2p.getConnections(peer).length === 0 && !await this.knowsAddresses(peer)) {
+      await this.find(peer, options).catch(err => { log('no address for %p before sending - %e', peer, err) })
+    }
     const bytes = typeof body === 'string' ? new TextEncoder().encode(body) : body
     return messaging.send(peer, bytes, {
       contentType: options.contentType ?? (typeof body === 'string' ? 'text/plain; charset=utf-8' : undefined),
@@ -344,15 +354,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         this.named.add(parsed.multiaddr)
         conn = await libp2p.dial(parsed.multiaddr, options)
       } else if (parsed.peerId != null) {
-        const existing = bestConnection(libp2p.getConnections(parsed.peerId))
-        if (existing != null) {
-          conn = existing
-        } else {
-          // a private peer is in nobody's routing table: look it up first (rendezvous too)
-          const known = await libp2p.peerStore.get(parsed.peerId).then(p => p.addresses.length > 0, () => false)
-          if (!known) await this.find(parsed.peerId, options)
-          conn = await libp2p.dial(parsed.peerId, options)
-        }
+        conn = await this.connect(parsed.peerId, options)
       } else {
         throw new DialFailedError(label, 'nothing to dial')
       }
@@ -371,6 +373,23 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       direct: isDirect(conn),
       durationMs: Date.now() - started
     }
+  }
+
+  /**
+   * The lookup `dial`, `ping` and `send` share: an open connection (direct first), else
+   * the peer's known addresses, else a DHT lookup (FIND_NODE and the rendezvous record a
+   * private peer provides: it is in nobody's routing table).
+   */
+  private async connect (peer: PeerId, options: AbortOptions = {}): Promise<Connection> {
+    const libp2p = this.libp2p
+    const existing = bestConnection(libp2p.getConnections(peer))
+    if (existing != null) return existing
+    if (!await this.knowsAddresses(peer)) await this.find(peer, options)
+    return libp2p.dial(peer, options)
+  }
+
+  private async knowsAddresses (peer: PeerId): Promise<boolean> {
+    return this.libp2p.peerStore.get(peer).then(p => p.addresses.length > 0, () => false)
   }
 
   /**
@@ -402,21 +421,29 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     }
   }
 
-  /** Round trips to a peer; each reply says which path it took. */
-  async * ping (peer: string | PeerId, options: AbortOptions & { count?: number, intervalMs?: number } = {}): AsyncGenerator<PingReply> {
+  /**
+   * Round trips to a peer, like `tailscale ping`: each reply says which path it took and
+   * whether the path changed since the previous reply. With `untilDirect` (the default)
+   * it stops at the first reply over a direct connection, so a relayed peer is pinged
+   * until the hole punch upgraded the path, or `count` ran out.
+   */
+  async * ping (peer: string | PeerId, options: AbortOptions & { count?: number, intervalMs?: number, untilDirect?: boolean } = {}): AsyncGenerator<PingReply> {
     const libp2p = this.libp2p
     const id = parsePeerId(peer)
-    const count = options.count ?? 4
+    const count = options.count ?? DEFAULT_PING_COUNT
+    let previous: PingReply['path'] | undefined
     for (let seq = 1; seq <= count; seq++) {
       if (seq > 1) await sleep(options.intervalMs ?? 1000, options.signal)
-      let conn = bestConnection(libp2p.getConnections(id))
-      if (conn == null) {
-        conn = await libp2p.dial(id, options).catch((err: Error) => {
-          throw new DialFailedError(id.toString(), err.message.split('\n')[0] ?? String(err), { cause: err })
-        })
-      }
+      const conn = await this.connect(id, options).catch((err: Error) => {
+        if (err instanceof PeerNotFoundError) throw err
+        throw new DialFailedError(id.toString(), err.message.split('\n')[0] ?? String(err), { cause: err })
+      })
       const rttMs = await libp2p.services.ping.ping(conn.remoteAddr, { ...options, runOnLimitedConnection: true })
-      yield { seq, rttMs, path: isDirect(conn) ? 'direct' : 'relayed', remoteAddress: conn.remoteAddr.toString() }
+      const path = isDirect(conn) ? 'direct' : 'relayed'
+      const relay = path === 'relayed' ? conn.remoteAddr.toString().split('/p2p-circuit')[0]?.split('/p2p/')[1] : undefined
+      yield { seq, rttMs, path, remoteAddress: conn.remoteAddr.toString(), ...(relay != null ? { via: relay } : {}), changed: previous != null && previous !== path }
+      previous = path
+      if (path === 'direct' && options.untilDirect !== false) return
     }
   }
 
@@ -484,6 +511,22 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   /** `burrow nat`: NAT behaviour, port-mapping protocols, mappings, reachability and advice. */
   async nat (): Promise<NatReport> {
     return buildNatReport(this.libp2p.services.portMapper, await this.status())
+  }
+
+  /**
+   * `burrow doctor`: asks the relays (bootstrap peers and reserved relays) for our TCP and
+   * UDP addresses, the gateway for its mapping protocols, and checks hairpinning.
+   */
+  async doctor (options: AbortOptions = {}): Promise<DoctorReport> {
+    const libp2p = this.libp2p
+    const relays = [...this.bootstrapIds, ...libp2p.services.relayClient.reservations().map(r => r.relay)]
+    return runDoctor({
+      libp2p,
+      observed: libp2p.services.reachability.observed,
+      relays,
+      stunPort: this.config.stunPort,
+      portMappingMode: this.config.portMapping
+    }, options)
   }
 
   /** Reservations while private; DHT server mode only when reachable (own swarms, 'auto'). */

@@ -83,6 +83,10 @@ export interface PingReply {
   rttMs: number
   path: 'direct' | 'relayed'
   remoteAddress: string
+  /** for a relayed reply: the relay's PeerId */
+  via?: string
+  /** the path differs from the previous reply's (e.g. relayed, then direct after a hole punch) */
+  changed: boolean
 }
 
 export interface BurrowNodeEvents {

@@ -92,7 +92,7 @@ describe('three daemons on loopback', () => {
   })
 
   it('pings over the direct path', async () => {
-    const r = await burrow(b.home, ['ping', a.peerId, '--count', '2', '--json'])
+    const r = await burrow(b.home, ['ping', a.peerId, '--count', '2', '--no-until-direct', '--json'])
     assert.equal(r.code, 0, r.stderr)
     const replies = r.stdout.trim().split('\n').map(l => JSON.parse(l) as { path: string, rttMs: number })
     assert.equal(replies.length, 2)

@@ -13,12 +13,19 @@ export function register (program: Command): void {
         printJson(r)
         return
       }
-      const answered = r.protocols.map(p => `${p.protocol} ${p.answered === 'yes' ? 'yes' : p.answered}`).join(', ')
+      // 'unknown': that protocol was never asked (mapping off, LAN-only, a public host, still asking)
+      const asked = r.protocols.filter(p => p.answered !== 'unknown')
+      const answered = asked.map(p => `${p.protocol} ${p.answered === 'yes' ? 'answered' : p.answered === 'no' ? 'silent' : 'refused'}`).join(', ')
+      const notAsked = r.portMapping.mode === 'off' ? 'not asked (port mapping is off; `burrow doctor` asks the router without mapping)' : 'not asked'
       console.log(`NAT mapping:   ${r.mapping}${r.mapping === 'unknown' ? ` (${r.mappingSource})` : ''}`)
       console.log(`reachability:  ${r.reachability} (${r.reachabilitySource})`)
-      console.log(`port mapping:  ${r.portMapping.mode}: ${r.portMapping.status}${r.portMapping.active != null ? ` via ${r.portMapping.active}` : ''}${r.portMapping.gateway != null ? ` (gateway ${r.portMapping.gateway})` : ''}`)
-      console.log(`protocols:     ${answered === '' ? 'not asked' : answered}`)
-      console.log(`external IP:   ${r.externalIp == null || r.externalIp === '' ? 'unknown (the router did not say)' : r.externalIp}${r.doubleNat ? ' (not public: double NAT)' : ''}`)
+      console.log(`port mapping:  ${portMappingLine(r)}`)
+      console.log(`protocols:     ${answered === '' ? notAsked : answered}`)
+      const routerAnswered = r.protocols.some(p => p.answered === 'yes')
+      const externalIp = r.externalIp != null && r.externalIp !== ''
+        ? `${r.externalIp}${r.doubleNat ? ' (not public: double NAT)' : ''}`
+        : routerAnswered ? 'unknown (the router did not say)' : `unknown (the router was ${asked.length > 0 ? 'asked, and no mapping protocol answered' : 'not asked'})`
+      console.log(`external IP:   ${externalIp}`)
       if (r.mappings.length === 0) {
         console.log('mappings:      none')
       } else {
@@ -29,4 +36,12 @@ export function register (program: Command): void {
       }
       console.log(`advice:        ${r.advice}`)
     })
+}
+
+/** "auto: mapped via pcp (gateway 192.168.1.1)"; a status that only repeats the mode is said once. */
+function portMappingLine (r: NatReport): string {
+  const pm = r.portMapping
+  if (pm.mode === 'off') return 'off (--port-mapping off): the router is not asked for a mapping'
+  const head = pm.status === pm.mode ? pm.mode : `${pm.mode}: ${pm.status}`
+  return `${head}${pm.active != null ? ` via ${pm.active}` : ''}${pm.gateway != null ? ` (gateway ${pm.gateway})` : ''}`
 }
