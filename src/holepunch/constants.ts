@@ -51,10 +51,12 @@ export const MAX_DIAL_ADDRESSES = 4
 /**
  * Punch rounds (one simultaneous dial to up to MAX_DIAL_ADDRESSES addresses) per minute,
  * all peers together. PeerIds are free, so a per-peer backoff alone does not bound how
- * many SYNs a crowd of fresh identities can make us send; 30 rounds a minute is far
- * above what a node that upgrades its own relayed connections needs.
+ * many SYNs a crowd of fresh identities can make us send: 120 rounds (at most 480 SYNs, 8
+ * a second) a minute. A node upgrading relayed connections as fast as peers arrive — 40
+ * peers a minute, 3 attempts each — still fits (30 was too few: the interop lab's 20
+ * peers in a minute ran out).
  */
-export const PUNCH_ROUNDS_PER_MINUTE = 30
+export const PUNCH_ROUNDS_PER_MINUTE = 120
 
 /** Peers whose answered exchanges are remembered (oldest forgotten first). */
 export const MAX_TRACKED_PEERS = 1024

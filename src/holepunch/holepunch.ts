@@ -99,7 +99,7 @@ interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, star
  * we dialled, at most 3 exchanges per peer per 10 minutes, every address a peer sends
  * passes the dial policy (no unspecified, loopback, link-local, multicast or IPv4-mapped
  * address; private ones only on our own subnets and only where allowed), at most 4
- * dialled per attempt, and at most 30 punch rounds a minute in all.
+ * dialled per attempt, and at most 120 punch rounds a minute in all.
  */
 export class HolePunchService extends TypedEventEmitter<HolePunchEvents> implements Startable {
   private readonly components: HolePunchComponents

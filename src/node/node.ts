@@ -329,7 +329,19 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       return { peerId: id.toString(), addresses: found.addresses.map(String), source: 'rendezvous', answeredBy: found.from, durationMs: Date.now() - started }
     }
     try {
-      const result = await Promise.any([viaFindPeer(), viaRendezvous()])
+      const rendezvous = viaRendezvous()
+      rendezvous.catch(() => {})
+      let result = await Promise.any([viaFindPeer(), rendezvous])
+      // A DHT server that has not yet heard of a private peer's new relay reservation answers
+      // with its LAN and loopback addresses only, which nobody elsewhere can dial: ask again
+      // for a moment (the peer pushes its circuit address to its relay at once, and provides
+      // its rendezvous record), and keep every address heard
+      const deadline = Date.now() + FIND_USEFUL_GRACE_MS
+      while (!usefulAddresses(result.addresses) && Date.now() < deadline && !signal.aborted) {
+        await sleep(FIND_RETRY_MS, signal).catch(() => {})
+        const again = await Promise.any([viaFindPeer(), rendezvous]).catch(() => undefined)
+        if (again != null) result = { ...again, addresses: [...new Set([...result.addresses, ...again.addresses])] }
+      }
       await libp2p.peerStore.merge(id, { multiaddrs: result.addresses.map(a => multiaddr(a)) }).catch(() => {})
       return result
     } catch (err) {
@@ -731,5 +743,18 @@ async function listenFailure (listen: string[], cause: Error): Promise<ListenFai
     return new ListenFailedError(taken, `the port is in use by another program (kubo and other IPFS nodes use 4001 too); stop it, or pass --listen ${(taken[0] ?? '').replace(/\/tcp\/\d+$/, `/tcp/${port + 1}`)}`, { cause })
   }
   return new ListenFailedError(listen, `${cause.message.split('\n')[0] ?? ''}; check the addresses, or pass other --listen addresses`, { cause })
+}
+
+/** How long find() keeps asking when the answers hold only addresses nobody elsewhere can dial. */
+const FIND_USEFUL_GRACE_MS = 3_000
+const FIND_RETRY_MS = 300
+
+/** Whether a peer's addresses include one that a peer elsewhere can use: a relay circuit, or a public IP. */
+function usefulAddresses (addresses: string[]): boolean {
+  return addresses.some(a => {
+    if (isRelayed({ remoteAddr: multiaddr(a) })) return true
+    const ip = ipOf(multiaddr(a))
+    return ip == null || classifyIp(ip.ip) === 'public'
+  })
 }
 
