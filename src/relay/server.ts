@@ -122,6 +122,8 @@ export interface RelayServiceGateComponents {
   relay: CircuitRelayService
   /** the open connections to a peer (libp2p.getConnections) */
   connections: (peer: PeerId) => Connection[]
+  /** told of each refusal (status, one-line reason): the node's 'relay:refused' event */
+  onRefused?: (status: string, reason: string) => void
 }
 
 /**
@@ -239,6 +241,11 @@ export class RelayServiceGate {
     const hop = pbstr.pb(pb.HopMessage)
     const refuse = async (status: string, why: string): Promise<void> => {
       log('%s: %s', status, why)
+      try {
+        this.components.onRefused?.(String(status), why)
+      } catch (err) {
+        log.error('a refusal listener threw - %e', err)
+      }
       try {
         await hop.write({ type: pb.HopMessage.Type.STATUS, status }, { signal })
         await stream.close({ signal })
