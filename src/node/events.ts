@@ -37,10 +37,13 @@ export class NodeEventSources {
     if (this.sources.length > 0) return
     const { libp2p, sink } = this
     const s = libp2p.services
-    this.on<Connection>(libp2p, 'connection:open', conn => {
+    // the internal bus, subscribed before libp2p starts its services: a connection is
+    // told before the hole punch its opening starts
+    const bus = s.internals.events
+    this.on<Connection>(bus, 'connection:open', conn => {
       sink('connection:opened', { peer: conn.remotePeer.toString(), path: pathOf(conn), remoteAddress: conn.remoteAddr.toString(), direction: conn.direction })
     })
-    this.on<Connection>(libp2p, 'connection:close', conn => {
+    this.on<Connection>(bus, 'connection:close', conn => {
       sink('connection:closed', { peer: conn.remotePeer.toString(), path: pathOf(conn), remoteAddress: conn.remoteAddr.toString() })
     })
     this.on<ReachabilityState>(s.reachability, 'reachability:changed', r => {
@@ -61,7 +64,7 @@ export class NodeEventSources {
       sink('mapping:lost', { protocol: m.protocol, transport: m.transport, external: externalMultiaddr(m), reason: m.reason })
     })
     // the relay addresses change with each reservation made or lost
-    this.on(libp2p, 'self:peer:update', () => { this.diffReservations() })
+    this.on(bus, 'self:peer:update', () => { this.diffReservations() })
     this.on<{ peer: string, role: 'initiator' | 'responder', attempt: number }>(s.holePunch, 'holepunch:started', a => {
       sink('holepunch:started', { ...a, transport: 'tcp' })
     })
