@@ -9,7 +9,8 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import { join } from 'node:path'
 import * as burrow from '../../dist/index.js'
-import { burrow as cli, startDaemon, stopDaemon, stopAll, tempHome, waitFor } from '../helpers/burrow.ts'
+import { spawn } from 'node:child_process'
+import { CLI, burrow as cli, startDaemon, stopDaemon, stopAll, tempHome, waitFor } from '../helpers/burrow.ts'
 import type { IncomingMessage } from 'node:http'
 
 type Ev = burrow.BurrowEvent
@@ -137,5 +138,25 @@ describe('event stream on loopback', () => {
     await live.ended
     await again.ended
     await stopDaemon(b)
+  })
+
+  it('burrow status --watch redraws when the node reports a change (a peer connects), without polling', async () => {
+    const a = await startDaemon('watch-a')
+    const watcher = spawn(process.execPath, [CLI, '--home', a.home, 'status', '--watch'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    watcher.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    watcher.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    const exited = new Promise<number | null>(resolve => { watcher.on('exit', resolve) })
+    try {
+      await waitFor('the first status', async () => /^connections:\s+none$/m.test(out))
+      const b = await startDaemon('watch-b', { bootstrap: [a.address] })
+      await waitFor('a redraw showing B connected', async () => out.split(/^--- /m).slice(2).some(block => block.includes(`  ${b.peerId} direct`)))
+      // the daemon stops: the stream ends, so does the watch
+      await stopDaemon(a)
+      assert.equal(await exited, 0, out)
+      await stopDaemon(b)
+    } finally {
+      if (watcher.exitCode == null) watcher.kill('SIGKILL')
+    }
   })
 })
