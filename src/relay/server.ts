@@ -240,12 +240,7 @@ export class RelayServiceGate {
     const pbstr = pbStream(stream)
     const hop = pbstr.pb(pb.HopMessage)
     const refuse = async (status: string, why: string): Promise<void> => {
-      log('%s: %s', status, why)
-      try {
-        this.components.onRefused?.(String(status), why)
-      } catch (err) {
-        log.error('a refusal listener threw - %e', err)
-      }
+      this.tell(String(status), why)
       try {
         await hop.write({ type: pb.HopMessage.Type.STATUS, status }, { signal })
         await stream.close({ signal })
@@ -308,6 +303,16 @@ export class RelayServiceGate {
     await server.handleHopProtocol({ connection, stream: pbstr, request }, { signal })
   }
 
+  /** One log line per refusal, and the node's 'relay:refused' event. */
+  private tell (status: string, why: string): void {
+    log('%s: %s', status, why)
+    try {
+      this.components.onRefused?.(status, why)
+    } catch (err) {
+      log.error('a refusal listener threw - %e', err)
+    }
+  }
+
   private async reserve (connection: Connection, ip: string, hop: HopExchange): Promise<void> {
     const { remotePeer } = connection
     const peer = remotePeer.toString()
@@ -335,7 +340,8 @@ export class RelayServiceGate {
       await hop.server.handleHopProtocol({ connection, stream: hop.pbstr, request: hop.request }, { signal: hop.signal })
     } finally {
       const now = reservations.get(remotePeer)
-      if (now == null && reservations.size >= this.limits.maxReservations) log('RESERVATION_REFUSED: reservation for %p refused: %d held (relay.maxReservations)', remotePeer, this.limits.maxReservations)
+      // the stock server refused it (its own cap, which is ours): told like our refusals
+      if (now == null && reservations.size >= this.limits.maxReservations) this.tell('RESERVATION_REFUSED', `reservation for ${peer} refused: ${this.limits.maxReservations} held (relay.maxReservations)`)
       this.ledger.settle(peer, now)
       // the holder left while its request was handled
       if (now != null && this.components.connections(remotePeer).length === 0) this.dropLeft(remotePeer)
