@@ -98,8 +98,9 @@ export class NodeEventSources {
 
   /** Reservations made or lost since the last look. */
   diffReservations (): void {
-    const now = new Map(this.libp2p.services.relayClient.reservations().map(r => [r.relay, r.expiresAt]))
-    for (const r of this.libp2p.services.relayClient.reservations()) {
+    const held = this.libp2p.services.relayClient.reservations()
+    const now = new Map(held.map(r => [r.relay, r.expiresAt]))
+    for (const r of held) {
       if (!this.reservations.has(r.relay)) this.sink('reservation:created', { relay: r.relay, expiresAt: r.expiresAt, addresses: r.addresses })
     }
     for (const relay of this.reservations.keys()) {

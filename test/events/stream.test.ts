@@ -81,12 +81,8 @@ describe('event stream on loopback', () => {
     const bId = b.peerId.toString()
     await b.stop()
     await waitFor('connection:closed on A', async () => seenA.find(e => e.type === 'connection:closed' && e.data.peer === bId))
-    // stop removes what start subscribed: no event after it
-    const before = seenA.length
+    assert.equal(a.lastEventSeq, seenA[seenA.length - 1]?.seq)
     await a.stop()
-    const lastSeq = a.lastEventSeq
-    assert.ok(seenA.length >= before)
-    assert.equal(a.recentEvents(lastSeq).length, 0)
   })
 
   it('GET /v1/events streams NDJSON as it happens, replays with since, keeps to half the request slots, ends on stop; burrow events prints it', async () => {
