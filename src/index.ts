@@ -19,6 +19,8 @@ export {
   InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError, OutboxBusyError
 } from './messaging/index.js'
 export type { InboxMessage, OutboxEntry, SendResult } from './messaging/index.js'
+export { EVENT_TYPES, formatEvent } from './events/index.js'
+export type { BurrowEvent, BurrowEventPayloads, BurrowEventType } from './events/index.js'
 export { loadConfig, resolveHome, FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'
 export type { BurrowConfig } from './config/index.js'
 export { BurrowError } from './errors/index.js'

@@ -20,6 +20,7 @@ import * as config from './commands/config.js'
 import * as nat from './commands/nat.js'
 import * as doctor from './commands/doctor.js'
 import * as lab from './commands/lab.js'
+import * as events from './commands/events.js'
 
 const program = new Command('burrow')
   .description('a libp2p node that reaches peers directly through NATs and firewalls')
@@ -31,7 +32,7 @@ const program = new Command('burrow')
   // failure, and exit 2
   .configureOutput({ writeErr: (s) => { process.stderr.write(s.startsWith('error: ') ? `burrow: ERR_USAGE: ${s.slice(7).trim().split('\n')[0] ?? ''} (see burrow --help)\n` : s) } })
 
-for (const cmd of [daemon, id, status, peers, find, dial, ping, send, inbox, outbox, config, nat, doctor, lab]) cmd.register(program)
+for (const cmd of [daemon, id, status, events, peers, find, dial, ping, send, inbox, outbox, config, nat, doctor, lab]) cmd.register(program)
 
 try {
   await program.parseAsync(process.argv)

@@ -24,9 +24,10 @@ export class ControlClient {
   }
 
   /** A streaming endpoint: yields one parsed NDJSON line at a time. */
-  async * stream<T = unknown> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): AsyncGenerator<T> {
+  async * stream<T = unknown> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<T> {
     const res = await this.open(method, path, body, signal)
     if ((res.statusCode ?? 500) >= 400) throw await remoteError(res)
+    onOpen?.()
     let buffered = ''
     for await (const chunk of res) {
       buffered += (chunk as Buffer).toString('utf8')

@@ -6,6 +6,8 @@ import { BurrowError, InvalidInputError } from '../errors/index.js'
 import { API_PREFIX, BUSY_RETRY_AFTER_SECONDS, REQUEST_OVERHEAD_BYTES, SOCKET_FILE } from './constants.js'
 import { DaemonRunningError } from './errors.js'
 import { isValidTimestamp } from '../messaging/index.js'
+import { MAX_EVENT_STREAM_BUFFER_BYTES } from '../events/index.js'
+import type { BurrowEvent } from '../events/index.js'
 import type { BurrowNode, InboxMessage, OutboxEntry } from '../index.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 
@@ -52,6 +54,7 @@ export class ControlServer {
   private server?: Server
   private readonly routes: Record<string, Handler>
   private readonly streams = new Set<ServerResponse>()
+  private readonly eventStreams = new Set<ServerResponse>()
   private readonly init: ControlServerInit
   private maxRequestBytes = 0
   private maxConcurrent = 0
@@ -97,6 +100,7 @@ export class ControlServer {
         })
       },
       'GET /inbox': async (req, res, _body, url) => this.inbox(req, res, url),
+      'GET /events': async (_req, res, _body, url) => this.events(res, url),
       'POST /inbox/clear': async (_req, _res, body) => {
         const before = body.beforeMs
         if (before != null && (typeof before !== 'number' || !Number.isSafeInteger(before))) throw new InvalidInputError(`beforeMs = ${String(before)}: must be ms since the epoch`)
@@ -231,6 +235,56 @@ export class ControlServer {
       if (!res.headersSent) send(res, e.code === 'ERR_NOT_FOUND' ? 404 : (STATUS[e.code] ?? 500), { error: e })
       else res.end()
     }
+  }
+
+  /**
+   * `GET /v1/events[?since=SEQ][&follow=0]`: NDJSON, one event a line (DESIGN.md, "Events").
+   * `since` first replays the kept events after that sequence number (0: all kept); then
+   * new ones follow until the client hangs up, unless `follow=0`. Event streams may hold
+   * at most half of the request slots, so `status` and `send` always get through; a
+   * reader that falls MAX_EVENT_STREAM_BUFFER_BYTES behind is cut off, not buffered.
+   */
+  private async events (res: ServerResponse, url: URL): Promise<typeof STREAMED> {
+    const sinceParam = url.searchParams.get('since')
+    const since = sinceParam == null ? undefined : Number(sinceParam)
+    if (since != null && (!Number.isSafeInteger(since) || since < 0)) throw new InvalidInputError(`since = ${sinceParam ?? ''}: must be an event sequence number (0 or more)`)
+    const follow = url.searchParams.get('follow') !== '0'
+    const maxStreams = Math.max(1, Math.floor(this.maxConcurrent / 2))
+    if (follow && this.eventStreams.size >= maxStreams) {
+      res.setHeader('retry-after', String(BUSY_RETRY_AFTER_SECONDS))
+      send(res, 503, { error: { name: 'ControlBusyError', code: 'ERR_CONTROL_BUSY', message: `${maxStreams} event streams are already open (half of control.maxConcurrentRequests); close one, or raise the cap` } })
+      return STREAMED
+    }
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' })
+    let lastSeq = 0
+    const write = (e: BurrowEvent): void => {
+      if (e.seq <= lastSeq || res.destroyed) return
+      lastSeq = e.seq
+      res.write(JSON.stringify(e) + '\n')
+      if (res.writableLength > MAX_EVENT_STREAM_BUFFER_BYTES) {
+        log('an events reader fell %d bytes behind: closing its stream', res.writableLength)
+        res.destroy()
+      }
+    }
+    const replay = since != null ? this.node.recentEvents(since) : []
+    if (!follow) {
+      for (const e of replay) write(e)
+      res.end()
+      return STREAMED
+    }
+    const onEvent = (evt: CustomEvent<BurrowEvent>): void => { write(evt.detail) }
+    this.node.addEventListener('event', onEvent)
+    this.streams.add(res)
+    this.eventStreams.add(res)
+    res.on('close', () => {
+      this.node.removeEventListener('event', onEvent)
+      this.streams.delete(res)
+      this.eventStreams.delete(res)
+    })
+    for (const e of replay) write(e)
+    // the headers go out now: a client knows it is subscribed before the first event
+    res.flushHeaders()
+    return STREAMED
   }
 
   private async inbox (req: IncomingMessage, res: ServerResponse, url: URL): Promise<typeof STREAMED> {

@@ -47,6 +47,8 @@ export interface HolePunchAttempt {
 }
 
 export interface HolePunchEvents {
+  /** an attempt begins: B sends its CONNECT, or A read one */
+  'holepunch:started': CustomEvent<{ peer: string, role: 'initiator' | 'responder', attempt: number }>
   'holepunch:attempt': CustomEvent<HolePunchAttempt>
   'holepunch:succeeded': CustomEvent<HolePunchAttempt>
   'holepunch:failed': CustomEvent<{ peer: string, reason: string }>
@@ -182,6 +184,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         this.fail(peer, 'no public address of ours is known yet (no peer has observed our connections)')
         return
       }
+      this.safeDispatchEvent('holepunch:started', { detail: { peer: peer.toString(), role: 'initiator', attempt } })
       let ex: Exchange | undefined
       try {
         ex = await this.exchangeAsB(relayed, ours, attempt)
@@ -310,6 +313,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         this.fail(peer, `the peer asked for more than ${MAX_ATTEMPTS} hole punch attempts: backed off`)
         return
       }
+      this.safeDispatchEvent('holepunch:started', { detail: { peer: id, role: 'responder', attempt } })
       const ours = this.ourAddresses()
       if (ours.length === 0) {
         // go-libp2p resets the stream when it has nothing to offer: so do we

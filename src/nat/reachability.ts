@@ -10,6 +10,9 @@ import type { AddressManager } from '@libp2p/interface-internal'
 
 const log = logger('burrow:nat:reachability')
 
+/** Endpoints remembered so 'address:observed' tells each once: a NAT gives a handful, a symmetric one one per observer. */
+const MAX_SEEN_ENDPOINTS = 64
+
 export type Reachability = 'public' | 'private' | 'unknown'
 
 export interface ReachabilityState {
@@ -23,6 +26,8 @@ export interface ReachabilityState {
 }
 
 export interface ReachabilityEvents {
+  /** a peer told us (identify) an address of ours not told before */
+  'address:observed': CustomEvent<{ address: string, by: string }>
   'reachability:changed': CustomEvent<ReachabilityState>
 }
 
@@ -56,6 +61,8 @@ const RECHECK_MS = 2_000
  */
 export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> implements Startable {
   readonly observed: ObservedAddresses
+  /** observed endpoints already told as 'address:observed' */
+  private readonly seen = new Set<string>()
   private readonly components: ReachabilityComponents
   private readonly init: ReachabilityInit
   private state: ReachabilityState = { reachability: 'unknown', source: 'none', reason: 'no peer has reported our address yet', behindNat: undefined, mapping: 'unknown' }
@@ -104,6 +111,13 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
       at: Date.now()
     })
     log.trace('%p sees us at %s:%d (%s)', result.peerId, ep.ip, ep.port, conn.direction)
+    const endpoint = `${ep.ip.includes(':') ? `[${ep.ip}]` : ep.ip}:${ep.port}`
+    if (!this.seen.has(endpoint)) {
+      this.seen.add(endpoint)
+      // bounded: the oldest endpoint is forgotten first (it may be told again later)
+      if (this.seen.size > MAX_SEEN_ENDPOINTS) this.seen.delete(this.seen.values().next().value as string)
+      this.safeDispatchEvent('address:observed', { detail: { address: `/${ep.ip.includes(':') ? 'ip6' : 'ip4'}/${ep.ip}/tcp/${ep.port}`, by: result.peerId.toString() } })
+    }
     this.update()
   }
 

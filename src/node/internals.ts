@@ -1,4 +1,5 @@
 import type { AddressManager, Registrar, TransportManager } from '@libp2p/interface-internal'
+import type { Libp2pEvents, TypedEventTarget } from '@libp2p/interface'
 
 /**
  * libp2p keeps the address and transport managers internal; services receive them as
@@ -8,12 +9,19 @@ export interface NodeInternals {
   addressManager: AddressManager
   transportManager: TransportManager
   registrar: Registrar
+  /**
+   * libp2p's internal event bus: services hear an event here before the node's own
+   * listeners do, so the event stream listens here to tell a connection before the
+   * hole punch it starts
+   */
+  events: TypedEventTarget<Libp2pEvents>
 }
 
 export function nodeInternals (): (components: NodeInternals) => NodeInternals {
   return (components) => ({
     addressManager: components.addressManager,
     transportManager: components.transportManager,
-    registrar: components.registrar
+    registrar: components.registrar,
+    events: components.events
   })
 }

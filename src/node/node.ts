@@ -22,6 +22,9 @@ import type { NatReport } from '../portmap/index.js'
 import { runDoctor } from '../doctor/index.js'
 import type { DoctorReport } from '../doctor/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
+import { NodeEventSources } from './events.js'
+import { EventRing } from '../events/index.js'
+import type { BurrowEvent, BurrowEventPayloads, BurrowEventType } from '../events/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
 import { DatastoreOpenError, DialFailedError, HomeInUseError, ListenFailedError, NotStartedError, PeerNotFoundError } from './errors.js'
 import type { BurrowConfig, ConfigOverrides } from '../config/index.js'
@@ -94,6 +97,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   private readonly unsubscribe: Array<() => void> = []
   /** the STUN server a relay node runs for the UDP punch path */
   private stun?: StunServer
+  /** recent events, for `GET /v1/events` and late listeners */
+  private readonly ring = new EventRing()
+  private eventSources?: NodeEventSources
 
   constructor (options: CreateNodeOptions = {}) {
     super()
@@ -163,6 +169,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
         inFlightMaxBytes: config.messages.inFlightMaxBytes
       })
+      // subscribed before libp2p starts: the first connections (bootstrap, relays) are events too
+      this.eventSources = new NodeEventSources(libp2p, messaging, (type, data) => { this.emitEvent(type, data) })
+      this.eventSources.start()
       this.forward(messaging, 'message')
       this.forward(messaging, 'message:delivered')
       this.forward(messaging, 'message:failed')
@@ -200,7 +209,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         // 'auto': relay only while publicly reachable (a good citizen of a shared network)
         const { relay } = config
         this.relayGate = new RelayServiceGate(
-          { registrar: libp2p.services.internals.registrar, events: libp2p, relay: libp2p.services.relay as CircuitRelayService, connections: (peer) => libp2p.getConnections(peer) },
+          { registrar: libp2p.services.internals.registrar, events: libp2p, relay: libp2p.services.relay as CircuitRelayService, connections: (peer) => libp2p.getConnections(peer), onRefused: (status, reason) => { this.emitEvent('relay:refused', { status, reason }) } },
           { maxCircuits: relay.maxCircuits, maxCircuitsPerPeer: relay.maxCircuitsPerPeer, maxCircuitsPerIp: relay.maxCircuitsPerIp, maxReservations: relay.maxReservations, maxReservationsPerIp: relay.maxReservationsPerIp, reservationsPerIpPerHour: relay.reservationsPerIpPerHour },
           () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
         await this.relayGate.start()
@@ -256,6 +265,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     await this.relayGate?.stop().catch(() => {})
     this.relayGate = undefined
     for (const off of this.unsubscribe.splice(0)) off()
+    this.eventSources?.stop()
+    this.eventSources = undefined
     this.knownPeers?.stop()
     await this.messaging?.stop()
     await this._libp2p?.stop()
@@ -669,6 +680,23 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       libp2p.services.holePunch.removeEventListener('holepunch:attempt', onAttempt)
       libp2p.services.holePunch.removeEventListener('holepunch:failed', onFailed)
     }
+  }
+
+  /**
+   * Events this node recorded after sequence number `after` (0: all it keeps), oldest
+   * first; `lastSeq` is the newest number given so far. New ones arrive as 'event'.
+   */
+  recentEvents (after = 0): BurrowEvent[] {
+    return this.ring.since(after)
+  }
+
+  get lastEventSeq (): number {
+    return this.ring.lastSeq
+  }
+
+  private emitEvent<K extends BurrowEventType> (type: K, data: BurrowEventPayloads[K]): void {
+    const event = this.ring.record(type, data)
+    this.safeDispatch('event', event)
   }
 
   private requireMessaging (): Messaging {

@@ -2,6 +2,7 @@ import type { InboxMessage, MessagingUsage, OutboxEntry } from '../messaging/ind
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import type { UdpPunchAttempt } from '../udppunch/index.js'
 import type { StunServerStatus } from '../stun/index.js'
+import type { BurrowEvent } from '../events/index.js'
 
 export type Reachability = 'public' | 'private' | 'unknown'
 
@@ -90,6 +91,8 @@ export interface PingReply {
 }
 
 export interface BurrowNodeEvents {
+  /** every event of the stream (DESIGN.md, "Events"): `detail.type` names it, `detail.data` is its typed payload */
+  'event': CustomEvent<BurrowEvent>
   'message': CustomEvent<InboxMessage>
   'message:delivered': CustomEvent<{ id: string, to: string }>
   'message:failed': CustomEvent<OutboxEntry>

@@ -10,7 +10,7 @@ export type { MappingProtocolName, PortMappingMode, ProtocolProbe, MapRequest, M
 export { NatPmpClient } from './nat-pmp.js'
 export { PcpClient } from './pcp.js'
 export { UpnpClient, ssdpSearch } from './upnp.js'
-export { classifyIPv4, defaultGateway } from './addresses.js'
+export { classifyIPv4, defaultGateway, externalMultiaddr } from './addresses.js'
 export type { AddressKind } from './addresses.js'
 export { natAdvice, natMappingBehaviour, buildNatReport } from './report.js'
 export type { NatReport, NodeView, Observation } from './report.js'

@@ -122,6 +122,8 @@ export interface RelayServiceGateComponents {
   relay: CircuitRelayService
   /** the open connections to a peer (libp2p.getConnections) */
   connections: (peer: PeerId) => Connection[]
+  /** told of each refusal (status, one-line reason): the node's 'relay:refused' event */
+  onRefused?: (status: string, reason: string) => void
 }
 
 /**
@@ -238,7 +240,7 @@ export class RelayServiceGate {
     const pbstr = pbStream(stream)
     const hop = pbstr.pb(pb.HopMessage)
     const refuse = async (status: string, why: string): Promise<void> => {
-      log('%s: %s', status, why)
+      this.tell(String(status), why)
       try {
         await hop.write({ type: pb.HopMessage.Type.STATUS, status }, { signal })
         await stream.close({ signal })
@@ -301,6 +303,16 @@ export class RelayServiceGate {
     await server.handleHopProtocol({ connection, stream: pbstr, request }, { signal })
   }
 
+  /** One log line per refusal, and the node's 'relay:refused' event. */
+  private tell (status: string, why: string): void {
+    log('%s: %s', status, why)
+    try {
+      this.components.onRefused?.(status, why)
+    } catch (err) {
+      log.error('a refusal listener threw - %e', err)
+    }
+  }
+
   private async reserve (connection: Connection, ip: string, hop: HopExchange): Promise<void> {
     const { remotePeer } = connection
     const peer = remotePeer.toString()
@@ -328,7 +340,8 @@ export class RelayServiceGate {
       await hop.server.handleHopProtocol({ connection, stream: hop.pbstr, request: hop.request }, { signal: hop.signal })
     } finally {
       const now = reservations.get(remotePeer)
-      if (now == null && reservations.size >= this.limits.maxReservations) log('RESERVATION_REFUSED: reservation for %p refused: %d held (relay.maxReservations)', remotePeer, this.limits.maxReservations)
+      // the stock server refused it (its own cap, which is ours): told like our refusals
+      if (now == null && reservations.size >= this.limits.maxReservations) this.tell('RESERVATION_REFUSED', `reservation for ${peer} refused: ${this.limits.maxReservations} held (relay.maxReservations)`)
       this.ledger.settle(peer, now)
       // the holder left while its request was handled
       if (now != null && this.components.connections(remotePeer).length === 0) this.dropLeft(remotePeer)

@@ -52,6 +52,8 @@ export interface UdpPunchAttempt {
 }
 
 export interface UdpPunchEvents {
+  /** a WebRTC dial over the relayed connection's signalling begins */
+  'udppunch:started': CustomEvent<{ peer: string, attempt: number }>
   'udppunch:attempt': CustomEvent<UdpPunchAttempt>
   'udppunch:failed': CustomEvent<{ peer: string, reason: string }>
 }
@@ -140,6 +142,7 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
         break
       }
       const t0 = Date.now()
+      this.safeDispatchEvent('udppunch:started', { detail: { peer: id, attempt } })
       try {
         // straight to the transport: the dial queue would join the relayed dial still
         // finishing for this peer and hand that connection back

@@ -1,7 +1,15 @@
 import { packageVersion } from '../../package/index.js'
 import { collect, fail } from '../output.js'
 import { globals, homeOf } from '../context.js'
+import { formatEvent } from '../../events/index.js'
+import type { BurrowEvent, BurrowEventType } from '../../events/index.js'
 import type { Command } from 'commander'
+
+/** Events the daemon prints on stdout (all of them: `burrow events`). */
+const DAEMON_EVENTS = new Set<BurrowEventType>([
+  'reachability:changed', 'reservation:created', 'reservation:lost',
+  'mapping:created', 'mapping:renewed', 'mapping:lost', 'holepunch:direct'
+])
 
 interface DaemonFlags {
   listen?: string[]
@@ -144,6 +152,16 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
       }, () => {})
     }, BOOTSTRAP_REPORT_MS).unref()
   }
+
+  // the node's story, one timestamped line per important event: first those of the start
+  let told = 0
+  const tell = (e: BurrowEvent): void => {
+    if (e.seq <= told || !DAEMON_EVENTS.has(e.type)) return
+    told = e.seq
+    console.log(`${e.time} ${formatEvent(e)}`)
+  }
+  node.addEventListener('event', (evt) => { tell(evt.detail) })
+  for (const e of node.recentEvents()) tell(e)
 
   node.addEventListener('message', (evt) => {
     const m = evt.detail
