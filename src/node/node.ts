@@ -18,6 +18,7 @@ import { isRelayed } from '../connections/index.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { SOCKET_FILE } from '../control/index.js'
 import { buildNatReport } from '../portmap/index.js'
+import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
 import { multiaddr } from '@multiformats/multiaddr'
@@ -89,6 +90,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   private readonly unsubscribe: Array<() => void> = []
   /** the STUN server a relay node runs for the UDP punch path */
   private stun?: StunServer
+  /** config `metrics`: burrow's series and the /metrics server */
+  private metrics?: { series: BurrowMetrics, server: MetricsServer }
 
   constructor (options: CreateNodeOptions = {}) {
     super()
@@ -108,6 +111,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
 
   get peerId (): PeerId {
     return this.libp2p.peerId
+  }
+
+  /** Where Prometheus metrics are served (`http://HOST:PORT/metrics`), when config `metrics` is set. */
+  get metricsUrl (): string | undefined {
+    return this.metrics?.server.url
   }
 
   get isStarted (): boolean {
@@ -146,7 +154,10 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
       const relayServer = config.relayServer !== 'off' && !config.lanOnly
       if (relayServer) await patchLimitEncoding()
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true, named: this.named })
+      // loaded only when metrics are on (prom-client costs start time and memory)
+      const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
+      const metricsRegistry = metricsRoom?.createRegistry()
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true, named: this.named, metricsRegistry })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
@@ -219,6 +230,25 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       // the verdict may have changed while libp2p was starting (identify is quick)
       this.onReachability(libp2p, config, libp2p.services.reachability.current)
       await messaging.start()
+      if (metricsRoom != null && metricsRegistry != null && config.metrics != null) {
+        const series = new metricsRoom.BurrowMetrics(metricsRegistry, {
+          holePunch: libp2p.services.holePunch,
+          udpPunch: libp2p.services.udpPunch,
+          messages: messaging,
+          messageTotals: () => messaging.totals,
+          outbox: async () => messaging.outbox(),
+          inbox: () => messaging.usage().inbox,
+          reachability: () => (libp2p.services.portMapper.reachability() ?? libp2p.services.reachability.current).reachability,
+          portMappings: () => libp2p.services.portMapper.portMappings(),
+          reservationsHeld: () => libp2p.services.relayClient.reservations().length,
+          relayServer: () => this.relayGate != null ? { reservations: this.relayGate.reservationsServed, refusals: this.relayGate.refusals } : undefined,
+          routingTableSize: () => routingTableSize(libp2p)
+        })
+        series.start()
+        const server = new metricsRoom.MetricsServer({ address: config.metrics, registry: metricsRegistry })
+        this.metrics = { series, server }
+        await server.start()
+      }
       const knownPeers = new KnownPeers(libp2p)
       knownPeers.start()
 
@@ -252,6 +282,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     this.relayGate = undefined
     for (const off of this.unsubscribe.splice(0)) off()
     this.knownPeers?.stop()
+    this.metrics?.series.stop()
+    await this.metrics?.server.stop()
+    this.metrics = undefined
     await this.messaging?.stop()
     await this._libp2p?.stop()
     await this.stun?.stop()
@@ -634,6 +667,12 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       log.error('a %s listener threw - %e', type, err)
     }
   }
+}
+
+/** Peers in the DHT routing table (kad-dht keeps it on its class, not in its interface). */
+function routingTableSize (libp2p: BurrowLibp2p): number {
+  const table = (libp2p.services.dht as unknown as { routingTable?: { size?: unknown } }).routingTable
+  return typeof table?.size === 'number' ? table.size : 0
 }
 
 /** Not through a relay: a WebRTC connection (`…/p2p-circuit/webrtc/…`) only used one for signalling. */

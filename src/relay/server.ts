@@ -158,6 +158,8 @@ export class RelayServiceGate {
   private stock?: { pb: StockPb, server: StockHopServer }
   private offered = true
   private open = 0
+  /** requests refused since start, by reason (the config key of the cap, or 'malformed'): burrow_relay_refusals_total */
+  readonly refusals = new Map<string, number>()
 
   constructor (components: RelayServiceGateComponents, limits: RelayServiceLimits, allow: () => boolean) {
     this.components = components
@@ -195,6 +197,11 @@ export class RelayServiceGate {
     if (this.offered) await this.components.registrar.unhandle(RELAY_HOP_PROTOCOL)
     this.offered = false
     this.registered = undefined
+  }
+
+  /** Reservations this relay holds for others right now. */
+  get reservationsServed (): number {
+    return this.components.relay.reservations.size
   }
 
   /** Whether the hop protocol is offered right now. */
@@ -239,6 +246,7 @@ export class RelayServiceGate {
     const hop = pbstr.pb(pb.HopMessage)
     const refuse = async (status: string, why: string): Promise<void> => {
       log('%s: %s', status, why)
+      this.countRefusal(/\(relay\.(\w+)\)$/.exec(why)?.[1] ?? 'malformed')
       try {
         await hop.write({ type: pb.HopMessage.Type.STATUS, status }, { signal })
         await stream.close({ signal })
@@ -328,10 +336,17 @@ export class RelayServiceGate {
       await hop.server.handleHopProtocol({ connection, stream: hop.pbstr, request: hop.request }, { signal: hop.signal })
     } finally {
       const now = reservations.get(remotePeer)
-      if (now == null && reservations.size >= this.limits.maxReservations) log('RESERVATION_REFUSED: reservation for %p refused: %d held (relay.maxReservations)', remotePeer, this.limits.maxReservations)
+      if (now == null && reservations.size >= this.limits.maxReservations) {
+        log('RESERVATION_REFUSED: reservation for %p refused: %d held (relay.maxReservations)', remotePeer, this.limits.maxReservations)
+        this.countRefusal('maxReservations')
+      }
       this.ledger.settle(peer, now)
       // the holder left while its request was handled
       if (now != null && this.components.connections(remotePeer).length === 0) this.dropLeft(remotePeer)
     }
+  }
+
+  private countRefusal (reason: string): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1)
   }
 }

@@ -1,0 +1,71 @@
+/**
+ * Issue 11, acceptance 1 (loopback part): `burrow daemon --metrics 127.0.0.1:0` serves
+ * Prometheus text at /metrics (checked by a strict parser) with libp2p's series and
+ * burrow's; after `burrow send` is acked, the messages counters moved. A non-loopback
+ * address is refused without --metrics-public. Daemons are killed by PID in after().
+ */
+import assert from 'node:assert/strict'
+import { after, describe, it } from 'node:test'
+import { burrow, startDaemon, stopAll, tempHome } from '../helpers/burrow.ts'
+import { BURROW_SERIES, parsePrometheusText, scrape, valueOf } from './prom-text.ts'
+
+after(async () => { await stopAll() })
+
+function metricsUrl (output: string): string {
+  const url = /^metrics: Prometheus text at (http:\/\/\S+\/metrics)/m.exec(output)?.[1]
+  if (url == null) throw new Error(`the daemon did not say where metrics are served:\n${output}`)
+  return url
+}
+
+describe('burrow daemon --metrics', () => {
+  it('serves /metrics as Prometheus text with libp2p and burrow series; a sent and acked message moves the counters', async () => {
+    const b = await startDaemon('metrics-b')
+    const a = await startDaemon('metrics-a', { bootstrap: [b.address], args: ['--metrics', '127.0.0.1:0'] })
+    const url = metricsUrl(a.output())
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+
+    const before = await scrape(url)
+    // libp2p's own (@libp2p/prometheus-metrics) and the Node.js process series beside burrow's
+    assert.ok([...before.keys()].some(n => n.startsWith('libp2p_')), `libp2p series in ${[...before.keys()].join(' ')}`)
+    assert.ok(before.has('nodejs_memory_usage_bytes'))
+    for (const name of BURROW_SERIES) assert.ok(before.has(name), `${name} is served`)
+    assert.equal(before.get('burrow_holepunch_attempts_total')?.type, 'counter')
+    assert.equal(before.get('burrow_relayed_to_direct_seconds')?.type, 'histogram')
+    assert.equal(before.get('burrow_reachability')?.samples.filter(s => s.value === 1).length, 1, 'one reachability state is current')
+    assert.equal(valueOf(before, 'burrow_messages_acked_total'), 0)
+    assert.equal(valueOf(before, 'burrow_inbox_quota_bytes'), 256 * 1024 * 1024)
+
+    const sent = await burrow(a.home, ['send', b.peerId, 'counted'])
+    assert.equal(sent.code, 0, sent.stderr)
+
+    const afterSend = await scrape(url)
+    assert.equal(valueOf(afterSend, 'burrow_messages_acked_total'), 1)
+    assert.equal(valueOf(afterSend, 'burrow_messages_sent_total'), 1)
+    assert.equal(valueOf(afterSend, 'burrow_messages_queued_total'), 1)
+    assert.equal(valueOf(afterSend, 'burrow_messages_failed_total'), 0)
+    assert.equal(valueOf(afterSend, 'burrow_outbox_messages', { state: 'pending' }), 0)
+    assert.ok((valueOf(afterSend, 'burrow_dht_routing_table_peers') ?? 0) >= 1, 'B is in the routing table')
+
+    const other = await fetch(url.replace(/\/metrics$/, '/'), { signal: AbortSignal.timeout(10_000) })
+    assert.equal(other.status, 404)
+    await other.body?.cancel()
+  })
+
+  it('refuses a non-loopback address without --metrics-public, naming the flag', async () => {
+    const r = await burrow(await tempHome('metrics-public'), ['daemon', '--network', 'test', '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics', '0.0.0.0:0'], { timeoutMs: 30_000 })
+    assert.notEqual(r.code, 0)
+    assert.match(r.stderr, /^burrow: ERR_INVALID_CONFIG: metrics = "0\.0\.0\.0:0" .*--metrics-public/m)
+    assert.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+  })
+})
+
+describe('the strict Prometheus text parser of these tests', () => {
+  it('rejects what a Prometheus server would reject', () => {
+    assert.throws(() => parsePrometheusText('x 1\n'), /without a TYPE/)
+    assert.throws(() => parsePrometheusText('# TYPE x counter\nx{a=1} 1\n'), /label syntax/)
+    assert.throws(() => parsePrometheusText('# TYPE x counter\nx one\n'), /bad value/)
+    assert.throws(() => parsePrometheusText('# TYPE x counter\nx 1'), /line feed/)
+    assert.throws(() => parsePrometheusText('# TYPE h histogram\nh_bucket{le="1"} 2\nh_bucket{le="+Inf"} 1\nh_sum 1\nh_count 1\n'), /out of order/)
+    assert.equal(valueOf(parsePrometheusText('# HELP x a "help"\n# TYPE x gauge\nx{a="q\\"",b="2"} 3.5\n'), 'x', { a: 'q"' }), 3.5)
+  })
+})
