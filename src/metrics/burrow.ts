@@ -145,7 +145,7 @@ export class BurrowMetrics {
     })
     new Counter({
       name: 'burrow_relay_refusals_total',
-      help: 'Relay requests refused, by reason: the cap that refused (maxCircuits, maxCircuitsPerPeer, maxCircuitsPerIp, maxReservations, maxReservationsPerIp, reservationsPerIpPerHour) or malformed',
+      help: 'Relay requests refused, by reason: the cap that refused (maxPerIp: inbound connections, maxCircuitsPerPeer, maxCircuitsPerIp, maxReservations, maxReservationsPerIp, reservationsPerIpPerHour) or malformed',
       labelNames: ['reason'],
       registers,
       collect () {

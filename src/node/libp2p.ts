@@ -63,6 +63,8 @@ export interface AssembleOptions {
   relayServer: boolean
   /** whether relay service is offered right now (the per-IP cap applies only then) */
   relayActive?: () => boolean
+  /** the per-IP connection cap of a relay (made here when not given and `relayServer`) */
+  perIp?: PerIpLimit
   /** addresses the user named (`--bootstrap`, `burrow dial MULTIADDR`): dialled even when private */
   named: NamedAddresses
   /** config `metrics` is set: libp2p's own metrics go into this registry (src/metrics serves it) */
@@ -92,7 +94,7 @@ export function stunServersOf (config: BurrowConfig, bootstrapList: string[]): s
  */
 export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowLibp2p> {
   const { config, privateKey, datastore, bootstrapList, dialPort, observed } = options
-  const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp, options.relayActive) : undefined
+  const perIp = options.relayServer ? (options.perIp ?? new PerIpLimit(config.relay.maxPerIp, options.relayActive)) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
   const privatePolicy = privateDialPolicy(config)
   // the UDP punch path (src/udppunch): WebRTC over the relay's signalling, STUN from our own relays only

@@ -9,7 +9,7 @@ import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
 import type { ReachabilityState } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { patchLimitEncoding, RelayServiceGate } from '../relay/index.js'
+import { patchLimitEncoding, PerIpLimit, RelayServiceGate } from '../relay/index.js'
 import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
@@ -157,7 +157,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       // loaded only when metrics are on (prom-client costs start time and memory)
       const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
       const metricsRegistry = metricsRoom?.createRegistry()
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true, named: this.named, metricsRegistry })
+      const relayActive = (): boolean => this.relayGate?.offering === true
+      const perIp = relayServer ? new PerIpLimit(config.relay.maxPerIp, relayActive) : undefined
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive, perIp, named: this.named, metricsRegistry })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
@@ -241,7 +243,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
           reachability: () => (libp2p.services.portMapper.reachability() ?? libp2p.services.reachability.current).reachability,
           portMappings: () => libp2p.services.portMapper.portMappings(),
           reservationsHeld: () => libp2p.services.relayClient.reservations().length,
-          relayServer: () => this.relayGate != null ? { reservations: this.relayGate.reservationsServed, refusals: this.relayGate.refusals } : undefined,
+          relayServer: () => this.relayGate != null ? { reservations: this.relayGate.reservationsServed, refusals: new Map([...this.relayGate.refusals, ['maxPerIp', perIp?.refused ?? 0]]) } : undefined,
           routingTableSize: () => routingTableSize(libp2p)
         })
         series.start()

@@ -6,10 +6,39 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { identify } from '@libp2p/identify'
+import { pbStream } from '@libp2p/utils'
+import { multiaddr } from '@multiformats/multiaddr'
 import { burrow, startDaemon, stopAll, tempHome } from '../helpers/burrow.ts'
 import { BURROW_SERIES, parsePrometheusText, scrape, valueOf } from './prom-text.ts'
+import type { Libp2p } from '@libp2p/interface'
 
-after(async () => { await stopAll() })
+const clients: Libp2p[] = []
+after(async () => {
+  await Promise.allSettled(clients.map(async c => c.stop()))
+  await stopAll()
+})
+
+const HOP = '/libp2p/circuit/relay/0.2.0/hop'
+interface HopCodec { decode: (b: Uint8Array) => { status?: string } }
+// the relay's own protobuf codec (the package exports only its root)
+const pb = await import(new URL('./pb/index.js', import.meta.resolve('@libp2p/circuit-relay-v2')).href) as { HopMessage: HopCodec & { Type: Record<string, string> } }
+
+/** A bare libp2p peer asks `relay` for a reservation; the relay's status answer. */
+async function reserve (relay: string): Promise<string | undefined> {
+  const node = await createLibp2p({ addresses: { listen: [] }, transports: [tcp()], connectionEncrypters: [noise()], streamMuxers: [yamux()], services: { identify: identify() } })
+  clients.push(node)
+  const stream = await node.dialProtocol(multiaddr(relay), HOP)
+  const s = pbStream(stream).pb(pb.HopMessage as unknown as Parameters<ReturnType<typeof pbStream>['pb']>[0])
+  await s.write({ type: pb.HopMessage.Type.RESERVE })
+  const res = await s.read() as { status?: string }
+  await stream.close()
+  return res.status
+}
 
 function metricsUrl (output: string): string {
   const url = /^metrics: Prometheus text at (http:\/\/\S+\/metrics)/m.exec(output)?.[1]
@@ -49,6 +78,18 @@ describe('burrow daemon --metrics', () => {
     const other = await fetch(url.replace(/\/metrics$/, '/'), { signal: AbortSignal.timeout(10_000) })
     assert.equal(other.status, 404)
     await other.body?.cancel()
+  })
+
+  it('a relay counts the reservations it serves and its refusals by reason', async () => {
+    const relay = await startDaemon('metrics-relay', { args: ['--relay-server', 'on', '--metrics', '127.0.0.1:0'], env: { BURROW_RELAY_MAX_RESERVATIONS: '1' } })
+    const url = metricsUrl(relay.output())
+    assert.equal(valueOf(await scrape(url), 'burrow_relay_reservations_served'), 0)
+    assert.equal(await reserve(relay.address), 'OK')
+    assert.equal(await reserve(relay.address), 'RESERVATION_REFUSED')
+    const m = await scrape(url)
+    assert.equal(valueOf(m, 'burrow_relay_reservations_served'), 1)
+    assert.equal(valueOf(m, 'burrow_relay_refusals_total', { reason: 'maxReservations' }), 1)
+    assert.equal(valueOf(m, 'burrow_relay_refusals_total', { reason: 'maxPerIp' }), 0)
   })
 
   it('refuses a non-loopback address without --metrics-public, naming the flag', async () => {
