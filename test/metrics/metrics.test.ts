@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict'
 import { after, describe, it } from 'node:test'
+import { createServer } from 'node:net'
 import { createLibp2p } from 'libp2p'
 import { tcp } from '@libp2p/tcp'
 import { noise } from '@chainsafe/libp2p-noise'
@@ -16,6 +17,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { burrow, startDaemon, stopAll, tempHome } from '../helpers/burrow.ts'
 import { BURROW_SERIES, parsePrometheusText, scrape, valueOf } from './prom-text.ts'
 import type { Libp2p } from '@libp2p/interface'
+import type { AddressInfo } from 'node:net'
 
 const clients: Libp2p[] = []
 after(async () => {
@@ -97,6 +99,21 @@ describe('burrow daemon --metrics', () => {
     assert.notEqual(r.code, 0)
     assert.match(r.stderr, /^burrow: ERR_INVALID_CONFIG: metrics = "0\.0\.0\.0:0" .*--metrics-public/m)
     assert.equal(r.stderr.trim().split('\n').length, 1, 'one line')
+  })
+})
+
+describe('burrow daemon --metrics on a taken port', () => {
+  it('exits with one line naming the address and what to do', async () => {
+    const taken = createServer()
+    await new Promise<void>(resolve => { taken.listen(0, '127.0.0.1', resolve) })
+    try {
+      const port = (taken.address() as AddressInfo).port
+      const r = await burrow(await tempHome('metrics-taken'), ['daemon', '--network', 'test', '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics', `127.0.0.1:${port}`], { timeoutMs: 30_000 })
+      assert.equal(r.code, 1)
+      assert.equal(r.stderr, `burrow: ERR_METRICS_LISTEN: cannot serve metrics on 127.0.0.1:${port} (EADDRINUSE): pick another --metrics HOST:PORT, or leave it off\n`)
+    } finally {
+      taken.close()
+    }
   })
 })
 
