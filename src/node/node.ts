@@ -507,7 +507,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       rendezvous: { providedAt: this.providedAt > 0 ? new Date(this.providedAt).toISOString() : null },
       bootstrap: { peers: this.bootstrapIds.size, answered: this.bootstrapAnswered.size },
       connections: this.connections(),
-      dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
+      dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: routingTableSize(libp2p) },
       messages: {
         outboxPending: outbox.filter(e => e.state === 'pending').length,
         outboxFailed: outbox.filter(e => e.state === 'failed').length,

@@ -14,7 +14,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { burrow, startDaemon, stopAll, tempHome } from '../helpers/burrow.ts'
+import { burrow, burrowJson, startDaemon, stopAll, tempHome } from '../helpers/burrow.ts'
 import { BURROW_SERIES, parsePrometheusText, scrape, valueOf } from './prom-text.ts'
 import type { Libp2p } from '@libp2p/interface'
 import type { AddressInfo } from 'node:net'
@@ -76,6 +76,9 @@ describe('burrow daemon --metrics', () => {
     assert.equal(valueOf(afterSend, 'burrow_messages_failed_total'), 0)
     assert.equal(valueOf(afterSend, 'burrow_outbox_messages', { state: 'pending' }), 0)
     assert.ok((valueOf(afterSend, 'burrow_dht_routing_table_peers') ?? 0) >= 1, 'B is in the routing table')
+    // status tells the same table size (it said 0 before metrics read the table)
+    const status = await burrowJson<{ dht: { routingTable: number } }>(a.home, ['status'])
+    assert.equal(status.dht.routingTable, valueOf(afterSend, 'burrow_dht_routing_table_peers'))
 
     const other = await fetch(url.replace(/\/metrics$/, '/'), { signal: AbortSignal.timeout(10_000) })
     assert.equal(other.status, 404)
