@@ -67,7 +67,13 @@ export async function loadConfig (options: LoadConfigOptions): Promise<BurrowCon
 /** Checks a whole config object; `sources` says where each field's value came from. */
 export function validateConfig (obj: Record<string, unknown>, sources: Map<string, Source> = new Map()): BurrowConfig {
   const result = configSchema.safeParse(obj)
-  if (result.success) return result.data
+  if (result.success) {
+    const { metrics, metricsPublic } = result.data
+    if (metrics != null && !metricsPublic && !isLoopbackAddress(metrics)) {
+      throw new InvalidConfigError('metrics', `metrics = ${JSON.stringify(metrics)} (from ${sources.get('metrics') ?? 'defaults'}) is not a loopback address: metrics tell whoever reaches the port about your peers and relays; pass --metrics-public (config metricsPublic: true) to serve them there anyway`)
+    }
+    return result.data
+  }
   const issue = result.error.issues[0]
   if (issue == null) throw new InvalidConfigError('', 'invalid config')
   const path = issue.path.map(String).join('.')
@@ -142,4 +148,11 @@ export function parseEnv (f: Field, raw: string): unknown {
     default:
       return raw
   }
+}
+
+/** Whether a `metrics` HOST:PORT only listens on this host (127.0.0.0/8, ::1, localhost). */
+function isLoopbackAddress (address: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):\d{1,5}$/.exec(address)
+  const host = (m?.[1] ?? m?.[2] ?? '').toLowerCase()
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)
 }

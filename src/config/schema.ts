@@ -43,7 +43,10 @@ export const configSchema = z.object({
   portMappingLifetimeSeconds: seconds.min(30).max(86_400),
   portMappingCheckSeconds: seconds.max(3600),
   portMappingGateway: z.string().refine(s => isIPv4(s), { message: 'the gateway is an IPv4 address (example: 192.168.1.1)' }).nullable(),
-  metrics: z.string().regex(/^(127\.\d+\.\d+\.\d+|localhost|\[::1\]):\d{1,5}$/, { message: 'metrics listens on loopback only: HOST:PORT with HOST 127.0.0.1, localhost or [::1]' }).nullable(),
+  // any HOST:PORT here; one off loopback also needs metricsPublic (checked in validateConfig)
+  metrics: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/, { message: 'metrics is HOST:PORT (example: 127.0.0.1:9464, [::1]:9464)' })
+    .refine(s => Number(/:(\d+)$/.exec(s)?.[1]) <= 65535, { message: 'the port is 0-65535' }).nullable(),
+  metricsPublic: z.boolean(),
   dhtMode: z.enum(['auto', 'client', 'server']),
   dialPrivateAddresses: z.enum(['auto', 'on', 'off']),
   keepaliveSeconds: seconds.max(3600),

@@ -194,6 +194,8 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
   /** One idle outbound stream per peer, kept for the next message */
   private readonly idleSessions = new Map<string, { session: OutboundSession, timer: ReturnType<typeof setTimeout> }>()
   private readonly tasks = new Set<Promise<unknown>>()
+  /** since start: delivery attempts begun (first tries and retries), and messages written to the outbox (metrics) */
+  readonly totals = { sent: 0, queued: 0 }
   private shutdown = new AbortController()
   private started = false
   private starting?: Promise<void>
@@ -339,6 +341,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     const frame = Message.encode(message)
     if (queue) {
       await this.outboxStore.put(entry, frame)
+      if (existing?.state !== 'pending') this.totals.queued++
     }
 
     // Step 2: one attempt now. Tracked, so stop() waits for its outbox write.
@@ -431,6 +434,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
    * for the next message for IDLE_SESSION_MS. Never throws.
    */
   private async attempt (to: PeerId, id: string, frame: Uint8Array, signal: AbortSignal): Promise<Outcome> {
+    this.totals.sent++
     const timeout = AbortSignal.timeout(this.ackTimeoutMs)
     const deadline = AbortSignal.any([signal, timeout])
     const key = to.toString()

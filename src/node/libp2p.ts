@@ -31,6 +31,7 @@ import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
+import type { Registry } from '../metrics/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface BurrowServices {
@@ -62,8 +63,12 @@ export interface AssembleOptions {
   relayServer: boolean
   /** whether relay service is offered right now (the per-IP cap applies only then) */
   relayActive?: () => boolean
+  /** the per-IP connection cap of a relay (made here when not given and `relayServer`) */
+  perIp?: PerIpLimit
   /** addresses the user named (`--bootstrap`, `burrow dial MULTIADDR`): dialled even when private */
   named: NamedAddresses
+  /** config `metrics` is set: libp2p's own metrics go into this registry (src/metrics serves it) */
+  metricsRegistry?: Registry
 }
 
 /** Whether private addresses can be dialled at all (own swarms and the lab). */
@@ -89,7 +94,7 @@ export function stunServersOf (config: BurrowConfig, bootstrapList: string[]): s
  */
 export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowLibp2p> {
   const { config, privateKey, datastore, bootstrapList, dialPort, observed } = options
-  const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp, options.relayActive) : undefined
+  const perIp = options.relayServer ? (options.perIp ?? new PerIpLimit(config.relay.maxPerIp, options.relayActive)) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
   const privatePolicy = privateDialPolicy(config)
   // the UDP punch path (src/udppunch): WebRTC over the relay's signalling, STUN from our own relays only
@@ -97,6 +102,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   const stunServers = udp ? stunServersOf(config, bootstrapList) : []
   // loaded only when used: the native WebRTC stack costs the CLI half a second at start
   const webRTC = udp ? (await import('@libp2p/webrtc')).webRTC : undefined
+  // loaded only when metrics are on; a registry of this node's own, not prom-client's global one
+  const metrics = options.metricsRegistry != null ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: options.metricsRegistry }) : undefined
 
   // amino: a node serves the DHT only when it has a public address (kad-dht switches
   // by itself when clientMode is left undefined); own swarms serve by default.
@@ -109,6 +116,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     privateKey,
     datastore,
     start: false,
+    ...(metrics != null ? { metrics } : {}),
     addresses: {
       listen: config.listen,
       announce: config.announce,

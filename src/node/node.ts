@@ -9,7 +9,7 @@ import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
 import type { ReachabilityState } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { patchLimitEncoding, RelayServiceGate } from '../relay/index.js'
+import { patchLimitEncoding, PerIpLimit, RelayServiceGate } from '../relay/index.js'
 import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
@@ -18,6 +18,7 @@ import { isRelayed } from '../connections/index.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { SOCKET_FILE } from '../control/index.js'
 import { buildNatReport } from '../portmap/index.js'
+import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
 import type { NatReport } from '../portmap/index.js'
 import { runDoctor } from '../doctor/index.js'
 import type { DoctorReport } from '../doctor/index.js'
@@ -100,6 +101,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   /** recent events, for `GET /v1/events` and late listeners */
   private readonly ring = new EventRing()
   private eventSources?: NodeEventSources
+  /** config `metrics`: burrow's series and the /metrics server */
+  private metrics?: { series: BurrowMetrics, server: MetricsServer }
 
   constructor (options: CreateNodeOptions = {}) {
     super()
@@ -119,6 +122,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
 
   get peerId (): PeerId {
     return this.libp2p.peerId
+  }
+
+  /** Where Prometheus metrics are served (`http://HOST:PORT/metrics`), when config `metrics` is set. */
+  get metricsUrl (): string | undefined {
+    return this.metrics?.server.url
   }
 
   get isStarted (): boolean {
@@ -157,7 +165,12 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
       const relayServer = config.relayServer !== 'off' && !config.lanOnly
       if (relayServer) await patchLimitEncoding()
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive: () => this.relayGate?.offering === true, named: this.named })
+      // loaded only when metrics are on (prom-client costs start time and memory)
+      const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
+      const metricsRegistry = metricsRoom?.createRegistry()
+      const relayActive = (): boolean => this.relayGate?.offering === true
+      const perIp = relayServer ? new PerIpLimit(config.relay.maxPerIp, relayActive) : undefined
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive, perIp, named: this.named, metricsRegistry })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
@@ -233,6 +246,25 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       // the verdict may have changed while libp2p was starting (identify is quick)
       this.onReachability(libp2p, config, libp2p.services.reachability.current)
       await messaging.start()
+      if (metricsRoom != null && metricsRegistry != null && config.metrics != null) {
+        const series = new metricsRoom.BurrowMetrics(metricsRegistry, {
+          holePunch: libp2p.services.holePunch,
+          udpPunch: libp2p.services.udpPunch,
+          messages: messaging,
+          messageTotals: () => messaging.totals,
+          outbox: async () => messaging.outbox(),
+          inbox: () => messaging.usage().inbox,
+          reachability: () => (libp2p.services.portMapper.reachability() ?? libp2p.services.reachability.current).reachability,
+          portMappings: () => libp2p.services.portMapper.portMappings(),
+          reservationsHeld: () => libp2p.services.relayClient.reservations().length,
+          relayServer: () => this.relayGate != null ? { reservations: this.relayGate.reservationsServed, refusals: new Map([...this.relayGate.refusals, ['maxPerIp', perIp?.refused ?? 0]]) } : undefined,
+          routingTableSize: () => routingTableSize(libp2p)
+        })
+        series.start()
+        const server = new metricsRoom.MetricsServer({ address: config.metrics, registry: metricsRegistry })
+        this.metrics = { series, server }
+        await server.start()
+      }
       const knownPeers = new KnownPeers(libp2p)
       knownPeers.start()
 
@@ -268,6 +300,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     this.eventSources?.stop()
     this.eventSources = undefined
     this.knownPeers?.stop()
+    this.metrics?.series.stop()
+    await this.metrics?.server.stop()
+    this.metrics = undefined
     await this.messaging?.stop()
     await this._libp2p?.stop()
     await this.stun?.stop()
@@ -522,7 +557,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       rendezvous: { providedAt: this.providedAt > 0 ? new Date(this.providedAt).toISOString() : null },
       bootstrap: { peers: this.bootstrapIds.size, answered: this.bootstrapAnswered.size },
       connections: this.connections(),
-      dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: 0 },
+      dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: routingTableSize(libp2p) },
       messages: {
         outboxPending: outbox.filter(e => e.state === 'pending').length,
         outboxFailed: outbox.filter(e => e.state === 'failed').length,
@@ -717,6 +752,12 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       log.error('a %s listener threw - %e', type, err)
     }
   }
+}
+
+/** Peers in the DHT routing table (kad-dht keeps it on its class, not in its interface). */
+function routingTableSize (libp2p: BurrowLibp2p): number {
+  const table = (libp2p.services.dht as unknown as { routingTable?: { size?: unknown } }).routingTable
+  return typeof table?.size === 'number' ? table.size : 0
 }
 
 /** Not through a relay: a WebRTC connection (`…/p2p-circuit/webrtc/…`) only used one for signalling. */

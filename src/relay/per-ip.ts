@@ -9,6 +9,8 @@ export class PerIpLimit {
   private readonly max: number
   private readonly active: () => boolean
   private readonly open = new Map<string, number>()
+  /** inbound connections refused since start (burrow_relay_refusals_total{reason="maxPerIp"}) */
+  refused = 0
 
   /** `active`: whether relay service is offered right now; only then does the cap apply */
   constructor (max: number, active: () => boolean = () => true) {
@@ -25,7 +27,9 @@ export class PerIpLimit {
   deny (maConn: MultiaddrConnection): boolean {
     if (!this.active()) return false
     const ip = ipKey(maConn.remoteAddr.toString())
-    return ip != null && (this.open.get(ip) ?? 0) >= this.max
+    const deny = ip != null && (this.open.get(ip) ?? 0) >= this.max
+    if (deny) this.refused++
+    return deny
   }
 
   private add (ip: string | undefined, n: number): void {

@@ -160,6 +160,8 @@ export class RelayServiceGate {
   private stock?: { pb: StockPb, server: StockHopServer }
   private offered = true
   private open = 0
+  /** requests refused since start, by reason (the config key of the cap, or 'malformed'): burrow_relay_refusals_total */
+  readonly refusals = new Map<string, number>()
 
   constructor (components: RelayServiceGateComponents, limits: RelayServiceLimits, allow: () => boolean) {
     this.components = components
@@ -197,6 +199,11 @@ export class RelayServiceGate {
     if (this.offered) await this.components.registrar.unhandle(RELAY_HOP_PROTOCOL)
     this.offered = false
     this.registered = undefined
+  }
+
+  /** Reservations this relay holds for others right now. */
+  get reservationsServed (): number {
+    return this.components.relay.reservations.size
   }
 
   /** Whether the hop protocol is offered right now. */
@@ -241,6 +248,7 @@ export class RelayServiceGate {
     const hop = pbstr.pb(pb.HopMessage)
     const refuse = async (status: string, why: string): Promise<void> => {
       this.tell(String(status), why)
+      this.countRefusal(/\(relay\.(\w+)\)$/.exec(why)?.[1] ?? 'malformed')
       try {
         await hop.write({ type: pb.HopMessage.Type.STATUS, status }, { signal })
         await stream.close({ signal })
@@ -341,10 +349,17 @@ export class RelayServiceGate {
     } finally {
       const now = reservations.get(remotePeer)
       // the stock server refused it (its own cap, which is ours): told like our refusals
-      if (now == null && reservations.size >= this.limits.maxReservations) this.tell('RESERVATION_REFUSED', `reservation for ${peer} refused: ${this.limits.maxReservations} held (relay.maxReservations)`)
+      if (now == null && reservations.size >= this.limits.maxReservations) {
+        this.tell('RESERVATION_REFUSED', `reservation for ${peer} refused: ${this.limits.maxReservations} held (relay.maxReservations)`)
+        this.countRefusal('maxReservations')
+      }
       this.ledger.settle(peer, now)
       // the holder left while its request was handled
       if (now != null && this.components.connections(remotePeer).length === 0) this.dropLeft(remotePeer)
     }
+  }
+
+  private countRefusal (reason: string): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1)
   }
 }

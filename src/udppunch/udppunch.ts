@@ -85,6 +85,8 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly shutdown = new AbortController()
   private started = false
+  /** WebRTC dials (ICE probes through our STUN servers) this path started: burrow_udppunch_probes_sent_total */
+  probesSent = 0
   private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.maybeUpgrade(evt.detail) }
 
   constructor (components: UdpPunchComponents, init: UdpPunchInit) {
@@ -143,6 +145,7 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
       }
       const t0 = Date.now()
       this.safeDispatchEvent('udppunch:started', { detail: { peer: id, attempt } })
+      this.probesSent++
       try {
         // straight to the transport: the dial queue would join the relayed dial still
         // finishing for this peer and hand that connection back

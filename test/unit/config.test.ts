@@ -61,7 +61,9 @@ describe('config', () => {
     await assert.rejects(loadConfig({ home: await home(), flags: { bootstrap: ['/ip4/127.0.0.1/tcp/1'] } }),
       (err: Error) => /bootstrap\[0\].*\/p2p\/PEERID/.test(err.message))
     await assert.rejects(loadConfig({ home: await home(), flags: { metrics: '0.0.0.0:9090' } }),
-      (err: Error) => /loopback only/.test(err.message))
+      (err: Error) => /not a loopback address.*--metrics-public/.test(err.message))
+    assert.equal((await loadConfig({ home: await home(), flags: { metrics: '0.0.0.0:9090', metricsPublic: true } })).metrics, '0.0.0.0:9090')
+    assert.equal((await loadConfig({ home: await home(), flags: { metrics: '[::1]:9090' } })).metrics, '[::1]:9090')
   })
 
   it('says when config.json is not JSON', async () => {

@@ -20,6 +20,7 @@ interface DaemonFlags {
   portMapping?: string
   lanOnly?: boolean
   metrics?: string
+  metricsPublic?: boolean
   dhtMode?: string
   dialPrivateAddresses?: string
   punch?: string
@@ -52,7 +53,8 @@ export function register (program: Command): void {
     .option('--relay-server [mode]', "offer circuit relay v2: on, off or auto (only when publicly reachable)")
     .option('--port-mapping <mode>', 'auto, upnp, nat-pmp, pcp or off')
     .option('--lan-only', 'map nothing, announce only LAN addresses, find LAN peers with mDNS')
-    .option('--metrics <host:port>', 'serve Prometheus metrics on loopback')
+    .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback unless --metrics-public)')
+    .option('--metrics-public', 'allow --metrics on a non-loopback address (e.g. 0.0.0.0 in a container)')
     .option('--dht-mode <mode>', 'auto, client or server')
     .option('--dial-private-addresses <mode>', 'auto, on or off: use private addresses learned from others')
     .option('--punch <paths>', 'hole punching: both (TCP DCUtR, then UDP/WebRTC), tcp, udp or off')
@@ -87,6 +89,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     portMapping: flags.portMapping,
     lanOnly: flags.lanOnly,
     metrics: flags.metrics,
+    metricsPublic: flags.metricsPublic,
     dhtMode: flags.dhtMode,
     dialPrivateAddresses: flags.dialPrivateAddresses
   }
@@ -141,6 +144,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   }
   for (const note of node.startNotes) console.log(note)
   console.log(`control socket: ${control.socketPath}`)
+  if (node.metricsUrl != null) console.log(`metrics: Prometheus text at ${node.metricsUrl}${node.config.metricsPublic ? ' (--metrics-public: reachable beyond this host)' : ''}`)
   console.log('ready')
 
   // a node that reaches none of its bootstrap peers says so, once, with what to check
