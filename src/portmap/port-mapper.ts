@@ -271,7 +271,8 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
         return { probe: { protocol, answered: silent ? 'no' : 'refused', detail } }
       }
     })
-    const results = new Array<{ probe: ProtocolProbe, client?: MappingClient } | undefined>(wanted.length)
+    // dense, not `new Array(n)`: map() skips holes, and a protocol still being asked would show as null
+    const results = Array.from<{ probe: ProtocolProbe, client?: MappingClient } | undefined>({ length: wanted.length })
     const tracked = runs.map(async (p, i) => { results[i] = await p })
     if (this.mode === 'auto') {
       // PCP and NAT-PMP first; UPnP only if neither answered
