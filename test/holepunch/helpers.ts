@@ -68,7 +68,7 @@ let nextPort = 20000 + Math.floor(Math.random() * 20000)
 /** Starts spec-peer.ts in a lab host (a fresh dial port unless `--dial-port` is given) and waits for its 'ready' event. */
 export async function startSpec (lab: Lab, host: LabHost, name: string, flags: string[]): Promise<SpecProc> {
   const port = flags.includes('--dial-port') ? [] : ['--dial-port', String(nextPort++)]
-  const proc = await host.spawn(process.execPath, [SPEC_PEER, ...port, ...flags], { logName: `${name}-${nextPort}` })
+  const proc = await host.spawn(process.execPath, [SPEC_PEER, ...port, ...flags], { logName: `${name}-${nextPort}`, env: { ...process.env, ...debugEnv() } })
   const events = (): SpecEvent[] => proc.recentOutput.split('\n').filter(l => l.startsWith('{')).map(l => { try { return JSON.parse(l) as SpecEvent } catch { return { event: 'bad' } } })
   const waitFor = async (pred: (e: SpecEvent) => boolean, timeoutMs: number, what: string): Promise<SpecEvent> => {
     const deadline = Date.now() + timeoutMs
