@@ -115,6 +115,8 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   private readonly failedUntil = new Map<string, number>()
   private readonly records: HolePunchAttempt[] = []
   private readonly lastFailure = new Map<string, string>()
+  /** peers seen taking the legacy roles (go ≤ 0.40, burrow 0.1) */
+  private readonly legacyPeers = new Set<string>()
   /** the punch dialling right now, per peer (a newer attempt aborts it) */
   private readonly punches = new Map<string, { controller: AbortController, done: Promise<void> }>()
   /** start times of the punch rounds of the last minute */
@@ -200,14 +202,14 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (ex === undefined) return
       if (ex.theirs.length === 0) {
         const detail = `the peer sent no address we may dial${ex.refused.length > 0 ? ` (${ex.refused.slice(0, 4).join('; ')})` : ''}`
-        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt))
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt, peer.toString()))
         this.fail(peer, detail)
         return
       }
       // 4: SYNC is sent; wait half the RTT so both dials leave at the same moment
       await sleep(ex.rttMs / 2)
       // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles)
-      const role = this.roleAsB(attempt)
+      const role = this.roleAsB(attempt, peer.toString())
       const result = await this.punch(peer, ex.theirs, role)
       if (typeof result !== 'string') {
         this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result))
@@ -215,14 +217,40 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         return
       }
       this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role)
+      this.learnRoles(peer.toString(), role, result)
       // 6: retry on a new stream
     }
     this.fail(peer, this.explainFailure())
   }
 
-  /** B's role in attempt n: the server, or the client on the last attempt (go ≥ 0.48's fallback). */
-  private roleAsB (attempt: number): HandshakeRole {
-    return attempt === MAX_ATTEMPTS ? 'initiator' : 'responder'
+  /**
+   * B's role in attempt n: the server, or the client on the last attempt (go ≥ 0.48's
+   * fallback) — or at once when an earlier attempt showed the peer takes the legacy roles.
+   */
+  private roleAsB (attempt: number, peer: string): HandshakeRole {
+    return attempt === MAX_ATTEMPTS || this.legacyPeers.has(peer) ? 'initiator' : 'responder'
+  }
+
+  /**
+   * A failed attempt whose TCP connection did come up tells the peer's role: our Noise
+   * initiator met another initiator ("handshake stage 1 validation fail": a legacy B is the
+   * client), or our multistream listener saw the stream end (both ends listening: a legacy A
+   * is the server). The next attempt then takes the legacy roles at once instead of waiting
+   * for the last one — each retry on the same 4-tuple is another chance for a NAT's
+   * conntrack to hold the old connection's CLOSE state against the new SYN.
+   */
+  private learnRoles (peer: string, role: HandshakeRole, failure: string): void {
+    const peerIsClient = role === 'initiator' && /handshake stage 1 validation fail|both endpoints are clients/i.test(failure)
+    const peerIsServer = role === 'responder' && /Unexpected EOF - stream closed while reading/i.test(failure)
+    if (!peerIsClient && !peerIsServer) return
+    this.legacyPeers.delete(peer)
+    this.legacyPeers.add(peer)
+    while (this.legacyPeers.size > MAX_TRACKED_PEERS) {
+      const oldest = this.legacyPeers.values().next().value
+      if (oldest === undefined) break
+      this.legacyPeers.delete(oldest)
+    }
+    log('%s takes the legacy DCUtR roles (%s): the next attempt uses them', peer, peerIsClient ? 'it dialled as the client' : 'it waited as the server')
   }
 
   /**
@@ -318,7 +346,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (ours.length === 0) {
         // go-libp2p resets the stream when it has nothing to offer: so do we
         stream.abort(new Error('no public address of ours is known yet'))
-        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt))
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt, id))
         return
       }
       const { usable: theirs, refused } = this.usable(id, connect.ObsAddrs)
@@ -326,7 +354,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         // nothing we may dial: reset without sending our addresses, as go-libp2p's A does
         const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
         stream.abort(new Error(detail))
-        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt))
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt, id))
         return
       }
       const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
@@ -334,7 +362,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const sync = await pb.read({ signal })
       if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
       const rttMs = Date.now() - startedAt
-      const role = this.roleAsA(attempt)
+      const role = this.roleAsA(attempt, id)
       // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles)
       const result = await this.punch(peer, theirs, role)
       if (typeof result !== 'string') {
@@ -344,13 +372,14 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         return
       }
       this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role)
+      this.learnRoles(id, role, result)
       if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
     }
   }
 
-  /** A's role in exchange n: the client, or the server on the last one (legacy roles). */
-  private roleAsA (attempt: number): HandshakeRole {
-    return attempt === MAX_ATTEMPTS ? 'responder' : 'initiator'
+  /** A's role in exchange n: the client, or the server on the last one or once the peer showed the legacy roles. */
+  private roleAsA (attempt: number, peer: string): HandshakeRole {
+    return attempt === MAX_ATTEMPTS || this.legacyPeers.has(peer) ? 'responder' : 'initiator'
   }
 
   /** Counts one more exchange with a peer in its window; returns its number (1-based). */

@@ -97,18 +97,18 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
     }
   })
 
-  it(`legacy peer (go ≤ 0.40 roles) as B and as A: direct by the last-attempt fallback, ${TRIALS}/${TRIALS} each way`, async () => {
+  it(`legacy peer (go ≤ 0.40 roles) as B and as A: direct by the legacy-role fallback (once the peer showed them, or on the last attempt), ${TRIALS}/${TRIALS} each way`, async () => {
     for (let trial = 1; trial <= TRIALS; trial++) {
       const b = await trialSpecAsB('legacy', trial)
       await b.spec.stop()
       assert.equal(b.direct.handshake, 'initiator', `trial ${trial}: the legacy B is the client`)
-      assert.equal(b.mine.handshake, 'responder', `trial ${trial}: burrow (A) took the server role on the last attempt`)
-      assert.equal(b.mine.attempt, 3, `trial ${trial}: the last attempt went direct`)
+      assert.equal(b.mine.handshake, 'responder', `trial ${trial}: burrow (A) took the server role`)
+      assert.ok(b.mine.attempt >= 2, `trial ${trial}: a later attempt went direct (attempt ${b.mine.attempt})`)
       const a = await trialSpecAsA('legacy', trial)
       await a.spec.stop()
       assert.equal(a.direct.handshake, 'responder', `trial ${trial}: the legacy A is the server`)
-      assert.equal(a.mine.handshake, 'initiator', `trial ${trial}: burrow (B) took the client role on the last attempt`)
-      assert.equal(a.mine.attempt, 3, `trial ${trial}: the last attempt went direct`)
+      assert.equal(a.mine.handshake, 'initiator', `trial ${trial}: burrow (B) took the client role`)
+      assert.ok(a.mine.attempt >= 2, `trial ${trial}: a later attempt went direct (attempt ${a.mine.attempt})`)
     }
   })
 
