@@ -77,16 +77,26 @@ function render (snap) {
     '; UDP punch path ' + (s.udpPunch.enabled ? 'on' : 'off') + (s.nat.publicAddresses.length ? '; public: ' + s.nat.publicAddresses.join(', ') : '')
   $('addresses').textContent = [...s.addresses.announced, ...s.addresses.relayed].join('\\n') || '(none yet)'
   $('addresses').style.whiteSpace = 'pre-line'
-  rows('connections', s.connections, (tr, c) => {
-    tr.dataset.peer = c.peerId; tr.dataset.path = c.direct ? 'direct' : 'relayed'
-    tr.append(cell(c.peerId, 'mono'), cell(c.direct ? 'direct' : 'relayed', c.direct ? 'direct' : 'relayed'), cell(c.rttMs == null ? '…' : c.rttMs + ' ms'), cell(c.remoteAddress, 'mono'), cell(when(c.openedAt)))
-    if (!c.direct && c.whyRelayed) tr.title = c.whyRelayed
-  }, 'no peers connected')
+  rows('connections', s.connections, connectionRow, 'no peers connected')
   rows('mappings', s.portMappings, (tr, m) => { tr.append(cell(m.protocol + (m.confirmed ? '' : ' (unconfirmed)')), cell(m.external, 'mono'), cell(m.internal, 'mono'), cell(when(m.expiresAt))) }, 'no port mappings')
   rows('reservations', s.reservations, (tr, v) => { tr.append(cell(short(v.relay), 'mono'), cell(when(v.reservedAt)), cell(when(v.expiresAt))) }, 'no relay reservations')
   rows('inbox', snap.inbox, (tr, m) => { tr.dataset.id = m.id; tr.append(cell(short(m.from), 'mono'), cell(m.via, m.via), cell(when(m.receivedAt)), cell(m.text)) }, 'inbox empty')
   $('inbox-count').textContent = '(' + snap.inboxTotal + ', ' + s.messages.inbox.bytes + ' bytes)'
   rows('outbox', snap.outbox, (tr, e) => { tr.append(cell(short(e.to), 'mono'), cell(e.state, e.state), cell(String(e.attempts)), cell(e.lastError ?? '')) }, 'outbox empty')
+}
+function connectionRow (tr, c) {
+  tr.dataset.peer = c.peerId; tr.dataset.path = c.direct ? 'direct' : 'relayed'; tr.dataset.address = c.remoteAddress
+  tr.append(cell(c.peerId, 'mono'), cell(c.direct ? 'direct' : 'relayed', c.direct ? 'direct' : 'relayed'), cell(c.rttMs == null ? '…' : c.rttMs + ' ms'), cell(c.remoteAddress, 'mono'), cell(when(c.openedAt)))
+  if (!c.direct && c.whyRelayed) tr.title = c.whyRelayed
+}
+/** A connection event shows at once (a punch may finish before a status fetch would); the fetch that follows fills RTT. */
+function applyConnection (e) {
+  const body = $('connections').tBodies[0]
+  const same = [...body.rows].filter(tr => tr.dataset.peer === e.data.peer && tr.dataset.address === e.data.remoteAddress)
+  if (e.type === 'connection:closed') { for (const tr of same) tr.remove(); return }
+  if (e.type !== 'connection:opened' || same.length > 0) return
+  for (const tr of [...body.rows]) if (tr.dataset.peer == null) tr.remove()
+  connectionRow(body.insertRow(), { peerId: e.data.peer, direct: e.data.path === 'direct', remoteAddress: e.data.remoteAddress, rttMs: null, openedAt: e.time })
 }
 let fetching = false, again = false
 async function refresh () {
@@ -115,7 +125,7 @@ const events = new EventSource('/api/events')
 events.onopen = () => { $('live').textContent = 'live'; $('live').className = 'on'; void refresh() }
 events.onerror = () => { $('live').textContent = 'reconnecting…'; $('live').className = '' }
 events.addEventListener('burrow', (m) => {
-  try { timeline(JSON.parse(m.data)) } catch {}
+  try { const e = JSON.parse(m.data); applyConnection(e); timeline(e) } catch {}
   clearTimeout(timer); timer = setTimeout(refresh, 150)
 })
 setInterval(refresh, 5000)
