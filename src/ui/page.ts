@@ -61,7 +61,7 @@ const PAGE = `<!doctype html>
 const TOKEN = document.querySelector('meta[name=burrow-ui-token]').content
 const $ = (id) => document.getElementById(id)
 const short = (p) => typeof p === 'string' && p.length > 20 ? p.slice(0, 8) + '…' + p.slice(-6) : String(p ?? '')
-const when = (iso) => { if (!iso) return 'never'; const s = Math.round((Date.parse(iso) - Date.now()) / 1000); return s >= 0 ? 'in ' + s + ' s' : -s + ' s ago' }
+const when = (iso) => { if (!iso) return 'never'; const s = Math.round((Date.parse(iso) - Date.now()) / 1000); return s === 0 ? 'now' : s > 0 ? 'in ' + s + ' s' : -s + ' s ago' }
 function cell (text, cls) { const td = document.createElement('td'); td.textContent = text; if (cls) td.className = cls; return td }
 function rows (tableId, items, make, empty) {
   const body = $(tableId).tBodies[0]; body.replaceChildren()
