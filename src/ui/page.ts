@@ -39,6 +39,7 @@ const PAGE = `<!doctype html>
   <tr><th style="width:10rem">PeerId</th><td class="mono" id="peer-id">…</td></tr>
   <tr><th>reachability</th><td><span id="reachability">…</span> <span id="reachability-reason" class="empty"></span></td></tr>
   <tr><th>NAT behaviour</th><td id="nat">…</td></tr>
+  <tr><th>port mapping</th><td id="portmap"></td></tr>
   <tr><th>addresses</th><td class="mono" id="addresses"></td></tr>
 </table>
 <h2>Connected peers</h2>
@@ -73,8 +74,12 @@ function render (snap) {
   $('peer-id').textContent = s.peerId
   const r = $('reachability'); r.textContent = s.reachability + ' (' + s.reachabilitySource + ')'; r.className = s.reachability
   $('reachability-reason').textContent = s.reachabilityReason
-  $('nat').textContent = 'TCP mapping: ' + s.nat.mapping + (s.nat.behindNat == null ? '' : s.nat.behindNat ? ', behind NAT' : ', not behind NAT') +
-    '; UDP punch path ' + (s.udpPunch.enabled ? 'on' : 'off') + (s.nat.publicAddresses.length ? '; public: ' + s.nat.publicAddresses.join(', ') : '')
+  $('nat').textContent = 'TCP: ' + s.nat.mapping + ' mapping' + (s.nat.behindNat == null ? '' : s.nat.behindNat ? ', behind NAT' : ', not behind NAT') +
+    (s.nat.publicAddresses.length ? ' (public ' + s.nat.publicAddresses.join(', ') + ')' : '') +
+    '. UDP: punch path ' + (s.udpPunch.enabled ? 'on' : 'off') + ', behaviour not measured while running (burrow doctor asks STUN servers).'
+  const pm = snap.portMapping
+  $('portmap').textContent = pm == null ? '' : pm.mode + ', ' + pm.status + (pm.active ? ' via ' + pm.active : '') + (pm.gateway ? ', gateway ' + pm.gateway : '') +
+    (pm.protocols.length ? '; answered: ' + pm.protocols.map(p => p.protocol + ' ' + p.answered).join(', ') : '') + (pm.doubleNat ? '; double NAT' : '') + (pm.lastError ? '; last error: ' + pm.lastError : '')
   $('addresses').textContent = [...s.addresses.announced, ...s.addresses.relayed].join('\\n') || '(none yet)'
   $('addresses').style.whiteSpace = 'pre-line'
   rows('connections', s.connections, connectionRow, 'no peers connected')

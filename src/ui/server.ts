@@ -8,6 +8,7 @@ import { renderPage } from './page.js'
 import type { BurrowEvent } from '../events/index.js'
 import type { InboxMessage, OutboxEntry, SendResult } from '../messaging/index.js'
 import type { DialResult, NodeStatus } from '../node/types.js'
+import type { NatReport } from '../portmap/report.js'
 import type { Server, IncomingMessage, ServerResponse } from 'node:http'
 
 const log = logger('burrow:ui')
@@ -15,6 +16,8 @@ const log = logger('burrow:ui')
 /** What the live view needs of a node (BurrowNode has it all). */
 export interface UiNode {
   status(): Promise<NodeStatus>
+  /** `burrow nat`: port-mapping mode, status and which protocols the gateway answered */
+  nat?(): Promise<NatReport>
   inbox(options?: { since?: number, limit?: number }): Promise<InboxMessage[]>
   outbox(): Promise<OutboxEntry[]>
   dial(target: string, options?: { signal?: AbortSignal }): Promise<DialResult>
@@ -139,10 +142,11 @@ export class UiServer {
   /** Status plus the newest inbox messages (bodies as text, cut) and the outbox. */
   private async snapshot (): Promise<unknown> {
     const node = this.init.node
-    const [status, inbox, outbox] = await Promise.all([node.status(), node.inbox(), node.outbox()])
+    const [status, inbox, outbox, nat] = await Promise.all([node.status(), node.inbox(), node.outbox(), node.nat?.().catch(() => undefined)])
     const decoder = new TextDecoder('utf-8', { fatal: false })
     return {
       status,
+      portMapping: nat != null ? { ...nat.portMapping, protocols: nat.protocols.map(p => ({ protocol: p.protocol, answered: p.answered })), doubleNat: nat.doubleNat } : null,
       inbox: inbox.slice(-UI_INBOX_SHOWN).reverse().map(m => ({
         id: m.id,
         from: m.from,
