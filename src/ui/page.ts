@@ -89,9 +89,11 @@ function render (snap) {
   $('inbox-count').textContent = '(' + snap.inboxTotal + ', ' + s.messages.inbox.bytes + ' bytes)'
   rows('outbox', snap.outbox, (tr, e) => { tr.append(cell(short(e.to), 'mono'), cell(e.state, e.state), cell(String(e.attempts)), cell(e.lastError ?? '')) }, 'outbox empty')
 }
+/** libp2p measures a connection's RTT with its keepalive pings: none yet on a fresh one. */
+function rtt (ms) { const td = cell(ms == null ? '…' : ms + ' ms'); if (ms == null) td.title = 'not measured yet: the first keepalive ping measures it'; return td }
 function connectionRow (tr, c) {
   tr.dataset.peer = c.peerId; tr.dataset.path = c.direct ? 'direct' : 'relayed'; tr.dataset.address = c.remoteAddress
-  tr.append(cell(c.peerId, 'mono'), cell(c.direct ? 'direct' : 'relayed', c.direct ? 'direct' : 'relayed'), cell(c.rttMs == null ? '…' : c.rttMs + ' ms'), cell(c.remoteAddress, 'mono'), cell(when(c.openedAt)))
+  tr.append(cell(c.peerId, 'mono'), cell(c.direct ? 'direct' : 'relayed', c.direct ? 'direct' : 'relayed'), rtt(c.rttMs), cell(c.remoteAddress, 'mono'), cell(when(c.openedAt)))
   if (!c.direct && c.whyRelayed) tr.title = c.whyRelayed
 }
 /** A connection event shows at once (a punch may finish before a status fetch would); the fetch that follows fills RTT. */
