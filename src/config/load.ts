@@ -72,6 +72,10 @@ export function validateConfig (obj: Record<string, unknown>, sources: Map<strin
     if (metrics != null && !metricsPublic && !isLoopbackAddress(metrics)) {
       throw new InvalidConfigError('metrics', `metrics = ${JSON.stringify(metrics)} (from ${sources.get('metrics') ?? 'defaults'}) is not a loopback address: metrics tell whoever reaches the port about your peers and relays; pass --metrics-public (config metricsPublic: true) to serve them there anyway`)
     }
+    const { ui, uiPublic } = result.data
+    if (ui != null && !uiPublic && !isLoopbackAddress(ui)) {
+      throw new InvalidConfigError('ui', `ui = ${JSON.stringify(ui)} (from ${sources.get('ui') ?? 'defaults'}) is not a loopback address: the live view shows your peers and messages and can dial and send; pass --ui-public (config uiPublic: true) to serve it there anyway`)
+    }
     return result.data
   }
   const issue = result.error.issues[0]

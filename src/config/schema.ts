@@ -47,6 +47,10 @@ export const configSchema = z.object({
   metrics: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/, { message: 'metrics is HOST:PORT (example: 127.0.0.1:9464, [::1]:9464)' })
     .refine(s => Number(/:(\d+)$/.exec(s)?.[1]) <= 65535, { message: 'the port is 0-65535' }).nullable(),
   metricsPublic: z.boolean(),
+  // the live view: any HOST:PORT; one off loopback also needs uiPublic (checked in validateConfig)
+  ui: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:/[\]]+):\d{1,5}$/, { message: 'ui is HOST:PORT (example: 127.0.0.1:8080, [::1]:8080)' })
+    .refine(s => Number(/:(\d+)$/.exec(s)?.[1]) <= 65535, { message: 'the port is 0-65535' }).nullable(),
+  uiPublic: z.boolean(),
   dhtMode: z.enum(['auto', 'client', 'server']),
   dialPrivateAddresses: z.enum(['auto', 'on', 'off']),
   keepaliveSeconds: seconds.max(3600),

@@ -21,6 +21,8 @@ interface DaemonFlags {
   lanOnly?: boolean
   metrics?: string
   metricsPublic?: boolean
+  ui?: string
+  uiPublic?: boolean
   dhtMode?: string
   dialPrivateAddresses?: string
   punch?: string
@@ -55,6 +57,8 @@ export function register (program: Command): void {
     .option('--lan-only', 'map nothing, announce only LAN addresses, find LAN peers with mDNS')
     .option('--metrics <host:port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (loopback unless --metrics-public)')
     .option('--metrics-public', 'allow --metrics on a non-loopback address (e.g. 0.0.0.0 in a container)')
+    .option('--ui <host:port>', 'serve the live view, one web page of this node, at http://HOST:PORT/ (loopback unless --ui-public)')
+    .option('--ui-public', 'allow --ui on a non-loopback address (anyone who reaches it sees peers and messages)')
     .option('--dht-mode <mode>', 'auto, client or server')
     .option('--dial-private-addresses <mode>', 'auto, on or off: use private addresses learned from others')
     .option('--punch <paths>', 'hole punching: both (TCP DCUtR, then UDP/WebRTC), tcp, udp or off')
@@ -90,12 +94,16 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     lanOnly: flags.lanOnly,
     metrics: flags.metrics,
     metricsPublic: flags.metricsPublic,
+    ui: flags.ui,
+    uiPublic: flags.uiPublic,
     dhtMode: flags.dhtMode,
     dialPrivateAddresses: flags.dialPrivateAddresses
   }
 
   const node = await createNode({ home, env: process.env, config: overrides })
   const control = new ControlServer(node, home)
+  // loaded only with --ui: other runs do not pay for the page
+  let ui: import('../../ui/index.js').UiServer | undefined
 
   let stopping = false
   const shutdown = (signal: string): void => {
@@ -111,6 +119,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     }, STOP_TIMEOUT_MS)
     force.unref()
     void (async () => {
+      await ui?.stop()
       await control.stop()
       await node.stop()
       console.log('stopped')
@@ -123,7 +132,13 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   try {
     await node.start()
     await control.start()
+    if (node.config.ui != null) {
+      const { UiServer } = await import('../../ui/index.js')
+      ui = new UiServer({ address: node.config.ui, node })
+      await ui.start()
+    }
   } catch (err) {
+    await ui?.stop().catch(() => {})
     await control.stop().catch(() => {})
     await node.stop().catch(() => {})
     fail(err, verbose)
@@ -145,6 +160,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   for (const note of node.startNotes) console.log(note)
   console.log(`control socket: ${control.socketPath}`)
   if (node.metricsUrl != null) console.log(`metrics: Prometheus text at ${node.metricsUrl}${node.config.metricsPublic ? ' (--metrics-public: reachable beyond this host)' : ''}`)
+  if (ui?.url != null) console.log(`live view: ${ui.url}${node.config.uiPublic ? ' (--ui-public: reachable beyond this host)' : ''}`)
   console.log('ready')
 
   // a node that reaches none of its bootstrap peers says so, once, with what to check
