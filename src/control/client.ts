@@ -77,7 +77,7 @@ export class ControlClient {
   private async readAll (res: Http1Response): Promise<string> {
     const declared = Number(res.headers['content-length'] ?? 0)
     if (declared > MAX_ANSWER_BYTES) {
-      await res.body.return()
+      res.close()
       throw new ControlProtocolError(this.socketPath, `announced an answer of ${declared} bytes, more than the ${MAX_ANSWER_BYTES} this client reads`)
     }
     const chunks: Buffer[] = []

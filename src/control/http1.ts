@@ -42,6 +42,8 @@ export interface Http1Response {
   headers: Record<string, string>
   /** the decoded body; breaking out of it (or return()) closes the connection */
   body: AsyncGenerator<Buffer, void, undefined>
+  /** closes the connection, the body unread (return() on a body not yet started does not) */
+  close: () => void
 }
 
 /** The error node:http gives for an aborted request, so callers see the same thing. */
@@ -163,7 +165,7 @@ class Connection {
       this.mode = { kind: 'close' }
     }
     this.headDone = true
-    this.resolveHead({ status, headers, body: this.body() })
+    this.resolveHead({ status, headers, body: this.body(), close: () => { this.close() } })
   }
 
   private parseBody (): void {
@@ -292,11 +294,15 @@ class Connection {
         await new Promise<void>((resolve) => { this.wake = resolve })
       }
     } finally {
-      if (!this.complete && this.failure == null) {
-        this.complete = true
-        this.signal?.removeEventListener('abort', this.onAbort)
-        this.socket.destroy()
-      }
+      this.close()
     }
+  }
+
+  private close (): void {
+    if (this.complete || this.failure != null) return
+    this.complete = true
+    this.queue.length = 0
+    this.signal?.removeEventListener('abort', this.onAbort)
+    this.socket.destroy()
   }
 }
