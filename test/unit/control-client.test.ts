@@ -157,6 +157,26 @@ describe('control client (HTTP/1.1 over node:net)', () => {
     assert.equal(n, 3)
   })
 
+  it('stream(): an abort signal ends it with an AbortError and closes the connection', async () => {
+    let closed!: () => void
+    const gone = new Promise<void>((resolve) => { closed = resolve })
+    const client = await http((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' })
+      res.write('{"tick":1}\n')
+      res.on('close', () => { closed() })
+    })
+    const controller = new AbortController()
+    const got: unknown[] = []
+    await assert.rejects(async () => {
+      for await (const v of client.stream('GET', '/events', undefined, controller.signal)) {
+        got.push(v)
+        controller.abort()
+      }
+    }, (err: unknown) => (err as Error).name === 'AbortError')
+    await gone
+    assert.deepEqual(got, [{ tick: 1 }])
+  })
+
   it('daemon errors: code, message and status from the JSON body (404, 413 unread body, 503 Retry-After)', async () => {
     let client = await http((_req, res) => {
       json(res, 404, { error: { name: 'NotFoundError', code: 'ERR_NOT_FOUND', message: 'no such message' } })
