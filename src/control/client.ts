@@ -1,9 +1,18 @@
-import { request } from 'node:http'
 import { lstat, stat } from 'node:fs/promises'
 import { join } from 'node:path'
+import { StringDecoder } from 'node:string_decoder'
 import { API_PREFIX, SOCKET_FILE } from './constants.js'
 import { NoDaemonError, RemoteError, UntrustedSocketError } from './errors.js'
-import type { IncomingMessage } from 'node:http'
+import { ControlProtocolError, request } from './http1.js'
+import type { Http1Response } from './http1.js'
+
+/**
+ * Most bytes of one JSON answer (or one NDJSON line of a stream) the client holds. The
+ * daemon's answers are far smaller (its requests are capped at control.maxRequestBytes,
+ * 2 MiB by default; an inbox listing is bounded by the store's quota); this only stops a
+ * runaway or hostile answer from filling memory.
+ */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024
 
 /** Talks to a running daemon over HOME/burrow.sock. */
 export class ControlClient {
@@ -26,47 +35,78 @@ export class ControlClient {
   /** A streaming endpoint: yields one parsed NDJSON line at a time. */
   async * stream<T = unknown> (method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal, onOpen?: () => void): AsyncGenerator<T> {
     const res = await this.open(method, path, body, signal)
-    if ((res.statusCode ?? 500) >= 400) throw await remoteError(res)
+    if (res.status >= 400) throw await this.remoteError(res)
     onOpen?.()
+    // a decoder, so a character split across two chunks is not mangled
+    const decoder = new StringDecoder('utf8')
     let buffered = ''
-    for await (const chunk of res) {
-      buffered += (chunk as Buffer).toString('utf8')
+    for await (const chunk of res.body) {
+      buffered += decoder.write(chunk)
       let nl: number
       while ((nl = buffered.indexOf('\n')) >= 0) {
         const line = buffered.slice(0, nl)
         buffered = buffered.slice(nl + 1)
         if (line.trim() === '') continue
-        const value = JSON.parse(line) as { error?: { code: string, message: string } }
+        const value = this.parse(line) as { error?: { code: string, message: string } }
         if (value.error != null) throw new RemoteError(value.error.code, value.error.message, 500)
         yield value as T
       }
+      if (buffered.length > MAX_ANSWER_BYTES) throw new ControlProtocolError(this.socketPath, `sent a stream line longer than ${MAX_ANSWER_BYTES} bytes`)
     }
   }
 
   private async json<T> (method: string, path: string, body?: unknown): Promise<T> {
     const res = await this.open(method, path, body)
-    if ((res.statusCode ?? 500) >= 400) throw await remoteError(res)
-    return JSON.parse(await readAll(res)) as T
+    if (res.status >= 400) throw await this.remoteError(res)
+    return this.parse(await this.readAll(res)) as T
   }
 
-  private async open (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<IncomingMessage> {
+  private async open (method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Http1Response> {
     await this.checkSocket()
     const payload = body === undefined ? undefined : JSON.stringify(body)
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      const req = request({
-        socketPath: this.socketPath,
-        method,
-        path: `${API_PREFIX}${path}`,
-        headers: payload != null ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {},
-        signal
-      }, resolve)
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') reject(new NoDaemonError(this.home))
-        else reject(err)
-      })
-      if (payload != null) req.write(payload)
-      req.end()
-    })
+    try {
+      return await request({ socketPath: this.socketPath, method, path: `${API_PREFIX}${path}`, body: payload, signal })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'ENOENT' || code === 'ECONNREFUSED') throw new NoDaemonError(this.home)
+      throw err
+    }
+  }
+
+  /** The whole body, at most MAX_ANSWER_BYTES. */
+  private async readAll (res: Http1Response): Promise<string> {
+    const declared = Number(res.headers['content-length'] ?? 0)
+    if (declared > MAX_ANSWER_BYTES) {
+      res.close()
+      throw new ControlProtocolError(this.socketPath, `announced an answer of ${declared} bytes, more than the ${MAX_ANSWER_BYTES} this client reads`)
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const c of res.body) {
+      size += c.length
+      if (size > MAX_ANSWER_BYTES) throw new ControlProtocolError(this.socketPath, `sent an answer of more than ${MAX_ANSWER_BYTES} bytes, more than this client reads`)
+      chunks.push(c)
+    }
+    return Buffer.concat(chunks).toString('utf8')
+  }
+
+  private parse (text: string): unknown {
+    try {
+      return JSON.parse(text)
+    } catch (err) {
+      const why = (err as Error).message.replace(/\s+/g, ' ').slice(0, 120)
+      throw new ControlProtocolError(this.socketPath, `answered with something that is not JSON (${why})`)
+    }
+  }
+
+  private async remoteError (res: Http1Response): Promise<RemoteError> {
+    const text = await this.readAll(res)
+    try {
+      const { error } = JSON.parse(text) as { error: { code: string, message: string } }
+      return new RemoteError(error.code, error.message, res.status)
+    } catch {
+      return new RemoteError('ERR_DAEMON', `daemon answered ${res.status}: ${text.slice(0, 200)}`, res.status)
+    }
   }
 
   /**
@@ -94,21 +134,5 @@ export class ControlClient {
     if ((dir.mode & 0o022) !== 0) {
       throw new UntrustedSocketError(this.socketPath, `is in ${this.home}, which group or others can write (mode ${(dir.mode & 0o777).toString(8).padStart(4, '0')}), so anyone could have replaced it`, `run 'chmod 700 ${this.home}', then restart 'burrow daemon'`)
     }
-  }
-}
-
-async function readAll (res: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = []
-  for await (const c of res) chunks.push(c as Buffer)
-  return Buffer.concat(chunks).toString('utf8')
-}
-
-async function remoteError (res: IncomingMessage): Promise<RemoteError> {
-  const text = await readAll(res)
-  try {
-    const { error } = JSON.parse(text) as { error: { code: string, message: string } }
-    return new RemoteError(error.code, error.message, res.statusCode ?? 500)
-  } catch {
-    return new RemoteError('ERR_DAEMON', `daemon answered ${res.statusCode ?? '?'}: ${text.slice(0, 200)}`, res.statusCode ?? 500)
   }
 }
