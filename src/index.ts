@@ -24,4 +24,4 @@ export type { BurrowEvent, BurrowEventPayloads, BurrowEventType } from './events
 export { loadConfig, resolveHome, FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'
 export type { BurrowConfig } from './config/index.js'
 export { BurrowError } from './errors/index.js'
-export { ControlClient, NoDaemonError, DaemonRunningError, RemoteError } from './control/index.js'
+export { ControlClient, NoDaemonError, DaemonRunningError, RemoteError, ControlProtocolError } from './control/index.js'
