@@ -209,3 +209,30 @@ export function publicAddressFilter (addrs: Multiaddr[], named: string[] = []): 
     return ip == null || classifyIp(ip.ip) === 'public'
   })
 }
+
+/**
+ * Whether a dial would reach one of our own listeners: the address is a loopback or one of
+ * our interfaces' IPs (or an unspecified listen address covers it) on a port we listen on.
+ * In a lab or on one host, a peer's announced `127.0.0.1:4001` is our own `0.0.0.0:4001` (and
+ * so is the first hop of a circuit through a relay announced at that address).
+ */
+export function isOwnListenAddress (ma: Multiaddr, listening: Multiaddr[]): boolean {
+  const target = ma.getComponents()
+  const ip = target[0]
+  const port = target[1]
+  if (ip?.value == null || port?.value == null || (ip.name !== 'ip4' && ip.name !== 'ip6') || port.name !== 'tcp') return false
+  const kind = classifyIp(ip.value)
+  const local = kind === 'loopback' || localAddresses().has(ip.value)
+  if (!local) return false
+  return listening.some(l => {
+    const c = l.getComponents()
+    return c[1]?.name === 'tcp' && c[1]?.value === port.value && (c[0]?.value === ip.value || classifyIp(c[0]?.value ?? '') === 'unspecified' || (kind === 'loopback' && classifyIp(c[0]?.value ?? '') === 'loopback'))
+  })
+}
+
+function localAddresses (): Set<string> {
+  const out = new Set<string>()
+  for (const list of Object.values(networkInterfaces())) for (const i of list ?? []) out.add(i.address)
+  return out
+}
+

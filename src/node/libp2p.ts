@@ -12,7 +12,7 @@ import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor } from '../swarm/index.js'
-import { denyDialUnlessNamed, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
+import { denyDialUnlessNamed, isOwnListenAddress, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
@@ -112,6 +112,9 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   else if (config.dhtMode === 'server') clientMode = false
   else clientMode = config.network === 'amino' ? undefined : false
 
+  // our own listen addresses, known once the node exists: a peer's announced 127.0.0.1:4001
+  // is our own listener when we listen on that port too, and dialling it reaches ourselves
+  let ownListenAddrs = (): Multiaddr[] => []
   const node = await createLibp2p<BurrowServices>({
     privateKey,
     datastore,
@@ -146,7 +149,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     connectionGater: {
       // a public DHT must not become a way into someone's LAN, and no address that names no
       // remote host (0.0.0.0, ::, ::ffff:127.0.0.1, multicast) is dialled (src/dial-policy)
-      denyDialMultiaddr: (ma: Multiaddr) => denyDialUnlessNamed(ma, privatePolicy, options.named),
+      denyDialMultiaddr: (ma: Multiaddr) => isOwnListenAddress(ma, ownListenAddrs()) || denyDialUnlessNamed(ma, privatePolicy, options.named),
       // a relay caps connections per IP, so one host cannot take every slot
       denyInboundConnection: (maConn) => perIp?.deny(maConn) ?? false
     },
@@ -178,6 +181,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       })
     }
   })
+  ownListenAddrs = () => node.services.internals.transportManager.getAddrs()
   perIp?.attach(node)
   return node
 }

@@ -115,6 +115,8 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   private readonly checkIntervalMs: number
   private client: MappingClient | undefined
   private readonly mappings = new Map<string, ActiveMapping>()
+  /** external addresses a dial-back confirmed, and when: one mapped again (router reboot) is trusted again */
+  private readonly confirmedBefore = new Map<string, number>()
   private probes: ProtocolProbe[] = []
   private status: PortMapperStatus = 'off'
   private gateway: string | undefined
@@ -407,7 +409,17 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   private offer (m: ActiveMapping): void {
     this.components.addressManager.addPublicAddressMapping(m.internalIp, m.internalPort, m.externalIp, m.externalPort, m.transport)
     m.offered = true
-    log('mapped /ip4/%s/%s/%d: waiting for a dial-back to confirm it before announcing it', m.externalIp, m.transport, m.externalPort)
+    const key = `${m.externalIp}/${m.transport}/${m.externalPort}`
+    const at = this.confirmedBefore.get(key)
+    if (at != null && Date.now() - at < RECONFIRMED_TRUST_MS) {
+      // the gateway lost the mapping (a reboot) and made it again on the very address a peer's
+      // dial-back reached lately: that proof still holds, and AutoNAT, which keeps its verdict
+      // per address, may not ask again for a long while
+      log('mapped /ip4/%s/%s/%d again: a dial-back reached this address %d s ago, announcing it', m.externalIp, m.transport, m.externalPort, Math.round((Date.now() - at) / 1000))
+      this.components.addressManager.confirmObservedAddr(multiaddr(`/ip4/${m.externalIp}/${m.transport}/${m.externalPort}`), { type: 'ip-mapping' })
+    } else {
+      log('mapped /ip4/%s/%s/%d: waiting for a dial-back to confirm it before announcing it', m.externalIp, m.transport, m.externalPort)
+    }
     this.refreshConfirmations()
   }
 
@@ -429,6 +441,12 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       m.announced = confirmed
       if (confirmed) {
         this.announcedAt ??= Date.now()
+        this.confirmedBefore.set(`${m.externalIp}/${m.transport}/${m.externalPort}`, Date.now())
+        while (this.confirmedBefore.size > 64) {
+          const oldest = this.confirmedBefore.keys().next().value
+          if (oldest === undefined) break
+          this.confirmedBefore.delete(oldest)
+        }
         log('a dial-back reached /ip4/%s/%s/%d: announcing it', m.externalIp, m.transport, m.externalPort)
         this.safeDispatch('nat:mapping-confirmed', { ...m })
       } else {
@@ -632,3 +650,10 @@ function fromResult (protocol: MappingProtocolName, r: MapResult): ActiveMapping
 export function portMapper (init: PortMapperInit = {}): (components: PortMapperComponents) => PortMapper {
   return (components) => new PortMapper(components, init)
 }
+
+/**
+ * How long a dial-back's proof of an external address is trusted for the same address mapped
+ * again (after a router reboot): an hour, the order of libp2p's own address verification TTL.
+ */
+const RECONFIRMED_TRUST_MS = 60 * 60_000
+

@@ -67,3 +67,15 @@ describe('STUN servers taken from the bootstrap list', () => {
     assert.deepEqual(stunServersOf({ ...base, network: 'amino', stunServers: ['stun:21.0.0.1:3478'] }, list), ['stun:21.0.0.1:3478'])
   })
 })
+
+describe('never dialling ourselves', () => {
+  it("a peer's announced 127.0.0.1:4001 is our own listener when we listen on that port", async () => {
+    const { isOwnListenAddress } = await import('../../dist/dial-policy/index.js')
+    const listening = [multiaddr('/ip4/0.0.0.0/tcp/4001')]
+    assert.equal(isOwnListenAddress(multiaddr('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'), listening), true)
+    assert.equal(isOwnListenAddress(multiaddr('/ip4/127.0.0.1/tcp/4002'), listening), false, 'another port: another daemon on this host')
+    assert.equal(isOwnListenAddress(multiaddr('/ip4/21.0.0.1/tcp/4001'), listening), false, 'not one of our addresses')
+    assert.equal(isOwnListenAddress(multiaddr('/ip4/127.0.0.1/tcp/4001'), [multiaddr('/ip4/127.0.0.1/tcp/4001')]), true)
+    assert.equal(isOwnListenAddress(multiaddr('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq/p2p-circuit/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'), listening), true, "a circuit's first hop at our own listener")
+  })
+})
