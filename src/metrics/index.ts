@@ -7,7 +7,7 @@ import { Registry } from 'prom-client'
 
 export { BurrowMetrics } from './burrow.js'
 export type { MetricsSources } from './burrow.js'
-export { MetricsServer, splitHostPort } from './server.js'
+export { MetricsServer } from './server.js'
 export type { MetricsServerInit } from './server.js'
 export { MetricsListenError } from './errors.js'
 export * from './constants.js'

@@ -1,4 +1,4 @@
-import { createServer } from 'node:http'
+import { closeHttp, httpUrl, listenHttp } from '../http-endpoint/index.js'
 import { logger } from '@libp2p/logger'
 import { MAX_METRICS_CONNECTIONS, METRICS_CONTENT_TYPE, METRICS_PATH, METRICS_REQUEST_TIMEOUT_MS } from './constants.js'
 import { MetricsListenError } from './errors.js'
@@ -29,23 +29,19 @@ export class MetricsServer {
 
   /** `http://HOST:PORT/metrics`, with the port actually bound (config may say :0). */
   get url (): string | undefined {
-    if (this.bound == null) return undefined
-    const host = this.bound.host.includes(':') ? `[${this.bound.host}]` : this.bound.host
-    return `http://${host}:${this.bound.port}${METRICS_PATH}`
+    return this.bound == null ? undefined : httpUrl(this.bound, METRICS_PATH)
   }
 
   async start (): Promise<void> {
     if (this.server != null) return
-    const { host, port } = splitHostPort(this.init.address)
-    const server = createServer({ requestTimeout: METRICS_REQUEST_TIMEOUT_MS, headersTimeout: METRICS_REQUEST_TIMEOUT_MS }, (req, res) => { void this.handle(req, res) })
-    server.maxConnections = MAX_METRICS_CONNECTIONS
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => { reject(new MetricsListenError(this.init.address, err.code ?? err.message, { cause: err })) })
-      server.listen({ host, port }, () => { resolve() })
-    })
-    server.on('error', (err) => { log.error('metrics server error - %e', err) })
-    const addr = server.address()
-    this.bound = typeof addr === 'object' && addr != null ? { host: addr.address, port: addr.port } : { host, port }
+    const { server, bound } = await listenHttp({
+      address: this.init.address,
+      maxConnections: MAX_METRICS_CONNECTIONS,
+      requestTimeoutMs: METRICS_REQUEST_TIMEOUT_MS,
+      listenError: (address, reason, cause) => new MetricsListenError(address, reason, { cause }),
+      onError: (err) => { log.error('metrics server error - %e', err) }
+    }, (req, res) => { void this.handle(req, res) })
+    this.bound = bound
     this.server = server
     log('serving %s', this.url)
   }
@@ -55,8 +51,7 @@ export class MetricsServer {
     if (server == null) return
     this.server = undefined
     this.bound = undefined
-    server.closeAllConnections()
-    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    await closeHttp(server)
   }
 
   private async handle (req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -78,11 +73,4 @@ export class MetricsServer {
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('could not collect metrics; see the daemon log (DEBUG=burrow:metrics*)\n')
     }
   }
-}
-
-/** `127.0.0.1:9090`, `localhost:9090`, `[::1]:9090` → host and port. */
-export function splitHostPort (address: string): { host: string, port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(address)
-  if (m == null) throw new MetricsListenError(address, 'not HOST:PORT')
-  return { host: m[1] ?? m[2] ?? '', port: Number(m[3]) }
 }

@@ -1,7 +1,6 @@
-import { createServer } from 'node:http'
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { logger } from '@libp2p/logger'
-import { splitHostPort } from '../metrics/server.js'
+import { closeHttp, httpUrl, listenHttp } from '../http-endpoint/index.js'
 import { MAX_UI_BODY_BYTES, MAX_UI_CONNECTIONS, MAX_UI_STREAMS, UI_ACTION_TIMEOUT_MS, UI_BODY_CHARS, UI_INBOX_SHOWN, UI_KEEPALIVE_MS, UI_REQUEST_TIMEOUT_MS, UI_TOKEN_HEADER } from './constants.js'
 import { UiListenError } from './errors.js'
 import { renderPage } from './page.js'
@@ -57,34 +56,25 @@ export class UiServer {
 
   /** `http://HOST:PORT/`, with the port actually bound (config may say :0). */
   get url (): string | undefined {
-    if (this.bound == null) return undefined
-    const host = this.bound.host.includes(':') ? `[${this.bound.host}]` : this.bound.host
-    return `http://${host}:${this.bound.port}/`
+    return this.bound == null ? undefined : httpUrl(this.bound, '/')
   }
 
   async start (): Promise<void> {
     if (this.server != null) return
-    let host: string, port: number
-    try {
-      ({ host, port } = splitHostPort(this.init.address))
-    } catch (err) {
-      throw new UiListenError(this.init.address, 'not HOST:PORT', { cause: err })
-    }
-    const server = createServer({ requestTimeout: UI_REQUEST_TIMEOUT_MS, headersTimeout: UI_REQUEST_TIMEOUT_MS }, (req, res) => {
+    const { server, bound } = await listenHttp({
+      address: this.init.address,
+      maxConnections: MAX_UI_CONNECTIONS,
+      requestTimeoutMs: UI_REQUEST_TIMEOUT_MS,
+      listenError: (address, reason, cause) => new UiListenError(address, reason, { cause }),
+      onError: (err) => { log.error('ui server error - %e', err) }
+    }, (req, res) => {
       this.handle(req, res).catch(err => {
         log.error('ui request failed - %e', err)
         if (!res.headersSent) sendJson(res, 500, { error: 'ERR_UI_INTERNAL: the live view failed to answer; see the daemon log (DEBUG=burrow:ui)' })
         else res.destroy()
       })
     })
-    server.maxConnections = MAX_UI_CONNECTIONS
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) => { reject(new UiListenError(this.init.address, err.code ?? err.message, { cause: err })) })
-      server.listen({ host, port }, () => { resolve() })
-    })
-    server.on('error', (err) => { log.error('ui server error - %e', err) })
-    const addr = server.address()
-    this.bound = typeof addr === 'object' && addr != null ? { host: addr.address, port: addr.port } : { host, port }
+    this.bound = bound
     this.server = server
     this.init.node.addEventListener('event', this.onEvent)
     log('serving %s', this.url)
@@ -98,8 +88,7 @@ export class UiServer {
     this.init.node.removeEventListener('event', this.onEvent)
     for (const s of this.streams) s.destroy()
     this.streams.clear()
-    server.closeAllConnections()
-    await new Promise<void>(resolve => { server.close(() => { resolve() }) })
+    await closeHttp(server)
   }
 
   private readonly onEvent = (evt: CustomEvent<BurrowEvent>): void => {

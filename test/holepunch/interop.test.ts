@@ -44,15 +44,18 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
   })
   after(async () => { await lab?.teardown() })
 
-  /** The spec peer reserves on the relay and burrow dials it there: the spec peer is B, burrow A. */
-  async function trialSpecAsB (roles: string, trial: number, extra: string[] = []): Promise<{ spec: SpecProc, direct: Event, mine: Attempt }> {
-    const spec = await startSpec(lab, specHost, `specB-${roles}-${trial}`, ['--roles', roles, '--relay', relay.multiaddr, '--reserve', ...extra])
+  /**
+   * One trial: a fresh spec peer started with `flags` (and, as A, burrow dialling it through
+   * the relay first); waits for both ends to see the direct connection and burrow's record.
+   */
+  async function trial (name: string, n: number, flags: string[], dialIt: boolean): Promise<{ spec: SpecProc, direct: Event, mine: Attempt }> {
+    const spec = await startSpec(lab, specHost, `${name}-${n}`, flags)
     try {
-      await burrow.cliJson(['dial', `${relay.multiaddr}/p2p-circuit/p2p/${spec.peerId}`], { timeoutMs: 30_000 })
-      const direct = await spec.waitFor(e => e.event === 'direct', 30_000, 'a direct connection')
+      if (dialIt) await burrow.cliJson(['dial', `${relay.multiaddr}/p2p-circuit/p2p/${spec.peerId}`], { timeoutMs: 30_000 })
+      const direct = await spec.waitFor(e => e.event === 'direct', 40_000, 'a direct connection')
       const st = await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 40_000, 'the direct connection in status') as unknown as Status
       const mine = attemptsWith(st, spec.peerId).find(a => a.outcome === 'direct')
-      assert.ok(mine != null, `trial ${trial}: burrow recorded the punch: ${JSON.stringify(attemptsWith(st, spec.peerId))}`)
+      assert.ok(mine != null, `trial ${n}: burrow recorded the punch: ${JSON.stringify(attemptsWith(st, spec.peerId))}`)
       return { spec, direct, mine }
     } catch (err) {
       await spec.stop()
@@ -60,19 +63,14 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
     }
   }
 
+  /** The spec peer reserves on the relay and burrow dials it there: the spec peer is B, burrow A. */
+  async function trialSpecAsB (roles: string, n: number, extra: string[] = []): Promise<{ spec: SpecProc, direct: Event, mine: Attempt }> {
+    return trial(`specB-${roles}`, n, ['--roles', roles, '--relay', relay.multiaddr, '--reserve', ...extra], true)
+  }
+
   /** The spec peer dials burrow through the relay: the spec peer is A, burrow B. */
-  async function trialSpecAsA (roles: string, trial: number, via = relay.multiaddr, extra: string[] = []): Promise<{ spec: SpecProc, direct: Event, mine: Attempt }> {
-    const spec = await startSpec(lab, specHost, `specA-${roles}-${trial}`, ['--roles', roles, '--relay', via, '--dial', `${via}/p2p-circuit/p2p/${burrow.peerId}`, ...extra])
-    try {
-      const direct = await spec.waitFor(e => e.event === 'direct', 40_000, 'a direct connection')
-      const st = await burrow.waitForStatus(s => (s as unknown as Status).connections.some(c => c.peerId === spec.peerId && c.direct), 40_000, 'the direct connection in status') as unknown as Status
-      const mine = attemptsWith(st, spec.peerId).find(a => a.outcome === 'direct')
-      assert.ok(mine != null, `trial ${trial}: burrow recorded the punch: ${JSON.stringify(attemptsWith(st, spec.peerId))}`)
-      return { spec, direct, mine }
-    } catch (err) {
-      await spec.stop()
-      throw err
-    }
+  async function trialSpecAsA (roles: string, n: number, via = relay.multiaddr, extra: string[] = []): Promise<{ spec: SpecProc, direct: Event, mine: Attempt }> {
+    return trial(`specA-${roles}`, n, ['--roles', roles, '--relay', via, '--dial', `${via}/p2p-circuit/p2p/${burrow.peerId}`, ...extra], false)
   }
 
   it(`spec peer as B, burrow as A: direct ${TRIALS}/${TRIALS}, burrow (A) initiates the handshake`, async () => {
