@@ -221,10 +221,13 @@ export function isOwnListenAddress (ma: Multiaddr, listening: Multiaddr[]): bool
   const ip = target[0]
   const port = target[1]
   if (ip?.value == null || port?.value == null || (ip.name !== 'ip4' && ip.name !== 'ip6') || port.name !== 'tcp') return false
+  // ports first: only a dial to one of our listen ports needs the interface list
+  const onOurPort = listening.filter(l => { const c = l.getComponents(); return c[1]?.name === 'tcp' && c[1]?.value === port.value })
+  if (onOurPort.length === 0) return false
   const kind = classifyIp(ip.value)
   const local = kind === 'loopback' || localAddresses().has(ip.value)
   if (!local) return false
-  return listening.some(l => {
+  return onOurPort.some(l => {
     const c = l.getComponents()
     return c[1]?.name === 'tcp' && c[1]?.value === port.value && (c[0]?.value === ip.value || classifyIp(c[0]?.value ?? '') === 'unspecified' || (kind === 'loopback' && classifyIp(c[0]?.value ?? '') === 'loopback'))
   })
