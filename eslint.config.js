@@ -2,7 +2,7 @@
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'src/**/pb/*.ts', 'bench/results/**', '.lab-logs/**', '.tmp-*/**'] },
+  { ignores: ['dist/**', 'lab/dist/**', 'node_modules/**', 'src/**/pb/*.ts', 'bench/results/**', '.lab-logs/**', '.tmp-*/**'] },
   ...tseslint.configs.recommended,
   {
     rules: {
@@ -11,5 +11,5 @@ export default tseslint.config(
       'no-console': 'error'
     }
   },
-  { files: ['src/cli/**', 'bin/**', 'test/**', 'bench/**', '.ci/**'], rules: { 'no-console': 'off' } }
+  { files: ['src/cli/**', 'bin/**', 'test/**', 'bench/**', 'scripts/**', '.ci/**'], rules: { 'no-console': 'off' } }
 )

@@ -143,7 +143,7 @@ export const messages: Benchmark = {
       status = 'partial'
     } else {
       ctx.log(`messages: lab path (${LAB_RATE_MBIT} Mbit/s, ${LAB_DELAY_MS} ms one-way)`)
-      const { Lab } = await import('../dist/lab/index.js')
+      const { Lab } = await import('../lab/dist/index.js')
       const lab = await Lab.create({ name: 'bench-messages' })
       try {
         const srv = await lab.addPublicHost('srv')

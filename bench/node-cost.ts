@@ -13,7 +13,7 @@ import { CLI, Helper, peerScript, sleep, startHelper } from './proc.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
 import { ControlClient } from '../dist/index.js'
 import type { NodeStatus } from '../dist/index.js'
-import type { Lab as LabType } from '../dist/lab/index.js'
+import type { Lab as LabType } from '../lab/dist/index.js'
 
 interface Plan { trials: number, idleMs: number, reservationTrials: number }
 const PLANS: Record<Size, Plan> = {
@@ -32,7 +32,7 @@ const RESERVATION_DELAY_MS = 10
  * (status.startedAt) to its first reservation's reservedAt, and from process spawn.
  */
 async function firstReservations (ctx: BenchContext, trials: number): Promise<{ fromStart: number[], fromSpawn: number[], error?: string }> {
-  const { Lab, startBurrow } = await import('../dist/lab/index.js')
+  const { Lab, startBurrow } = await import('../lab/dist/index.js')
   const out = { fromStart: [] as number[], fromSpawn: [] as number[] }
   let lab: LabType | undefined
   try {

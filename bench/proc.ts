@@ -8,7 +8,7 @@ import { spawn, execFile } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ChildProcess } from 'node:child_process'
-import type { Lab, LabHost } from '../dist/lab/index.js'
+import type { Lab, LabHost } from '../lab/dist/index.js'
 
 export const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 export const ROOT = join(BENCH_DIR, '..')

@@ -43,7 +43,7 @@ function gitRevision (): string | null {
 async function labStatus (noLab: boolean): Promise<{ available: boolean, reason?: string }> {
   if (noLab) return { available: false, reason: 'lab parts disabled for this run' }
   try {
-    const { labUnavailableReason } = await import('../dist/lab/index.js')
+    const { labUnavailableReason } = await import('../lab/dist/index.js')
     const reason = labUnavailableReason()
     return reason === undefined ? { available: true } : { available: false, reason }
   } catch (err) {

@@ -14,7 +14,7 @@ import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './repor
 import { ControlClient } from '../dist/index.js'
 import { sleep } from './proc.ts'
 import type { DialResult, NodeStatus } from '../dist/index.js'
-import type { Lab as LabType, BurrowNode as LabBurrow, NatKind } from '../dist/lab/index.js'
+import type { Lab as LabType, BurrowNode as LabBurrow, NatKind } from '../lab/dist/index.js'
 
 type Transport = 'tcp' | 'udp'
 interface Group { a: NatKind, b: NatKind, delayMs: number, transport: Transport, trials: number }
@@ -50,7 +50,7 @@ function punchFor (t: Transport): string[] {
 }
 
 async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ trials: Trial[], setupError?: string }> {
-  const { Lab, startBurrow, burrowCliPath } = await import('../dist/lab/index.js')
+  const { Lab, startBurrow, burrowCliPath } = await import('../lab/dist/index.js')
   let lab: LabType | undefined
   const trials: Trial[] = []
   try {

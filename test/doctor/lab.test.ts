@@ -12,11 +12,11 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, routerMappings, startBurrow } from '../../dist/lab/index.js'
+import { Lab, routerMappings, startBurrow } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { startPeer, waitReachableByPeerId, debugEnv } from '../holepunch/helpers.ts'
 import type { LabNode } from '../holepunch/helpers.ts'
-import type { Home } from '../../dist/lab/index.js'
+import type { Home } from '../../lab/dist/index.js'
 import type { DoctorReport } from '../../dist/doctor/index.js'
 import type { PingReply } from '../../dist/node/index.js'
 

@@ -5,7 +5,7 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, labUnavailableReason, startBurrow } from '../../dist/lab/index.js'
+import { Lab, labUnavailableReason, startBurrow } from '../../lab/dist/index.js'
 import { until } from '../lab/helpers.ts'
 import type { BurrowEvent } from '../../dist/index.js'
 

@@ -2,8 +2,8 @@
 import { mkdtempSync } from 'node:fs'
 import { join, dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startBurrow } from '../../dist/lab/index.js'
-import type { Lab, LabHost } from '../../dist/lab/index.js'
+import { startBurrow } from '../../lab/dist/index.js'
+import type { Lab, LabHost } from '../../lab/dist/index.js'
 
 export type LabNode = Awaited<ReturnType<typeof startBurrow>>
 

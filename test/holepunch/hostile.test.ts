@@ -11,11 +11,11 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, startBurrow } from '../../dist/lab/index.js'
+import { Lab, startBurrow } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { debugEnv, startSpec, statusOf, sleep } from './helpers.ts'
 import type { LabNode, Status, Attempt } from './helpers.ts'
-import type { LabHost, LabProcess } from '../../dist/lab/index.js'
+import type { LabHost, LabProcess } from '../../lab/dist/index.js'
 
 const skip = skipReason()
 const CANARY_PORTS = [7101, 7102, 7103, 7104, 7105]

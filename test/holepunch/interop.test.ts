@@ -7,12 +7,12 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab } from '../../dist/lab/index.js'
+import { Lab } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { startPeer, waitReachableByPeerId, statusOf, debugEnv, startSpec } from './helpers.ts'
-import { startBurrow } from '../../dist/lab/index.js'
+import { startBurrow } from '../../lab/dist/index.js'
 import type { LabNode, Status, SpecProc, Attempt, SpecEvent as Event } from './helpers.ts'
-import type { LabHost } from '../../dist/lab/index.js'
+import type { LabHost } from '../../lab/dist/index.js'
 
 const TRIALS = Number(process.env.BURROW_INTEROP_TRIALS ?? 10)
 const skip = skipReason()

@@ -8,7 +8,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, startBurrow } from '../../dist/lab/index.js'
+import { Lab, startBurrow } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { startPeer, waitReachableByPeerId, statusOf, send, sleep, debugEnv } from './helpers.ts'
 import type { LabNode, Status } from './helpers.ts'

@@ -2,9 +2,9 @@
 // This is the one timing assertion in the lab suite: it checks the element itself.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, hasNetem } from '../../dist/lab/index.js'
+import { Lab, hasNetem } from '../../lab/dist/index.js'
 import { jsonWith, skipReason, waitForKey } from './helpers.ts'
-import type { Home } from '../../dist/lab/index.js'
+import type { Home } from '../../lab/dist/index.js'
 
 const ONE_WAY_MS = 25
 const OBSERVER_PORT = 3478

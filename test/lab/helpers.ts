@@ -1,6 +1,6 @@
 // Shared by the lab tests: skip reasons, JSON-lines parsing, polling.
-import { labUnavailableReason } from '../../dist/lab/index.js'
-import type { LabProcess } from '../../dist/lab/index.js'
+import { labUnavailableReason } from '../../lab/dist/index.js'
+import type { LabProcess } from '../../lab/dist/index.js'
 
 /** Why lab tests cannot run here (not root, a tool missing), or undefined. */
 export function skipReason (tools: string[] = []): string | undefined {

@@ -1,9 +1,9 @@
 // Acceptance 1: each NAT kind behaves as named, checked with plain sockets (no libp2p).
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab } from '../../dist/lab/index.js'
+import { Lab } from '../../lab/dist/index.js'
 import { ip, jsonWith, port, skipReason, waitForKey } from './helpers.ts'
-import type { Home, LabHost } from '../../dist/lab/index.js'
+import type { Home, LabHost } from '../../lab/dist/index.js'
 
 const OBSERVER_PORT = 3478
 

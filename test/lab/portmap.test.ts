@@ -2,9 +2,9 @@
 // removes their mappings. Also: each protocol is switchable, and a new public IP shows.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab } from '../../dist/lab/index.js'
+import { Lab } from '../../lab/dist/index.js'
 import { skipReason } from './helpers.ts'
-import type { Home, LabHost } from '../../dist/lab/index.js'
+import type { Home, LabHost } from '../../lab/dist/index.js'
 
 describe('home router with port mapping (miniupnpd)', { skip: skipReason(['miniupnpd', 'upnpc', 'natpmpc', 'conntrack']) }, () => {
   let lab: Lab

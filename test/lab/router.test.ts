@@ -4,9 +4,9 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { Lab } from '../../dist/lab/index.js'
+import { Lab } from '../../lab/dist/index.js'
 import { skipReason, waitForKey } from './helpers.ts'
-import type { Home, LabHost } from '../../dist/lab/index.js'
+import type { Home, LabHost } from '../../lab/dist/index.js'
 
 describe('router knobs and observability', { skip: skipReason(['conntrack']) }, () => {
   let lab: Lab

@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { listLabNamespaces, processAlive, sweepStaleLabs } from '../../dist/lab/index.js'
+import { listLabNamespaces, processAlive, sweepStaleLabs } from '../../lab/dist/index.js'
 import { skipReason, until } from './helpers.ts'
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/crashing-lab.ts', import.meta.url))

@@ -8,7 +8,7 @@
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, startBurrow } from '../../dist/lab/index.js'
+import { Lab, startBurrow } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { startPeer, waitReachableByPeerId, send, debugEnv } from '../holepunch/helpers.ts'
 import { parsePrometheusText, valueOf } from './prom-text.ts'

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFileSync, writeFileSync } from 'node:fs'
-import { Lab } from '../../dist/lab/index.js'
+import { Lab } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 
 const HOST_FORWARD = '/proc/sys/net/ipv4/ip_forward'

@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { addresses, epoch, natMappingBehaviour, natPmpCodec, pcpCodec, upnpCodec, MappingRefusedError } from '../../dist/portmap/index.js'
-import { parseMiniupnpdChain } from '../../dist/lab/index.js'
+import { parseMiniupnpdChain } from '../../lab/dist/index.js'
 
 describe('NAT-PMP codec (RFC 6886)', () => {
   it('encodes the external address and mapping requests', () => {

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { burrow, burrowJson, CLI } from '../helpers/burrow.ts'
-import type { Lab, LabHost, LabProcess } from '../../dist/lab/index.js'
+import type { Lab, LabHost, LabProcess } from '../../lab/dist/index.js'
 import type { NodeStatus } from '../../dist/node/index.js'
 import type { NatReport } from '../../dist/portmap/index.js'
 

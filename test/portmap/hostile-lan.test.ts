@@ -5,9 +5,9 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
-import { Lab, labUnavailableReason, routerMappings } from '../../dist/lab/index.js'
+import { Lab, labUnavailableReason, routerMappings } from '../../lab/dist/index.js'
 import { cleanupHomes, nat, startLabDaemon, status, waitUntil } from './helpers.ts'
-import type { Home, LabProcess } from '../../dist/lab/index.js'
+import type { Home, LabProcess } from '../../lab/dist/index.js'
 import type { LabDaemon } from './helpers.ts'
 
 const PORT = 4001

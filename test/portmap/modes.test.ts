@@ -3,9 +3,9 @@
 // does by default), a manual forward made in nftables, and --lan-only.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, labUnavailableReason, privateWanRouterUnavailableReason, routerMappings } from '../../dist/lab/index.js'
+import { Lab, labUnavailableReason, privateWanRouterUnavailableReason, routerMappings } from '../../lab/dist/index.js'
 import { cleanupHomes, dial, nat, peers, startLabDaemon, status, waitUntil } from './helpers.ts'
-import type { Home, LabHost, Router } from '../../dist/lab/index.js'
+import type { Home, LabHost, Router } from '../../lab/dist/index.js'
 import type { LabDaemon } from './helpers.ts'
 
 const PORT = 4001

@@ -2,9 +2,9 @@
 // other two switched off; the three homes run side by side in one lab.
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { Lab, labUnavailableReason, routerMappings } from '../../dist/lab/index.js'
+import { Lab, labUnavailableReason, routerMappings } from '../../lab/dist/index.js'
 import { cleanupHomes, dial, nat, peers, startLabDaemon, status, tcpOpens, waitUntil } from './helpers.ts'
-import type { Home, LabHost } from '../../dist/lab/index.js'
+import type { Home, LabHost } from '../../lab/dist/index.js'
 import type { LabDaemon } from './helpers.ts'
 
 const PORT = 4001

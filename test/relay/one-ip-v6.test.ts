@@ -10,9 +10,9 @@ import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { Lab, labUnavailableReason, startBurrow } from '../../dist/lab/index.js'
+import { Lab, labUnavailableReason, startBurrow } from '../../lab/dist/index.js'
 import { FIELDS } from '../../dist/config/index.js'
-import type { BurrowNode, LabHost } from '../../dist/lab/index.js'
+import type { BurrowNode, LabHost } from '../../lab/dist/index.js'
 
 const PER_HOUR = FIELDS.find(f => f.path === 'relay.reservationsPerIpPerHour')?.default as number
 const RELAY_IP = '2001:db8:ff::1'

@@ -11,8 +11,8 @@ import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
-import { Lab, startBurrow } from '../../dist/lab/index.js'
-import type { Flow, Home } from '../../dist/lab/index.js'
+import { Lab, startBurrow } from '../../lab/dist/index.js'
+import type { Flow, Home } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 
 type LabNode = Awaited<ReturnType<typeof startBurrow>>

@@ -6,13 +6,13 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { logger } from '@libp2p/logger'
-import { TimeoutError } from '../errors/index.js'
+import { TimeoutError } from 'burrow'
 import { packageRoot } from './delay.js'
 import { LabNodeError } from './errors.js'
 import type { RunOptions, RunResult } from './exec.js'
 import type { LabProcess } from './process.js'
 import type { Lab, LabHost } from './topology.js'
-import type { NodeStatus } from '../node/index.js'
+import type { NodeStatus } from 'burrow'
 
 const log = logger('burrow:lab:burrow')
 

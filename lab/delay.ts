@@ -17,7 +17,7 @@ import { run } from './exec.js'
 
 const log = logger('burrow:lab:delay')
 
-/** The directory holding package.json, found by walking up from this module (src/lab or dist/lab). */
+/** The directory holding package.json, found by walking up from this module (lab/ or lab/dist/). */
 export function packageRoot (): string {
   let dir = dirname(fileURLToPath(import.meta.url))
   for (;;) {
@@ -29,7 +29,7 @@ export function packageRoot (): string {
 }
 
 export function delaySourcePath (): string {
-  return join(packageRoot(), 'src', 'lab', 'delay', 'delay.c')
+  return join(packageRoot(), 'lab', 'delay', 'delay.c')
 }
 
 /** Whether `dir` exists (made if missing) and can be written to. */

@@ -5,15 +5,14 @@
  * Every step is timed and reported, failed steps with their reason; the lab is always torn down.
  */
 import { logger } from '@libp2p/logger'
-import { describeError } from '../errors/index.js'
+import { describeError } from 'burrow'
 import { startBurrow } from './burrow.js'
 import { LabTopologyError } from './errors.js'
 import { NAT_KINDS } from './nat.js'
 import { Lab } from './topology.js'
 import type { BurrowNode } from './burrow.js'
 import type { NatKind } from './nat.js'
-import type { DialResult, FindResult, NodeStatus } from '../node/index.js'
-import type { SendResult } from '../messaging/index.js'
+import type { DialResult, FindResult, NodeStatus, SendResult } from 'burrow'
 
 const log = logger('burrow:lab:scenario')
 

@@ -1,4 +1,4 @@
-import { BurrowError } from '../errors/index.js'
+import { BurrowError } from 'burrow'
 
 /** The lab needs root (network namespaces, nftables); says so instead of failing halfway. */
 export class LabNotRootError extends BurrowError {
