@@ -3,6 +3,9 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { InsecureHomeError } from './errors.js'
 
+/** The control socket's file name in the home dir (the daemon's control server listens there; a node starting on a home checks it). */
+export const SOCKET_FILE = 'burrow.sock'
+
 /** The home dir: `--home DIR`, else `$BURROW_HOME`, else `~/.burrow`. */
 export function resolveHome (flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag != null && flag !== '') return resolve(flag)

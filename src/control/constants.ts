@@ -1,5 +1,5 @@
-/** The control socket's file name in the home dir. */
-export const SOCKET_FILE = 'burrow.sock'
+/** The control socket's file name in the home dir (the home's layout is config's). */
+export { SOCKET_FILE } from '../config/index.js'
 
 /** Version prefix of every control API path. */
 export const API_PREFIX = '/v1'

@@ -8,7 +8,8 @@ import { DaemonRunningError } from './errors.js'
 import { isValidTimestamp } from '../messaging/index.js'
 import { MAX_EVENT_STREAM_BUFFER_BYTES } from '../events/index.js'
 import type { BurrowEvent } from '../events/index.js'
-import type { BurrowNode, InboxMessage, OutboxEntry } from '../index.js'
+import type { InboxMessage, OutboxEntry } from '../messaging/index.js'
+import type { BurrowNode } from '../node/index.js'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 
 const log = logger('burrow:control:server')

@@ -31,7 +31,7 @@ import { InboxQuotaError, InboxStore, OutboxStore } from './store.js'
 import { checkContentType, checkId, checkSentAtMs } from './validate.js'
 import type {
   InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, MessagingUsage, OutboxEntry, SendOptions, SendResult
-} from './index.js'
+} from './types.js'
 import type { Connection, PeerId, Stream } from '@libp2p/interface'
 import { isRelayed } from '../connections/index.js'
 

@@ -22,7 +22,7 @@ import {
 } from './constants.js'
 import { InboxRecord } from './pb/store.js'
 import { isValidTimestamp } from './validate.js'
-import type { InboxMessage, OutboxEntry } from './index.js'
+import type { InboxMessage, InboxQuota, InboxUsage, OutboxEntry } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
 
@@ -108,23 +108,6 @@ export interface IncomingMessage {
   body: Uint8Array<ArrayBuffer>
   contentType?: string
   via: 'direct' | 'relayed'
-}
-
-export interface InboxQuota {
-  maxBytes: number
-  maxCount: number
-  maxBytesPerSender: number
-  maxCountPerSender: number
-}
-
-/** Use of the inbox against its quota; bytes are the stored records' sizes. */
-export interface InboxUsage extends InboxQuota {
-  bytes: number
-  count: number
-  /** Senders with at least one message stored. */
-  senders: number
-  /** Records that could not be read or shown (corrupt, or a timestamp no date can hold), skipped by listings. */
-  skipped: number
 }
 
 /** Storing the message would take the inbox over a quota; nothing was written. */
