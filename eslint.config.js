@@ -1,4 +1,4 @@
-// Lint is part of `npm test` (see STYLE.md); generated protobuf code is left alone.
+// Lint is part of `npm test` (README, Tests); generated protobuf code is left alone.
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(

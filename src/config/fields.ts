@@ -1,7 +1,7 @@
 /**
  * Every setting burrow has, its default, where it can be set and why the default is
  * what it is. This table is the one documented place for defaults: `burrow config
- * --defaults` prints it and docs/config.md is generated from the same rows.
+ * defaults` prints it, from the same rows.
  *
  * Precedence (lowest to highest): these defaults < `config.json` in the home dir <
  * environment variables < command-line flags.

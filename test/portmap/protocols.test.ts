@@ -81,7 +81,7 @@ describe('port mapping per protocol (miniupnpd in the lab)', { skip: labUnavaila
 
   it('router reboot: the mapping is back (same external port) and A reachable within 60 s', async () => {
     await Promise.all(cases.map(async c => {
-      // (the lab's reboot flushes miniupnpd's rules and lease file; tests/lab/portmap.test.ts checks that)
+      // (the lab's reboot flushes miniupnpd's rules and lease file; test/lab/portmap.test.ts checks that)
       const started = Date.now()
       await c.home.router.reboot()
       const { value: port } = await waitUntil(`${c.name} mapping after reboot`, async () => mapped(c), 60_000)

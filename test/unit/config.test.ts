@@ -72,7 +72,7 @@ describe('config', () => {
 })
 
 describe('config: STUN servers', () => {
-  it("takes 'none' and HOST:PORT the same way from env, file and flags (issue 14)", async () => {
+  it("takes 'none' and HOST:PORT the same way from env, file and flags", async () => {
     const h = await home()
     assert.deepEqual((await loadConfig({ home: h, env: { BURROW_STUN_SERVERS: 'none' } })).stunServers, [])
     assert.deepEqual((await loadConfig({ home: h, flags: { stunServers: ['none'] } })).stunServers, [])
