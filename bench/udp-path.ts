@@ -1,0 +1,237 @@
+/**
+ * Benchmark: the UDP path cell by cell, burrow beside Holepunch's hyperdht in the same lab cell.
+ *
+ * Cells: A's NAT × B's NAT (cone×cone, cone×symmetric, symmetric×cone, symmetric×symmetric) at
+ * D = 0 and 25 ms one way on each router's WAN link (so the A↔B path RTT is 4·D). Every trial
+ * gets fresh homes (new identities, new home folders, new log files) and the routers'
+ * conntrack is flushed before its peers start.
+ *
+ * burrow: a relay on the lab internet (burrow's own, `--relay-server on`); A holds a reservation;
+ * B dials A **by PeerId** (`POST /dial {target: peerId}`: lookup, then the first connection on any
+ * path) with `--punch auto` (TCP and UDX raced). Figures per cell: direct success, dial → first
+ * connection, dial → direct and relayed → direct (ms and path RTTs), all on B's clock.
+ *
+ * hyperdht: a 10-node hyperdht testnet on a public lab host; A listens under a fresh key pair, B
+ * dials the public key; dial → open encrypted stream (lookup included) and → first echoed byte.
+ * hyperdht has no relay here: a stream is direct or the dial fails.
+ */
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { summarizeOrNull } from './stats.ts'
+import { sleep } from './proc.ts'
+import { BENCH_DIR } from './proc.ts'
+import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
+import { ControlClient } from '../dist/index.js'
+import type { NodeStatus } from '../dist/index.js'
+import type { Lab as LabType, LabHost, NatKind } from '../dist/lab/index.js'
+
+type Cell = { a: NatKind, b: NatKind, delayMs: number }
+interface Plan { cells: Cell[], burrowTrials: number, hyperdhtTrials: number, directTimeoutMs: number }
+
+const ALL_PAIRS: Array<[NatKind, NatKind]> = [['cone', 'cone'], ['cone', 'symmetric'], ['symmetric', 'cone'], ['symmetric', 'symmetric']]
+function cells (pairs: Array<[NatKind, NatKind]>, delays: number[]): Cell[] {
+  return delays.flatMap(delayMs => pairs.map(([a, b]) => ({ a, b, delayMs })))
+}
+const PLANS: Record<Size, Plan> = {
+  smoke: { cells: cells([['cone', 'cone']], [0]), burrowTrials: 1, hyperdhtTrials: 1, directTimeoutMs: 20_000 },
+  quick: { cells: cells(ALL_PAIRS, [25]), burrowTrials: 3, hyperdhtTrials: 3, directTimeoutMs: 20_000 },
+  full: { cells: cells(ALL_PAIRS, [0, 25]), burrowTrials: 20, hyperdhtTrials: 5, directTimeoutMs: 20_000 }
+}
+/** symmetric × symmetric is expected to stay relayed (burrow) or fail (hyperdht): fewer trials */
+const SYM_SYM_TRIALS = 3
+/** a cell whose first trials all fail stops there, so the run stays within its time budget */
+const GIVE_UP_AFTER = 3
+const HYPERDHT_PEER = join(BENCH_DIR, 'peers', 'hyperdht-peer.cjs')
+const HYPERDHT_PORT = 49737
+
+interface BurrowTrial { ok: boolean, firstMs?: number, directMs?: number, relayedToDirectMs?: number, method?: string, reason?: string }
+interface HyperTrial { ok: boolean, openMs?: number, ms?: number, reason?: string }
+
+/** Fresh A and B homes in an existing lab, `--punch auto`; B dials A by PeerId. */
+async function burrowTrial (lab: LabType, hosts: { relay: string, a: LabHost, b: LabHost }, t: number, timeoutMs: number): Promise<BurrowTrial> {
+  const { startBurrow } = await import('../dist/lab/index.js')
+  const listen = ['/ip4/0.0.0.0/tcp/4001']
+  const common = ['--port-mapping', 'off', '--punch', 'auto']
+  const na = await startBurrow(lab, hosts.a, { listen, bootstrap: [hosts.relay], args: common, logName: `burrow-a-${t}` })
+  const nb = await startBurrow(lab, hosts.b, { listen, bootstrap: [hosts.relay], args: common, logName: `burrow-b-${t}` })
+  try {
+    await na.waitForStatus(s => s.reservations.length > 0, 30_000, 'a relay reservation')
+    await nb.waitForStatus(s => s.connections.length > 0, 30_000, 'a connection to the relay')
+    const control = new ControlClient(nb.home)
+    const t0 = Date.now()
+    try {
+      await control.post('/dial', { target: na.peerId })
+    } catch (err) {
+      return { ok: false, reason: `dial failed: ${(err as Error).message.split('\n')[0] ?? ''}` }
+    }
+    const firstMs = Date.now() - t0
+    const deadline = Date.now() + timeoutMs
+    let last: NodeStatus | undefined
+    while (Date.now() < deadline) {
+      last = await control.get<NodeStatus>('/status')
+      const conns = last.connections.filter(c => c.peerId === na.peerId)
+      const direct = conns.find(c => c.direct)
+      if (direct !== undefined) {
+        const relayed = conns.find(c => !c.direct)
+        const relayedAt = relayed !== undefined ? Date.parse(relayed.openedAt) : undefined
+        const directAt = Date.parse(direct.openedAt)
+        return {
+          ok: true,
+          firstMs,
+          directMs: directAt - t0,
+          ...(relayedAt !== undefined ? { relayedToDirectMs: Math.max(0, directAt - relayedAt) } : {}),
+          method: direct.remoteAddr.includes('/udp/') ? 'udx' : 'tcp'
+        }
+      }
+      await sleep(25)
+    }
+    const why = (last as unknown as { peers?: Array<{ peerId: string, whyRelayed?: string }> } | undefined)?.peers?.find(p => p.peerId === na.peerId)?.whyRelayed
+    return { ok: false, firstMs, reason: `stayed relayed for ${timeoutMs / 1000} s${why !== undefined ? `: ${why}` : ''}` }
+  } finally {
+    await Promise.allSettled([na.stop(), nb.stop()])
+  }
+}
+
+async function hyperdhtTrial (lab: LabType, hosts: { bootstrap: string, a: LabHost, b: LabHost }, t: number, timeoutMs: number): Promise<HyperTrial> {
+  const seed = randomBytes(32).toString('hex')
+  const server = await lab.spawn(hosts.a, process.execPath, [HYPERDHT_PEER, 'server', hosts.bootstrap, seed], { logName: `hyperdht-a-${t}` })
+  try {
+    const m = await server.waitForOutput(/"publicKey":"([0-9a-f]+)"/, 30_000)
+    const client = await lab.spawn(hosts.b, process.execPath, [HYPERDHT_PEER, 'client', hosts.bootstrap, m[1] ?? '', String(timeoutMs)], { logName: `hyperdht-b-${t}` })
+    try {
+      const line = await client.waitForOutput(/\{"ok".*\}/, timeoutMs + 15_000)
+      const r = JSON.parse(line[0]) as { ok: boolean, ms?: number, openMs?: number, reason?: string }
+      return r.ok ? { ok: true, openMs: r.openMs, ms: r.ms } : { ok: false, reason: r.reason ?? 'failed' }
+    } finally {
+      await client.stop()
+    }
+  } finally {
+    await server.stop()
+  }
+}
+
+async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ burrow: BurrowTrial[], hyperdht: HyperTrial[], setupError?: string }> {
+  const { Lab, startBurrow } = await import('../dist/lab/index.js')
+  const symSym = cell.a === 'symmetric' && cell.b === 'symmetric'
+  const burrowTrials = symSym ? Math.min(SYM_SYM_TRIALS, plan.burrowTrials) : plan.burrowTrials
+  const hyperTrials = symSym ? Math.min(SYM_SYM_TRIALS, plan.hyperdhtTrials) : plan.hyperdhtTrials
+  const burrow: BurrowTrial[] = []
+  const hyperdht: HyperTrial[] = []
+  let lab: LabType | undefined
+  try {
+    lab = await Lab.create({ name: `bench-udp-${cell.a.slice(0, 3)}-${cell.b.slice(0, 3)}-${cell.delayMs}` })
+    const relayHost = await lab.addPublicHost('relay')
+    const dhtHost = await lab.addPublicHost('hdht')
+    const homeA = await lab.addHome('a', { nat: cell.a, delayMs: cell.delayMs })
+    const homeB = await lab.addHome('b', { nat: cell.b, delayMs: cell.delayMs })
+    const a = homeA.hosts[0]
+    const b = homeB.hosts[0]
+    if (a === undefined || b === undefined) throw new Error('lab homes without hosts')
+    const flush = async (): Promise<void> => { await Promise.all([homeA.router.flushConntrack(), homeB.router.flushConntrack()]) }
+
+    const relay = await startBurrow(lab, relayHost, { listen: ['/ip4/0.0.0.0/tcp/4001'], args: ['--relay-server', 'on', '--port-mapping', 'off'], logName: 'burrow-relay' })
+    for (let t = 0; t < burrowTrials; t++) {
+      await flush()
+      const r = await burrowTrial(lab, { relay: relay.multiaddr, a, b }, t, plan.directTimeoutMs).catch((err: Error) => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
+      burrow.push(r)
+      ctx.log(`udp-path burrow ${cell.a}×${cell.b} ${cell.delayMs} ms: trial ${t + 1}/${burrowTrials}: ${r.ok ? `direct (${r.method ?? '?'}) dial→direct ${r.directMs ?? '?'} ms, relayed→direct ${r.relayedToDirectMs ?? '?'} ms` : r.reason ?? ''}`)
+      if (burrow.length >= GIVE_UP_AFTER && burrow.every(x => !x.ok) && !symSym) break
+    }
+    await relay.stop()
+
+    const testnet = await lab.spawn(dhtHost, process.execPath, [HYPERDHT_PEER, 'testnet', dhtHost.ip, String(HYPERDHT_PORT), '10'], { logName: 'hyperdht-testnet' })
+    await testnet.waitForOutput(/"ready":true/, 60_000)
+    for (let t = 0; t < hyperTrials; t++) {
+      await flush()
+      const r = await hyperdhtTrial(lab, { bootstrap: `${dhtHost.ip}:${HYPERDHT_PORT}`, a, b }, t, plan.directTimeoutMs * 2).catch((err: Error) => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
+      hyperdht.push(r)
+      ctx.log(`udp-path hyperdht ${cell.a}×${cell.b} ${cell.delayMs} ms: trial ${t + 1}/${hyperTrials}: ${r.ok ? `open ${r.openMs?.toFixed(0) ?? '?'} ms` : r.reason ?? ''}`)
+      if (hyperdht.length >= GIVE_UP_AFTER && hyperdht.every(x => !x.ok)) break
+    }
+    await testnet.stop()
+    return { burrow, hyperdht }
+  } catch (err) {
+    return { burrow, hyperdht, setupError: (err as Error).message.split('\n')[0] ?? String(err) }
+  } finally {
+    await lab?.teardown()
+  }
+}
+
+function rttRatio (values: number[], rtt: number): Figure['compare'] | undefined {
+  if (rtt <= 0 || values.length === 0) return undefined
+  const s = summarizeOrNull(values.map(v => v / rtt))
+  return s == null ? undefined : { kind: 'ratio', unit: 'RTT', value: s }
+}
+
+export const udpPath: Benchmark = {
+  name: 'udp-path',
+  title: 'The UDP path per NAT cell: burrow (TCP+UDX raced) beside hyperdht',
+  async run (ctx: BenchContext): Promise<BenchOutput> {
+    const plan = PLANS[ctx.size]
+    if (!ctx.labAvailable) {
+      return { status: 'skipped', figures: [], notes: [`needs the NAT lab: ${ctx.labReason ?? 'not available'}`], params: { ...plan } }
+    }
+    const figures: Figure[] = []
+    const notes: string[] = []
+    let anyTrial = false
+    for (const cell of plan.cells) {
+      ctx.log(`udp-path: ${cell.a} × ${cell.b}, ${cell.delayMs} ms one way`)
+      const r = await runCell(ctx, cell, plan)
+      if (r.setupError !== undefined) notes.push(`${cell.a}×${cell.b} ${cell.delayMs} ms: ${r.setupError}`)
+      anyTrial ||= r.burrow.length + r.hyperdht.length > 0
+      const rtt = 4 * cell.delayMs
+      const where = `${cell.a}×${cell.b}, ${cell.delayMs} ms one-way`
+      const key = `udp-path.${cell.a}-${cell.b}.${cell.delayMs}ms`
+      const ok = r.burrow.filter(x => x.ok)
+      const hok = r.hyperdht.filter(x => x.ok)
+      const reasons = [...new Set(r.burrow.filter(x => !x.ok).map(x => x.reason ?? ''))]
+      const hreasons = [...new Set(r.hyperdht.filter(x => !x.ok).map(x => x.reason ?? ''))]
+      const symSym = cell.a === 'symmetric' && cell.b === 'symmetric'
+      const oneSym = cell.a !== cell.b
+      const hyperdhtRate = r.hyperdht.length === 0 ? null : hok.length / r.hyperdht.length * 100
+      const rate = r.burrow.length === 0 ? null : ok.length / r.burrow.length * 100
+      figures.push({
+        key: `${key}.success`,
+        label: `direct success, ${where} (burrow ${ok.length}/${r.burrow.length}, hyperdht ${hok.length}/${r.hyperdht.length})`,
+        unit: '%',
+        value: rate == null ? null : summarizeOrNull([rate]),
+        ...(hyperdhtRate != null ? { baseline: { label: 'hyperdht', value: summarizeOrNull([hyperdhtRate]) } } : {}),
+        ...(reasons.length + hreasons.length > 0 ? { note: [reasons.length > 0 ? `burrow: ${reasons.join('; ')}` : '', hreasons.length > 0 ? `hyperdht: ${hreasons.join('; ')}` : ''].filter(s => s !== '').join(' · ') } : {}),
+        ...(!symSym && rate != null ? { target: { id: 'U1', goal: oneSym ? '≥ 95% (19/20)' : '100%', met: oneSym ? rate >= 95 : rate === 100, detail: `${ok.length}/${r.burrow.length}` } } : {})
+      })
+      const first = summarizeOrNull(r.burrow.filter(x => x.firstMs !== undefined).map(x => x.firstMs ?? 0))
+      figures.push({ key: `${key}.first`, label: `dial by PeerId → first connection (any path), ${where}`, unit: 'ms', value: first })
+      const dialDirect = summarizeOrNull(ok.map(x => x.directMs ?? 0))
+      const hopen = summarizeOrNull(hok.map(x => x.openMs ?? 0))
+      const cmp = rttRatio(ok.map(x => x.directMs ?? 0), rtt)
+      figures.push({
+        key: `${key}.dial-to-direct`,
+        label: `dial by PeerId → direct, ${where} (hyperdht: → open stream)`,
+        unit: 'ms',
+        value: dialDirect,
+        ...(hopen != null ? { baseline: { label: 'hyperdht', value: hopen } } : {}),
+        ...(cmp !== undefined ? { compare: cmp } : {}),
+        ...(cell.a === 'cone' && cell.b === 'cone' && rtt > 0 && dialDirect != null
+          ? { target: { id: 'U2', goal: '≤ 3 RTT + 50 ms', met: dialDirect.median <= 3 * rtt + 50, detail: `${dialDirect.median.toFixed(0)} ms vs ${3 * rtt + 50} ms` } }
+          : {}),
+        ...(oneSym && dialDirect != null
+          ? { target: { id: 'U4', goal: 'median ≤ 2 s', met: dialDirect.median <= 2000, detail: `${dialDirect.median.toFixed(0)} ms` } }
+          : {})
+      })
+      const r2d = ok.filter(x => x.relayedToDirectMs !== undefined).map(x => x.relayedToDirectMs ?? 0)
+      const r2dSum = summarizeOrNull(r2d)
+      const r2dCmp = rttRatio(r2d, rtt)
+      figures.push({
+        key: `${key}.relayed-to-direct`,
+        label: `relayed → direct, ${where}`,
+        unit: 'ms',
+        value: r2dSum,
+        ...(r2dCmp !== undefined ? { compare: r2dCmp } : {}),
+        ...(rtt > 0 && r2dSum != null ? { target: { id: 'U3', goal: '≤ 4 RTT', met: r2dSum.median <= 4 * rtt, detail: `${r2dSum.median.toFixed(0)} ms vs ${4 * rtt} ms` } } : {})
+      })
+    }
+    notes.push('hyperdht: a 10-node testnet on a public lab host, no relay (a stream is direct or the dial fails); its dial time includes the DHT lookup, as burrow\'s (by PeerId) does')
+    return { status: anyTrial ? 'ok' : 'failed', figures, notes, params: { ...plan } }
+  }
+}
