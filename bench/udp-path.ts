@@ -15,7 +15,6 @@
  * dials the public key; dial → open encrypted stream (lookup included) and → first echoed byte.
  * hyperdht has no relay here: a stream is direct or the dial fails.
  */
-import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { summarizeOrNull } from './stats.ts'
@@ -24,7 +23,7 @@ import { BENCH_DIR } from './proc.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
 import { ControlClient } from '../dist/index.js'
 import type { NodeStatus } from '../dist/index.js'
-import type { Lab as LabType, LabHost, NatKind } from '../dist/lab/index.js'
+import type { Lab as LabType, LabHost, NatKind } from '../lab/dist/index.js'
 
 type Cell = { a: NatKind, b: NatKind, delayMs: number }
 interface Plan { cells: Cell[], burrowTrials: number, hyperdhtTrials: number, directTimeoutMs: number }
@@ -50,7 +49,7 @@ interface HyperTrial { ok: boolean, openMs?: number, ms?: number, reason?: strin
 
 /** Fresh A and B homes in an existing lab, `--punch auto`; B dials A by PeerId. */
 async function burrowTrial (lab: LabType, hosts: { relay: string, a: LabHost, b: LabHost }, t: number, timeoutMs: number): Promise<BurrowTrial> {
-  const { startBurrow } = await import('../dist/lab/index.js')
+  const { startBurrow } = await import('../lab/dist/index.js')
   const listen = ['/ip4/0.0.0.0/tcp/4001']
   const common = ['--port-mapping', 'off', '--punch', 'auto']
   const na = await startBurrow(lab, hosts.a, { listen, bootstrap: [hosts.relay], args: common, logName: `burrow-a-${t}` })
@@ -112,7 +111,7 @@ async function hyperdhtTrial (lab: LabType, hosts: { bootstrap: string, a: LabHo
 }
 
 async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ burrow: BurrowTrial[], hyperdht: HyperTrial[], setupError?: string }> {
-  const { Lab, startBurrow } = await import('../dist/lab/index.js')
+  const { Lab, startBurrow } = await import('../lab/dist/index.js')
   const symSym = cell.a === 'symmetric' && cell.b === 'symmetric'
   const burrowTrials = symSym ? Math.min(SYM_SYM_TRIALS, plan.burrowTrials) : plan.burrowTrials
   const hyperTrials = symSym ? Math.min(SYM_SYM_TRIALS, plan.hyperdhtTrials) : plan.hyperdhtTrials
@@ -133,7 +132,7 @@ async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ bu
     const relay = await startBurrow(lab, relayHost, { listen: ['/ip4/0.0.0.0/tcp/4001'], args: ['--relay-server', 'on', '--port-mapping', 'off'], logName: 'burrow-relay' })
     for (let t = 0; t < burrowTrials; t++) {
       await flush()
-      const r = await burrowTrial(lab, { relay: relay.multiaddr, a, b }, t, plan.directTimeoutMs).catch((err: Error) => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
+      const r = await burrowTrial(lab, { relay: relay.multiaddr, a, b }, t, plan.directTimeoutMs).catch((err: Error): BurrowTrial => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
       burrow.push(r)
       ctx.log(`udp-path burrow ${cell.a}×${cell.b} ${cell.delayMs} ms: trial ${t + 1}/${burrowTrials}: ${r.ok ? `direct (${r.method ?? '?'}) dial→direct ${r.directMs ?? '?'} ms, relayed→direct ${r.relayedToDirectMs ?? '?'} ms` : r.reason ?? ''}`)
       if (burrow.length >= GIVE_UP_AFTER && burrow.every(x => !x.ok) && !symSym) break
@@ -144,7 +143,7 @@ async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ bu
     await testnet.waitForOutput(/"ready":true/, 60_000)
     for (let t = 0; t < hyperTrials; t++) {
       await flush()
-      const r = await hyperdhtTrial(lab, { bootstrap: `${dhtHost.ip}:${HYPERDHT_PORT}`, a, b }, t, plan.directTimeoutMs * 2).catch((err: Error) => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
+      const r = await hyperdhtTrial(lab, { bootstrap: `${dhtHost.ip}:${HYPERDHT_PORT}`, a, b }, t, plan.directTimeoutMs * 2).catch((err: Error): HyperTrial => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
       hyperdht.push(r)
       ctx.log(`udp-path hyperdht ${cell.a}×${cell.b} ${cell.delayMs} ms: trial ${t + 1}/${hyperTrials}: ${r.ok ? `open ${r.openMs?.toFixed(0) ?? '?'} ms` : r.reason ?? ''}`)
       if (hyperdht.length >= GIVE_UP_AFTER && hyperdht.every(x => !x.ok)) break

@@ -1,4 +1,5 @@
 'use strict'
+/* eslint-disable @typescript-eslint/no-require-imports -- hyperdht is CommonJS */
 /**
  * The bench's baseline peer: Holepunch's hyperdht (npm `hyperdht`, a devDependency), driven
  * like burrow in the same lab cell. One JSON line per event on stdout.
