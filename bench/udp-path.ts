@@ -80,7 +80,7 @@ async function burrowTrial (lab: LabType, hosts: { relay: string, a: LabHost, b:
           firstMs,
           directMs: directAt - t0,
           ...(relayedAt !== undefined ? { relayedToDirectMs: Math.max(0, directAt - relayedAt) } : {}),
-          method: direct.remoteAddr.includes('/udp/') ? 'udx' : 'tcp'
+          method: direct.remoteAddress.includes('/udp/') ? 'udx' : 'tcp'
         }
       }
       await sleep(25)
