@@ -37,10 +37,10 @@ export function checkMuxerRole (yamux: unknown, installed?: string): void {
       const stream = Object.assign(new EventTarget(), { direction, log: defaultLogger().forComponent('burrow:upstream:check'), send: () => true })
       made = factory.createStreamMuxer(stream)
     } catch (err) {
-      throw changed(MUXER_ROLE, `a muxer it can make over a stream with a direction (${(err as Error).message})`, installed)
+      throw changed(MUXER_ROLE, `muxer it can make over a stream with a direction (${(err as Error).message})`, installed)
     }
     const client = (made as { client?: unknown }).client
-    if (client !== (direction === 'outbound')) throw changed(MUXER_ROLE, `a muxer that is ${direction === 'outbound' ? 'client' : 'server'} over an ${direction} stream (client: ${String(client)})`, installed)
+    if (client !== (direction === 'outbound')) throw changed(MUXER_ROLE, `${direction === 'outbound' ? 'client' : 'server'} muxer over an ${direction} stream (client: ${String(client)})`, installed)
   }
 }
 

@@ -53,7 +53,7 @@ export function checkRelayHopPb (pb: unknown, installed?: string): StockHopPb {
 export function checkRelayHopServer (relay: unknown, installed?: string): StockHopServer {
   if (typeof field(relay, 'handleHopProtocol') !== 'function') throw changed(RELAY_HOP_HANDLER, 'handleHopProtocol on the relay server service', installed)
   const reservations = field(relay, 'reservations')
-  if (typeof field(reservations, 'delete') !== 'function' || typeof field(reservations, 'has') !== 'function') throw changed(RELAY_HOP_HANDLER, 'a reservations map on the relay server service', installed)
+  if (typeof field(reservations, 'delete') !== 'function' || typeof field(reservations, 'has') !== 'function') throw changed(RELAY_HOP_HANDLER, 'reservations map on the relay server service', installed)
   return relay as StockHopServer
 }
 

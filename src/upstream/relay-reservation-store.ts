@@ -32,7 +32,7 @@ function tagOf (t: unknown): unknown {
 /** The stock transport's reservation store among `transports`, or UPSTREAM_CHANGED. */
 export function checkReservationStore (transports: unknown[], installed?: string): StockReservationStore {
   const transport = transports.find(t => tagOf(t) === RELAY_TRANSPORT_TAG)
-  if (transport == null) throw changed(RELAY_RESERVATION_STORE, `a transport tagged ${RELAY_TRANSPORT_TAG}`, installed)
+  if (transport == null) throw changed(RELAY_RESERVATION_STORE, `transport tagged ${RELAY_TRANSPORT_TAG}`, installed)
   const store = field(transport, 'reservationStore')
   if (typeof field(store, 'getReservation') !== 'function' || typeof field(store, 'hasReservation') !== 'function') {
     throw changed(RELAY_RESERVATION_STORE, 'reservationStore.getReservation/hasReservation on the transport', installed)
