@@ -68,9 +68,10 @@ describe('dependency patches fail loudly when the shape they patch is gone', () 
   it('muxer-role-direction: the installed yamux takes its role from the direction; one that does not is caught', () => {
     assert.doesNotThrow(() => { checkMuxerRole(yamux) })
     // a yamux whose muxer is always the client, whatever the direction (the shape the patch relies on is gone)
+    const stockYamux = yamux as unknown as (init: object) => (components: object) => { createStreamMuxer: (stream: unknown) => unknown }
     const alwaysClient = (init: object) => (components: object) => {
-      const factory = yamux(init as Parameters<typeof yamux>[0])(components as Parameters<ReturnType<typeof yamux>>[0])
-      return { createStreamMuxer: (stream: { direction: string }) => { stream.direction = 'outbound'; return factory.createStreamMuxer(stream as never) } }
+      const factory = stockYamux(init)(components)
+      return { createStreamMuxer: (stream: { direction: string }) => { stream.direction = 'outbound'; return factory.createStreamMuxer(stream) } }
     }
     assertChanged(() => { checkMuxerRole(alwaysClient, '9.9.9') }, 'muxer-role-direction', 'server muxer over an inbound stream')
     assertChanged(() => { checkMuxerRole(undefined, '9.9.9') }, 'muxer-role-direction', 'the yamux() export')
