@@ -1,5 +1,7 @@
-/** @see https://github.com/libp2p/specs/blob/master/relay/DCUtR.md */
-export const DCUTR_PROTOCOL = '/libp2p/dcutr'
+import { multicodec } from '@libp2p/dcutr'
+
+/** The stock package's protocol id ('/libp2p/dcutr'). @see https://github.com/libp2p/specs/blob/master/relay/DCUtR.md */
+export const DCUTR_PROTOCOL = multicodec
 
 /** "Implementations SHOULD refuse encoded RPC messages larger than 4 KiB." (DCUtR.md) */
 export const MAX_MESSAGE_BYTES = 4096

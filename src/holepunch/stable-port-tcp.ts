@@ -1,6 +1,7 @@
 import { createServer } from 'node:net'
 import { tcp } from '@libp2p/tcp'
 import { logger } from '@libp2p/logger'
+import { asResponder } from '../upstream/index.js'
 import type { TCPComponents, TCPOptions, TCPSocketOptions } from '@libp2p/tcp'
 import type { Transport, DialTransportOptions, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -13,24 +14,6 @@ const log = logger('burrow:holepunch:tcp')
  * port would otherwise report a port nobody can reach again.
  */
 export const fromDialPort = new WeakSet<Connection>()
-
-/**
- * A punch dial whose side must act as the server of the upgrade (DCUtR responder in a
- * TCP simultaneous open). The upgrader honours `initiator: false` for
- * multistream-select and Noise, but the muxer takes its role from the raw
- * connection's direction, which is 'outbound' for every dial — both yamux ends would
- * then be clients ("Both endpoints are clients"). So the raw connection is turned
- * 'inbound' before the upgrade starts.
- */
-function asResponder (options: DialTransportOptions): DialTransportOptions {
-  const upgrader = options.upgrader
-  const wrapped = Object.create(upgrader) as typeof upgrader
-  wrapped.upgradeOutbound = async (maConn, opts) => {
-    (maConn as { direction: string }).direction = 'inbound'
-    return upgrader.upgradeOutbound(maConn, opts)
-  }
-  return { ...options, upgrader: wrapped }
-}
 
 /** A second dial to an address we already hold a connection to from the dial port. */
 export class DuplicateDialError extends Error {
@@ -75,6 +58,7 @@ export function stablePortTcp (init: TCPOptions & { dialPort: number }): (compon
       else busy.set(key, v)
     }
     const dial = async (ma: Multiaddr, opts: DialTransportOptions): Promise<Connection> => {
+      // the server of the upgrade: yamux must see an inbound connection (patch muxer-role-direction)
       const options = (opts as { initiator?: boolean }).initiator === false ? asResponder(opts) : opts
       const key = ma.getComponents().slice(0, 2).map(c => c.value).join(':')
       if (busy.has(key)) {

@@ -8,23 +8,20 @@
  * a small swarm. The client's `verifyExternalAddresses(connection)` is what onConnect calls;
  * the service keeps the client in a field that its typings mark private.
  *
- * Written for @libp2p/autonat-v2 2.0.x (service.client.verifyExternalAddresses). If a later
- * version moves it, `autoNatDialBack` logs an error once at start and mapped addresses are
- * confirmed only as new peers connect (slower, never less safe).
+ * The client is reached through the patch autonat-v2-dial-back (src/upstream), checked at
+ * start while port mapping is on; with port mapping off and the client gone,
+ * `autoNatDialBack` logs once and returns undefined (nothing would ask for a dial-back).
  * @see https://github.com/libp2p/specs/blob/master/autonat/autonat-v2.md
  */
 import { logger } from '@libp2p/logger'
+import { checkAutoNatV2Client } from '../upstream/index.js'
+import type { AutoNatClientInternals } from '../upstream/index.js'
 import type { Connection, PeerId, PeerStore } from '@libp2p/interface'
 
 const log = logger('burrow:nat:dial-back')
 
 /** AutoNAT v2's dial request protocol: a peer that speaks it can dial us back. */
 export const AUTONAT_V2_DIAL_REQUEST = '/libp2p/autonat/2/dial-request'
-
-interface AutoNatClientInternals {
-  verifyExternalAddresses?: (connection: Connection) => Promise<void>
-  queue?: { onIdle?: (options?: { signal?: AbortSignal }) => Promise<void> }
-}
 
 /** Mappings of several listen ports land within a moment of each other: one round of requests for all. */
 const COALESCE_MS = 200
@@ -75,12 +72,14 @@ export interface DialBack {
  * (RETRY_MS) while an address stays unconfirmed.
  */
 export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): DialBack | undefined {
-  const client = (autoNat as { client?: AutoNatClientInternals } | undefined)?.client
-  const verify = client?.verifyExternalAddresses
-  if (client == null || typeof verify !== 'function') {
-    log.error('@libp2p/autonat-v2 has no client.verifyExternalAddresses (written for 2.0.x): mapped addresses are confirmed only when new peers connect')
+  let client: AutoNatClientInternals
+  try {
+    client = checkAutoNatV2Client(autoNat)
+  } catch (err) {
+    log.error('%s: mapped addresses are confirmed only when new peers connect', (err as Error).message)
     return undefined
   }
+  const verify = client.verifyExternalAddresses
   const idle = async (): Promise<void> => {
     await client.queue?.onIdle?.({ signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch(() => {})
   }

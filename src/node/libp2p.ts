@@ -14,7 +14,7 @@ import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor } from '../swarm/index.js'
 import { denyDialUnlessNamed, isOwnListenAddress, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
-import { reachability, ObservedAddresses } from '../nat/index.js'
+import { reachability, ObservedAddresses, autoNatV1Server } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
 import type { HolePunchService } from '../holepunch/index.js'
@@ -160,6 +160,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
       internals: nodeInternals(),
       autoNAT: autoNATv2(),
+      // answers peers that speak only AutoNAT v1 (server half only; src/nat/autonat-v1.ts)
+      autoNATv1: autoNatV1Server(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
       holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),

@@ -9,7 +9,8 @@ import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
 import type { ReachabilityState } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { patchLimitEncoding, PerIpLimit, RelayServiceGate } from '../relay/index.js'
+import { PerIpLimit, RelayServiceGate } from '../relay/index.js'
+import { checkUpstream, patchRelayLimitCodec } from '../upstream/index.js'
 import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
@@ -163,13 +164,20 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     try {
       const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
       const relayServer = config.relayServer !== 'off' && !config.lanOnly
-      if (relayServer) await patchLimitEncoding()
+      if (relayServer) await patchRelayLimitCodec()
       // loaded only when metrics are on (prom-client costs start time and memory)
       const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
       const metricsRegistry = metricsRoom?.createRegistry()
       const relayActive = (): boolean => this.relayGate?.offering === true
       const perIp = relayServer ? new PerIpLimit(config.relay.maxPerIp, relayActive) : undefined
       const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive, perIp, named: this.named, metricsRegistry })
+      // every patch of a dependency the enabled capabilities need still finds its shape (src/upstream)
+      await checkUpstream({ services: libp2p.services, transports: libp2p.services.internals.transportManager.getTransports() }, {
+        relayServer,
+        relayClient: !config.lanOnly && config.relay.reservations > 0,
+        holePunch: dialPort > 0,
+        portMapping: config.portMapping !== 'off'
+      })
       const messaging = new Messaging({ libp2p, datastore }, {
         maxMessageBytes: config.messages.maxBytes,
         outboxTtlMs: config.messages.outboxTtlSeconds * 1000,

@@ -6,6 +6,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import { isRelayed } from '../connections/index.js'
+import { findReservationStore } from '../upstream/index.js'
+import type { StockReservationStore } from '../upstream/index.js'
 
 const log = logger('burrow:relay:client')
 
@@ -32,11 +34,6 @@ export interface ReservationState {
   reservedAt: string | null
   expiresAt: string | null
   addresses: string[]
-}
-
-interface StockReservationStore {
-  getReservation: (peer: PeerId) => { expire: bigint, addrs: Uint8Array[] } | undefined
-  hasReservation: (peer: PeerId) => boolean
 }
 
 /**
@@ -123,10 +120,9 @@ export class RelayClient implements Startable {
     return relays
   }
 
+  /** The stock transport's reservation store (patch relay-reservation-store, checked at start). */
   private stockStore (): StockReservationStore | undefined {
-    const transport = this.components.transportManager.getTransports()
-      .find(t => (t as unknown as Record<symbol, string>)[Symbol.toStringTag] === '@libp2p/circuit-relay-v2-transport')
-    return (transport as unknown as { reservationStore?: StockReservationStore } | undefined)?.reservationStore
+    return findReservationStore(this.components.transportManager.getTransports())
   }
 
   private check (): void {

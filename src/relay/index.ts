@@ -2,7 +2,7 @@
  * Circuit relay v2: the server public nodes offer (with limits), and the client that
  * keeps reservations on two relays while the node is private.
  */
-export { relayServer, patchLimitEncoding, RelayServiceGate } from './server.js'
+export { relayServer, RelayServiceGate } from './server.js'
 export { RelayClient, relayClient } from './client.js'
 export type { RelayClientInit, ReservationState } from './client.js'
 export { PerIpLimit } from './per-ip.js'

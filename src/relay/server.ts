@@ -5,21 +5,18 @@ import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_BUDGETED_ADDRESSES, MAX
 import { ipKey, ReservationLedger, Tally } from './fairness.js'
 import type { BurrowConfig } from '../config/index.js'
 import type { CircuitRelayService, RelayReservation } from '@libp2p/circuit-relay-v2'
-import type { AbortOptions, Connection, Libp2pEvents, PeerId, Stream, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, Libp2pEvents, PeerId, Stream, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { ProtobufStream } from '@libp2p/utils'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { loadStockHop } from '../upstream/index.js'
+import type { HopRequest, StockHopPb as StockPb, StockHopServer } from '../upstream/index.js'
 
 const log = logger('burrow:relay:server')
 
 /**
- * The stock circuit relay v2 server with burrow's explicit limits.
- *
- * Unit fix: @libp2p/circuit-relay-v2 keeps the circuit duration in milliseconds
- * (it enforces it with AbortSignal.timeout) and writes that same number into the
- * `Limit.duration` field, which the spec defines in seconds — a 2-minute limit
- * reached clients as 120000 seconds. We keep milliseconds for enforcement and
- * convert to seconds where the Limit message is encoded (see patchLimitEncoding).
+ * The stock circuit relay v2 server with burrow's explicit limits. Durations stay in
+ * milliseconds here; the Limit message carries seconds through the patch
+ * relay-limit-codec (src/upstream/relay-limit-codec.ts).
  */
 export function relayServer (config: BurrowConfig): ReturnType<typeof circuitRelayServer> {
   return circuitRelayServer({
@@ -33,57 +30,6 @@ export function relayServer (config: BurrowConfig): ReturnType<typeof circuitRel
       defaultDataLimit: BigInt(config.relay.circuitBytes)
     }
   })
-}
-
-interface LimitCodec { encode: (obj: { duration?: number, data?: bigint }, w: unknown, opts?: unknown) => void }
-let patched = false
-
-/**
- * Makes the relay's Limit message carry seconds, as libp2p/specs relay/circuit-v2.md
- * says. The module is reached by its file URL (the package exports only its root).
- */
-export async function patchLimitEncoding (): Promise<void> {
-  if (patched) return
-  patched = true
-  try {
-    const pbUrl = new URL('./pb/index.js', import.meta.resolve('@libp2p/circuit-relay-v2'))
-    const pb = await import(pbUrl.href) as { Limit: { codec: () => LimitCodec } }
-    const codec = pb.Limit.codec()
-    const encode = codec.encode.bind(codec)
-    codec.encode = (obj, w, opts) => {
-      const duration = obj.duration != null && obj.duration >= 1000 ? Math.ceil(obj.duration / 1000) : obj.duration
-      encode({ ...obj, duration }, w, opts)
-    }
-  } catch (err) {
-    log.error('could not fix the relay Limit duration unit - %e', err)
-  }
-}
-
-/** How the stock hop handler and its protobuf codec are reached (see `loadStockHop`). */
-interface HopRequest { type?: string, status?: string, peer?: unknown }
-interface HopCodec { encode: (m: unknown) => Uint8Array, decode: (b: Uint8Array | Uint8ArrayList) => HopRequest }
-interface StockPb {
-  HopMessage: HopCodec & { Type: { RESERVE: string, CONNECT: string, STATUS: string } }
-  Status: { RESERVATION_REFUSED: string, RESOURCE_LIMIT_EXCEEDED: string, MALFORMED_MESSAGE: string }
-}
-interface StockHopServer extends CircuitRelayService {
-  handleHopProtocol: (msg: { connection: Connection, stream: ProtobufStream<Stream>, request: HopRequest }, options: AbortOptions) => Promise<void>
-}
-
-/**
- * The one place burrow reaches inside @libp2p/circuit-relay-v2 (written for 4.2.x):
- * its protobuf codec (by file URL, the package exports only its root) and the server's
- * `handleHopProtocol`, which answers one parsed hop request. Fails loudly at start when
- * either moved, rather than running a relay without its fairness caps.
- */
-async function loadStockHop (relay: CircuitRelayService): Promise<{ pb: StockPb, server: StockHopServer }> {
-  const pbUrl = new URL('./pb/index.js', import.meta.resolve('@libp2p/circuit-relay-v2'))
-  const pb = await import(pbUrl.href) as Partial<StockPb>
-  const server = relay as Partial<StockHopServer>
-  if (pb.HopMessage?.Type?.RESERVE == null || pb.Status?.RESERVATION_REFUSED == null || typeof server.handleHopProtocol !== 'function') {
-    throw new Error('RELAY_INTERNALS_CHANGED: @libp2p/circuit-relay-v2 no longer has the hop codec or handleHopProtocol burrow wraps; pin it to 4.2.x or update src/relay/server.ts')
-  }
-  return { pb: pb as StockPb, server: server as StockHopServer }
 }
 
 /** One hop request being answered. */
