@@ -2,7 +2,7 @@
 // epochs, SSDP and SOAP parsing, address kinds, the routing table, NAT behaviour and advice.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { addresses, epoch, natMappingBehaviour, natPmpCodec, pcpCodec, upnpCodec, MappingRefusedError } from '../../dist/portmap/index.js'
+import { addresses, epoch, natPmpCodec, pcpCodec, upnpCodec, MappingRefusedError } from '../../dist/portmap/index.js'
 import { parseMiniupnpdChain } from '../../dist/lab/index.js'
 
 describe('NAT-PMP codec (RFC 6886)', () => {
@@ -122,12 +122,6 @@ describe('addresses, routes and NAT behaviour', () => {
       'eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n' +
       'eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n'
     assert.equal(addresses.parseProcNetRoute(table), '192.168.1.1')
-  })
-
-  it('tells endpoint-independent from endpoint-dependent mapping by 2+ observers of one port', () => {
-    assert.equal(natMappingBehaviour([{ observer: 'a', localPort: 1, observed: '21.1.1.1:5' }]), 'unknown')
-    assert.equal(natMappingBehaviour([{ observer: 'a', localPort: 1, observed: '21.1.1.1:5' }, { observer: 'b', localPort: 1, observed: '21.1.1.1:5' }]), 'endpoint-independent')
-    assert.equal(natMappingBehaviour([{ observer: 'a', localPort: 1, observed: '21.1.1.1:5' }, { observer: 'b', localPort: 1, observed: '21.1.1.1:6' }]), 'endpoint-dependent')
   })
 
   it('parses miniupnpd nftables rules (the lab helper)', () => {
