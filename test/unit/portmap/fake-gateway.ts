@@ -36,6 +36,8 @@ export interface FakeGatewayInit {
   maxLifetimeSeconds?: number
   /** the UPnP WAN service version offered; default 1 (AddPortMapping), 2 adds AddAnyPortMapping */
   upnpVersion?: 1 | 2
+  /** a UPnP router that only does permanent leases: a lease other than 0 gets error 725 */
+  upnpPermanentOnly?: boolean
 }
 
 export interface FakeMapping {
@@ -57,6 +59,7 @@ export class FakeGateway {
   readonly protocols: Set<FakeProtocol>
   readonly maxLifetimeSeconds: number
   readonly upnpVersion: 1 | 2
+  readonly upnpPermanentOnly: boolean
   /** the mappings the router holds, by `${protocol}/${externalPort}` */
   readonly mappings = new Map<string, FakeMapping>()
   /** every request the router got, in order: `nat-pmp:map-tcp`, `pcp:announce`, `upnp:AddPortMapping`, `ssdp:M-SEARCH`, … */
@@ -73,6 +76,7 @@ export class FakeGateway {
     this.protocols = new Set(init.protocols ?? ['nat-pmp', 'pcp', 'upnp'])
     this.maxLifetimeSeconds = init.maxLifetimeSeconds ?? 7200
     this.upnpVersion = init.upnpVersion ?? 1
+    this.upnpPermanentOnly = init.upnpPermanentOnly ?? false
   }
 
   async start (): Promise<void> {
@@ -277,6 +281,7 @@ export class FakeGateway {
         case 'AddAnyPortMapping': {
           const client = arg('NewInternalClient')
           const internalPort = Number(arg('NewInternalPort'))
+          if (this.upnpPermanentOnly && Number(arg('NewLeaseDuration')) !== 0) { xml(500, fault(725)); return }
           const held = this.mappings.get(`${protocol}/${externalPort}`)
           let port = externalPort
           if (held != null && (held.internalClient !== client || held.internalPort !== internalPort)) {

@@ -207,6 +207,33 @@ describe('PortMapper against a fake router on loopback', () => {
     })
   }
 
+  it('a UPnP router that only does permanent leases (725): mapped without a lease, nothing to renew, deleted on stop', async () => {
+    const r = await setup({ protocols: ['upnp'], upnpPermanentOnly: true })
+    const created = next(r.pm, 'nat:mapping-created')
+    await started(r)
+    const m = await created
+    assert.equal(m.lifetimeSeconds, 0)
+    assert.equal(m.expiresAt, null)
+    assert.equal(r.pm.portMappings()[0]?.expiresAt, null)
+    assert.equal(r.gw.mappings.get(`tcp/${m.externalPort}`)?.lifetimeSeconds, 0, 'the router holds a permanent mapping')
+    await r.pm.stop()
+    assert.equal(r.gw.mappings.size, 0, 'a permanent mapping must be deleted on stop, or it stays on the router for good')
+  })
+
+  for (const version of [1, 2] as const) {
+    it(`a UPnP IGD:${version} where another host holds our external port: mapped on another port${version === 2 ? ' (AddAnyPortMapping)' : ' (conflict 718, then another port)'}`, async () => {
+      const r = await setup({ protocols: ['upnp'], upnpVersion: version })
+      r.gw.mappings.set('tcp/4001', { protocol: 'tcp', internalClient: '192.168.1.99', internalPort: 4001, externalPort: 4001, lifetimeSeconds: 0, via: 'upnp' })
+      const created = next(r.pm, 'nat:mapping-created')
+      await started(r)
+      const m = await created
+      assert.notEqual(m.externalPort, 4001)
+      assert.equal(r.gw.mappings.get('tcp/4001')?.internalClient, '192.168.1.99', 'the other host keeps its mapping')
+      assert.equal(r.gw.mappings.get(`tcp/${m.externalPort}`)?.internalPort, 4001)
+      assert.deepEqual([...r.am.offered], [`/ip4/203.0.113.7/tcp/${m.externalPort}`])
+    })
+  }
+
   it('a router whose external address is private is double NAT: nothing is offered', async () => {
     const r = await setup({ protocols: ['nat-pmp'], externalIp: '10.0.0.1' })
     await started(r)
