@@ -9,7 +9,7 @@
  * const { via } = await node.send('12D3KooW…', 'hello')
  * ```
  */
-export { createNode, BurrowNode, parsePeerId, parseTarget, isDirect } from './node/index.js'
+export { createNode, BurrowNode } from './node/index.js'
 export type { DoctorReport } from './doctor/index.js'
 export type { CreateNodeOptions, SendOptions, NodeStatus, ConnectionInfo, FindResult, DialResult, PingReply, BurrowNodeEvents, Reachability, ReservationInfo, PortMappingInfo } from './node/index.js'
 // every error the README names, catchable by class (each also has a stable `code`)
@@ -19,9 +19,10 @@ export {
   InboxFullError, MessageExpiredError, AckTimeoutError, UnexpectedAckError, OutboxBusyError
 } from './messaging/index.js'
 export type { InboxMessage, OutboxEntry, SendResult } from './messaging/index.js'
-export { EVENT_TYPES, formatEvent } from './events/index.js'
 export type { BurrowEvent, BurrowEventPayloads, BurrowEventType } from './events/index.js'
-export { loadConfig, resolveHome, FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'
+// the config table, for tools that print or check settings (bench/relay.ts)
+export { FIELDS as CONFIG_FIELDS, InvalidConfigError } from './config/index.js'
 export type { BurrowConfig } from './config/index.js'
 export { BurrowError, TimeoutError, describeError } from './errors/index.js'
+// the control socket's client, for scripts that drive a running daemon (bench/)
 export { ControlClient, NoDaemonError, DaemonRunningError, RemoteError, ControlProtocolError } from './control/index.js'

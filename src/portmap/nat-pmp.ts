@@ -108,13 +108,17 @@ export class NatPmpClient implements MappingClient {
   private readonly epoch = new EpochTracker(natPmpEpochLost)
   private readonly port: number
 
-  constructor (gateway: string, port = PCP_SERVER_PORT) {
+  /** retransmission intervals (ms) of each request */
+  private readonly retransmitMs: number[]
+
+  constructor (gateway: string, port = PCP_SERVER_PORT, retransmitMs = REQUEST_RETRANSMIT_MS) {
     this.gateway = gateway
     this.port = port
+    this.retransmitMs = retransmitMs
   }
 
   /** §3.2: the gateway's external address; `schedule` shortens retransmission for probes. */
-  async externalAddress (options: AbortOptions = {}, schedule = REQUEST_RETRANSMIT_MS): Promise<{ externalIp: string, lostState: boolean, localAddress: string }> {
+  async externalAddress (options: AbortOptions = {}, schedule = this.retransmitMs): Promise<{ externalIp: string, lostState: boolean, localAddress: string }> {
     const { response, localAddress } = await udpExchange(this.gateway, this.port, encodeExternalAddressRequest(),
       decodeExternalAddressResponse, schedule, options)
     const lostState = this.epoch.observe(response.epoch)
@@ -127,7 +131,7 @@ export class NatPmpClient implements MappingClient {
     const { externalIp } = await this.externalAddress(options)
     const { response, localAddress } = await udpExchange(this.gateway, this.port,
       encodeMapRequest(request.protocol, request.internalPort, request.suggestedExternalPort, request.lifetimeSeconds),
-      (buf) => decodeMapResponse(buf, request.protocol), REQUEST_RETRANSMIT_MS, options)
+      (buf) => decodeMapResponse(buf, request.protocol), this.retransmitMs, options)
     this.epoch.observe(response.epoch)
     if (response.resultCode !== 0) throw refused('mapping', response.resultCode)
     if (response.internalPort !== request.internalPort) throw new MalformedResponseError(`NAT-PMP answered for port ${response.internalPort}, not ${request.internalPort}`)
@@ -145,7 +149,7 @@ export class NatPmpClient implements MappingClient {
   /** §3.4: a mapping request with lifetime 0 (and external port 0) deletes it. */
   async unmap (mapping: MapResult, options: AbortOptions = {}): Promise<void> {
     const { response } = await udpExchange(this.gateway, this.port, encodeMapRequest(mapping.protocol, mapping.internalPort, 0, 0),
-      (buf) => decodeMapResponse(buf, mapping.protocol), REQUEST_RETRANSMIT_MS, options)
+      (buf) => decodeMapResponse(buf, mapping.protocol), this.retransmitMs, options)
     if (response.resultCode !== 0) throw refused('delete', response.resultCode)
     log('deleted %s mapping of port %d', mapping.protocol, mapping.internalPort)
   }
@@ -161,7 +165,7 @@ export class NatPmpClient implements MappingClient {
     for (const m of mappings) {
       const { response } = await udpExchange(this.gateway, this.port,
         encodeMapRequest(m.protocol, m.internalPort, m.externalPort, m.lifetimeSeconds),
-        (buf) => decodeMapResponse(buf, m.protocol), REQUEST_RETRANSMIT_MS, options)
+        (buf) => decodeMapResponse(buf, m.protocol), this.retransmitMs, options)
       if (this.epoch.observe(response.epoch)) lostState = true
       if (response.resultCode !== 0) throw refused('renewal', response.resultCode)
       if (response.externalPort !== m.externalPort) lostState = true

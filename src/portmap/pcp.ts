@@ -161,9 +161,13 @@ export class PcpClient implements MappingClient {
   private readonly nonces = new Map<string, Uint8Array>()
   private lostSinceCheck = false
 
-  constructor (gateway: string, port = PCP_SERVER_PORT) {
+  /** retransmission intervals (ms) of each request */
+  private readonly retransmitMs: number[]
+
+  constructor (gateway: string, port = PCP_SERVER_PORT, retransmitMs = REQUEST_RETRANSMIT_MS) {
     this.gateway = gateway
     this.port = port
+    this.retransmitMs = retransmitMs
   }
 
   private nonceFor (protocol: TransportProtocol, internalPort: number): Uint8Array {
@@ -184,7 +188,7 @@ export class PcpClient implements MappingClient {
   }
 
   /** §14.1: ANNOUNCE; resolves once the server answers (any result); for probing. */
-  async announce (options: AbortOptions = {}, schedule = REQUEST_RETRANSMIT_MS): Promise<PcpResponse> {
+  async announce (options: AbortOptions = {}, schedule = this.retransmitMs): Promise<PcpResponse> {
     const { response } = await udpExchange(this.gateway, this.port, (local) => encodeAnnounceRequest(local),
       (buf) => { const r = decodeResponse(buf); return r?.opcode === OP_ANNOUNCE ? r : undefined }, schedule, options)
     this.observeEpoch(response.epoch)
@@ -201,7 +205,7 @@ export class PcpClient implements MappingClient {
         if (r?.opcode !== OP_MAP || r.map == null) return undefined
         if (!sameBytes(r.map.nonce, nonce) || r.map.internalPort !== request.internalPort) return undefined
         return r
-      }, REQUEST_RETRANSMIT_MS, options)
+      }, this.retransmitMs, options)
     this.observeEpoch(response.epoch)
     if (response.resultCode !== 0) {
       throw new MappingRefusedError(`PCP MAP: ${PCP_RESULTS[response.resultCode] ?? `result code ${response.resultCode}`}`, response.resultCode)

@@ -37,6 +37,14 @@ export interface PortMapperInit {
   gateway?: string
   /** the IGD description URL; default: found by SSDP */
   upnpLocation?: string
+  /** the gateway's NAT-PMP/PCP UDP port; default 5351 (RFC 6886 §3.1). A seam for tests against a fake gateway */
+  gatewayPort?: number
+  /** where SSDP M-SEARCHes go; default the multicast group 239.255.255.250:1900. A seam for tests */
+  ssdpTarget?: { address: string, port: number }
+  /** NAT-PMP/PCP retransmission intervals (ms) once the gateway is known to answer; default REQUEST_RETRANSMIT_MS */
+  retransmitMs?: number[]
+  /** after a failure, the next attempt comes this long later (ms); default RETRY_AFTER_FAILURE_MS */
+  retryAfterFailureMs?: number
 }
 
 export interface PortMapperComponents {
@@ -250,18 +258,18 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       try {
         if (protocol === 'upnp') {
           if (gateway == null && this.init.upnpLocation == null) return { probe: { protocol, answered: 'unknown', detail: 'no default gateway (UPnP answers are taken only from the gateway)' } }
-          const client = await UpnpClient.discover({ ...options, location: this.init.upnpLocation, gateway, timeoutMs: SSDP_TIMEOUT_MS })
+          const client = await UpnpClient.discover({ ...options, location: this.init.upnpLocation, gateway, timeoutMs: SSDP_TIMEOUT_MS, target: this.init.ssdpTarget })
           const { externalIp } = await client.externalIp(options)
           return { probe: { protocol, answered: 'yes', externalIp, detail: client.gateway }, client }
         }
         if (gateway == null) return { probe: { protocol, answered: 'unknown', detail: 'no default gateway' } }
         if (protocol === 'pcp') {
-          const client = new PcpClient(gateway)
+          const client = new PcpClient(gateway, this.init.gatewayPort, this.init.retransmitMs)
           const r = await client.announce(options, schedule)
           if (r.resultCode !== 0) return { probe: { protocol, answered: 'refused', detail: `ANNOUNCE result ${r.resultCode}` } }
           return { probe: { protocol, answered: 'yes', detail: gateway }, client }
         }
-        const client = new NatPmpClient(gateway)
+        const client = new NatPmpClient(gateway, this.init.gatewayPort, this.init.retransmitMs)
         const { externalIp } = await client.externalAddress(options, schedule)
         return { probe: { protocol, answered: 'yes', externalIp, detail: gateway }, client }
       } catch (err) {
@@ -280,7 +288,8 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       // PCP and NAT-PMP first; UPnP only if neither answered
       await Promise.all(tracked.slice(0, 2))
       if (!results.slice(0, 2).some(r => r?.client != null)) await tracked[2]
-      else void tracked[2]?.then(() => { this.probes = results.map((r, i) => r?.probe ?? { protocol: wanted[i] ?? 'upnp', answered: 'unknown' }) })
+      // UPnP goes on in the background; stop() aborts it, and that rejection is no one's to handle
+      else void tracked[2]?.then(() => { this.probes = results.map((r, i) => r?.probe ?? { protocol: wanted[i] ?? 'upnp', answered: 'unknown' }) }, () => {})
     } else {
       await Promise.all(tracked)
     }
@@ -318,7 +327,9 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
         log('%s did not map - %e', client.protocol, err)
       }
     }
-    this.status = this.upstreamNat(this.probes) ? 'double-nat' : 'refused'
+    // 'refused' only when the gateway said no; a garbage or missing answer to the mapping
+    // request is a failure, reported with what was wrong (lastError), not "check its settings"
+    this.status = this.upstreamNat(this.probes) ? 'double-nat' : this.probes.some(p => p.answered === 'refused') ? 'refused' : 'failed'
     this.armCheck()
   }
 
@@ -500,7 +511,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     this.lastError = reason
     this.loseAll(reason)
     await this.establish()
-    if (this.client == null) this.armCheck(Math.min(RETRY_AFTER_FAILURE_MS, this.checkIntervalMs))
+    if (this.client == null) this.armCheck(Math.min(this.init.retryAfterFailureMs ?? RETRY_AFTER_FAILURE_MS, this.checkIntervalMs))
   }
 
   /** The periodic check: new external address, lost state (reboot), or a gateway that stopped answering. */

@@ -4,12 +4,11 @@
 import { externalMultiaddr } from './addresses.js'
 import type { PortMapper, PortMapperReport } from './port-mapper.js'
 import type { ProtocolProbe } from './types.js'
-
-export type NatMappingBehaviour = 'endpoint-independent' | 'endpoint-dependent' | 'unknown'
+import type { MappingBehaviour } from '../nat/index.js'
 
 export interface NatReport {
-  /** how the NAT maps one inside port towards different peers */
-  mapping: NatMappingBehaviour
+  /** how the NAT maps one inside port towards different peers (the one verdict: ObservedAddresses.mapping in src/nat) */
+  mapping: MappingBehaviour
   mappingSource: string
   reachability: string
   reachabilitySource: string
@@ -34,34 +33,6 @@ export interface NatReport {
   /** ms from start to the first mapping and to its address being announced */
   timings: { mappedAfterMs: number | null, announcedAfterMs: number | null }
   advice: string
-}
-
-/** One observation: the address a peer saw for a connection from our local port. */
-export interface Observation {
-  observer: string
-  localPort: number
-  observed: string
-}
-
-/**
- * RFC 4787 §4.1: a NAT maps endpoint-independently when one inside port appears as the same
- * outside address:port to every destination. Needs one local port seen by 2+ peers; otherwise
- * (e.g. TCP dials from a fresh ephemeral port each time) the answer is unknown.
- */
-export function natMappingBehaviour (observations: Observation[]): NatMappingBehaviour {
-  const byPort = new Map<number, Map<string, string>>()
-  for (const o of observations) {
-    const seen = byPort.get(o.localPort) ?? new Map<string, string>()
-    seen.set(o.observer, o.observed)
-    byPort.set(o.localPort, seen)
-  }
-  let verdict: NatMappingBehaviour = 'unknown'
-  for (const seen of byPort.values()) {
-    if (seen.size < 2) continue
-    if (new Set(seen.values()).size > 1) return 'endpoint-dependent'
-    verdict = 'endpoint-independent'
-  }
-  return verdict
 }
 
 /** One line saying what to do (or that nothing needs doing). */
@@ -115,7 +86,7 @@ export function natAdvice (pm: PortMapperReport, reachability: string): string {
 export interface NodeView {
   reachability: string
   reachabilitySource: string
-  nat: { mapping: NatMappingBehaviour }
+  nat: { mapping: MappingBehaviour }
   addresses: { announced: string[], observed: string[] }
 }
 
@@ -124,7 +95,7 @@ export function buildNatReport (portMapper: PortMapper, node: NodeView): NatRepo
   const pm = portMapper.report()
   return {
     mapping: node.nat.mapping,
-    mappingSource: node.nat.mapping === 'unknown' ? 'not enough peers observed one local port' : 'addresses observed by peers',
+    mappingSource: node.nat.mapping === 'unknown' ? 'fewer than two observer IPs saw our dial port' : 'addresses observed by peers',
     reachability: node.reachability,
     reachabilitySource: node.reachabilitySource,
     portMapping: { mode: pm.mode, status: pm.status, gateway: pm.gateway, active: pm.active, lastError: pm.lastError },

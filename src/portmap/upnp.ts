@@ -180,7 +180,7 @@ async function httpCall (url: string, init: { method: string, headers?: Record<s
  * answer is dropped with a debug line saying why. Resolves shortly after the first usable
  * answer (or with none at the timeout).
  */
-export async function ssdpSearch (options: AbortOptions & { gateway: string, timeoutMs?: number }): Promise<string[]> {
+export async function ssdpSearch (options: AbortOptions & { gateway: string, timeoutMs?: number, target?: { address: string, port: number } }): Promise<string[]> {
   const socket = createSocket({ type: 'udp4', reuseAddr: true })
   const locations = new Set<string>()
   let timer: ReturnType<typeof setTimeout> | undefined
@@ -206,7 +206,7 @@ export async function ssdpSearch (options: AbortOptions & { gateway: string, tim
       })
       socket.bind(0, () => {
         for (const st of SSDP_SEARCH_TARGETS) {
-          socket.send(encodeMSearch(st), SSDP_PORT, SSDP_ADDRESS, (err) => { if (err != null) log('M-SEARCH send failed - %e', err) })
+          socket.send(encodeMSearch(st), options.target?.port ?? SSDP_PORT, options.target?.address ?? SSDP_ADDRESS, (err) => { if (err != null) log('M-SEARCH send failed - %e', err) })
         }
       })
     })
@@ -236,7 +236,7 @@ export class UpnpClient implements MappingClient {
    * the gateway is trusted: `gateway` (the default route's, or the configured one) or, for a
    * location given by the user, that location's host. Every URL used must stay on it.
    */
-  static async discover (options: AbortOptions & { location?: string, gateway?: string, timeoutMs?: number } = {}): Promise<UpnpClient> {
+  static async discover (options: AbortOptions & { location?: string, gateway?: string, timeoutMs?: number, target?: { address: string, port: number } } = {}): Promise<UpnpClient> {
     let locations: string[]
     let host: string
     if (options.location != null) {

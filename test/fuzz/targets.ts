@@ -29,7 +29,9 @@ import { Ack, Message } from '../../dist/messaging/pb/message.js'
 import { InboxRecord } from '../../dist/messaging/pb/store.js'
 import { tcpEndpoint } from '../../dist/nat/index.js'
 import { parsePeerId } from '../../dist/node/index.js'
-import { natPmpCodec, pcpCodec, upnpCodec } from '../../dist/portmap/index.js'
+import * as natPmpCodec from '../../dist/portmap/nat-pmp.js'
+import * as pcpCodec from '../../dist/portmap/pcp.js'
+import * as upnpCodec from '../../dist/portmap/upnp.js'
 import {
   BINDING_REQUEST, encodeBindingRequest, encodeBindingResponse, fingerprintOk, mappedAddressOf, parseHeader
 } from '../../dist/stun/index.js'

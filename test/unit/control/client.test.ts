@@ -13,8 +13,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { ControlClient } from '../../dist/control/client.js'
-import { RemoteError, UntrustedSocketError } from '../../dist/control/errors.js'
+import { ControlClient } from '../../../src/control/client.ts'
+import { RemoteError, UntrustedSocketError } from '../../../src/control/errors.ts'
 import type { IncomingMessage, ServerResponse, Server } from 'node:http'
 import type { Server as NetServer, Socket } from 'node:net'
 
@@ -249,7 +249,7 @@ describe('control client (HTTP/1.1 over node:net)', () => {
   })
 
   it('loading the client does not load node:http', async () => {
-    const url = new URL('../../dist/control/client.js', import.meta.url).href
+    const url = new URL('../../../dist/control/client.js', import.meta.url).href
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e',
       `await import(${JSON.stringify(url)}); console.log(JSON.stringify(process.moduleLoadList.filter((m) => /^NativeModule (_?http|https)\\b/.test(m))))`])
     assert.deepEqual(JSON.parse(stdout), [])

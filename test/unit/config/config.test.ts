@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { writeFile, mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadConfig, FIELDS, InvalidConfigError } from '../../dist/config/index.js'
+import { loadConfig, FIELDS, InvalidConfigError } from '../../../src/config/index.ts'
 
 const dirs: string[] = []
 async function home (config?: unknown): Promise<string> {

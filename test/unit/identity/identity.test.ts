@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { chmod, mkdtemp, rm, stat, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadOrCreateIdentity } from '../../dist/identity/index.js'
+import { loadOrCreateIdentity } from '../../../src/identity/index.ts'
 
 const dirs: string[] = []
 after(async () => { await Promise.all(dirs.map(async d => rm(d, { recursive: true, force: true }))) })

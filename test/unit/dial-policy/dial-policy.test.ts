@@ -2,8 +2,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { classifyIp, ipBytes, denyDial, peerSuppliedRefusal } from '../../dist/dial-policy/index.js'
-import { isRelayedAddress } from '../../dist/connections/index.js'
+import { classifyIp, ipBytes, denyDial, peerSuppliedRefusal } from '../../../src/dial-policy/index.ts'
+import { isRelayedAddress } from '../../../src/connections/index.ts'
 
 describe('dial policy', () => {
   it('classifies every textual form of the addresses that reach ourselves', () => {
@@ -57,8 +57,8 @@ describe('dial policy', () => {
 
 describe('STUN servers taken from the bootstrap list', () => {
   it("none from amino's own list (kubo nodes serve no STUN); a list the user gave is taken as burrow relays", async () => {
-    const { stunServersOf } = await import('../../dist/node/libp2p.js')
-    const { defaultsObject } = await import('../../dist/config/index.js')
+    const { stunServersOf } = await import('../../../src/node/libp2p.ts')
+    const { defaultsObject } = await import('../../../src/config/index.ts')
     const base = defaultsObject() as Parameters<typeof stunServersOf>[0]
     const list = ['/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ']
     assert.deepEqual(stunServersOf({ ...base, network: 'amino', bootstrap: null }, list), [])
@@ -70,7 +70,7 @@ describe('STUN servers taken from the bootstrap list', () => {
 
 describe('never dialling ourselves', () => {
   it("a peer's announced 127.0.0.1:4001 is our own listener when we listen on that port", async () => {
-    const { isOwnListenAddress } = await import('../../dist/dial-policy/index.js')
+    const { isOwnListenAddress } = await import('../../../src/dial-policy/index.ts')
     const listening = [multiaddr('/ip4/0.0.0.0/tcp/4001')]
     assert.equal(isOwnListenAddress(multiaddr('/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq'), listening), true)
     assert.equal(isOwnListenAddress(multiaddr('/ip4/127.0.0.1/tcp/4002'), listening), false, 'another port: another daemon on this host')

@@ -2,8 +2,8 @@
 // bounded in memory and aged out, and one peer cannot flip whether we are behind a NAT.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { ObservedAddresses } from '../../dist/nat/index.js'
-import type { Observation } from '../../dist/nat/index.js'
+import { ObservedAddresses } from '../../../src/nat/index.ts'
+import type { Observation } from '../../../src/nat/index.ts'
 
 // 127.0.0.1 is one of this host's own addresses; 203.0.113.7 (TEST-NET-3) is none of them
 const OURS = '127.0.0.1'
@@ -70,5 +70,47 @@ describe('observed addresses: the dial port', () => {
     // the same relay, a second connection from an ephemeral port (TIME_WAIT fallback, or a dial-back)
     o.add({ ...obs('relay', '21.0.0.1', NOT_OURS), port: 51234, fromDialPort: false })
     assert.deepEqual(o.candidates().map(c => `${c.ip}:${c.port}`), [`${NOT_OURS}:40000`], 'the punchable address is still known')
+  })
+})
+
+/**
+ * The one NAT mapping verdict (RFC 4787 §4.1), `status.nat.mapping` and what hole punching
+ * reads. A second copy in src/portmap/report.ts keyed on PeerIds, so one host under two
+ * PeerIds could decide the verdict alone; it is gone, and its cases live here.
+ */
+describe('observed addresses: the NAT mapping verdict', () => {
+  const seen = (observer: string, observerIp: string, port: number, more: Partial<Observation> = {}): Observation =>
+    ({ ...obs(observer, observerIp, NOT_OURS), port, ...more })
+
+  it('one observer cannot tell: unknown', () => {
+    const o = new ObservedAddresses()
+    o.add(seen('a', '21.1.1.1', 5))
+    assert.equal(o.mapping(), 'unknown')
+  })
+
+  it('the same public port seen from two observer IPs is endpoint-independent, different ports endpoint-dependent', () => {
+    const same = new ObservedAddresses()
+    same.add(seen('a', '21.1.1.1', 5))
+    same.add(seen('b', '21.1.1.2', 5))
+    assert.equal(same.mapping(), 'endpoint-independent')
+    const different = new ObservedAddresses()
+    different.add(seen('a', '21.1.1.1', 5))
+    different.add(seen('b', '21.1.1.2', 6))
+    assert.equal(different.mapping(), 'endpoint-dependent')
+  })
+
+  it('two PeerIds at one IP are one observer: a single host cannot decide the verdict', () => {
+    const o = new ObservedAddresses()
+    o.add(seen('a', '21.1.1.1', 5))
+    o.add(seen('a-again', '21.1.1.1', 6))
+    assert.equal(o.mapping(), 'unknown')
+  })
+
+  it('only connections from the dial port count: inbound ones and ephemeral ports say nothing about the mapping of one inside port', () => {
+    const o = new ObservedAddresses()
+    o.add(seen('a', '21.1.1.1', 5))
+    o.add(seen('b', '21.1.1.2', 6, { direction: 'inbound' }))
+    o.add(seen('c', '21.1.1.3', 7, { fromDialPort: false }))
+    assert.equal(o.mapping(), 'unknown')
   })
 })

@@ -6,7 +6,9 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { createServer } from 'node:http'
-import { UpnpClient, upnpCodec, upnpXml } from '../../dist/portmap/index.js'
+import { UpnpClient } from '../../../src/portmap/index.ts'
+import * as upnpCodec from '../../../src/portmap/upnp.ts'
+import * as upnpXml from '../../../src/portmap/xml.ts'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 

@@ -2,7 +2,7 @@
 // different IPs; many PeerIds at one IP (free to make) count once.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { mappingFrom, verdictOf } from '../../dist/doctor/index.js'
+import { mappingFrom, verdictOf } from '../../../src/doctor/index.ts'
 
 // TEST-NET addresses: none of them is this host's own
 const ours = new Set(['192.168.1.10'])

@@ -5,7 +5,7 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { burrow, tempHome } from '../helpers/burrow.ts'
+import { burrow, tempHome } from '../../helpers/burrow.ts'
 import { rm } from 'node:fs/promises'
 
 describe('CLI usage errors', () => {
