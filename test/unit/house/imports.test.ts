@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { checkImports } from '../../scripts/check-imports.ts'
-import { ROOT } from '../helpers/burrow.ts'
+import { checkImports } from '../../../scripts/check-imports.ts'
+import { ROOT } from '../../helpers/burrow.ts'
 
 describe('the import graph of src/', () => {
   const report = checkImports(join(ROOT, 'src'), { selfName: 'burrow', root: ROOT })

@@ -8,7 +8,7 @@ import {
   UPSTREAM_PATCHES, UpstreamChangedError, checkUpstream, installedVersion, inRange,
   checkRelayLimitCodec, checkRelayHopPb, checkRelayHopServer, checkReservationStore, checkMuxerRole,
   checkAutoNatV2Client, checkAutoNatV1Server, RELAY_TRANSPORT_TAG
-} from '../../dist/upstream/index.js'
+} from '../../../src/upstream/index.ts'
 
 const relayPb = await import(new URL('./pb/index.js', import.meta.resolve('@libp2p/circuit-relay-v2')).href) as Record<string, unknown>
 
