@@ -18,9 +18,10 @@ import { nodeCost } from './node-cost.ts'
 import { dht } from './dht.ts'
 import { relay } from './relay.ts'
 import { timeToDirect } from './time-to-direct.ts'
+import { memory } from './memory.ts'
 import type { BenchContext, BenchResult, Benchmark, RunDocument, Size } from './report.ts'
 
-export const BENCHMARKS: Benchmark[] = [messages, timeToDirect, relay, dht, nodeCost]
+export const BENCHMARKS: Benchmark[] = [messages, timeToDirect, relay, dht, nodeCost, memory]
 
 export interface RunOptions {
   size: Size
