@@ -15,9 +15,9 @@
 import { spawn } from 'node:child_process'
 import { readFileSync, rmSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 import { pairedRatios, summarizeOrNull } from './stats.ts'
-import { CLI, Helper, peerScript, sleep, startHelper } from './proc.ts'
+import { CLI, Helper, ROOT, peerScript, sleep, startHelper } from './proc.ts'
 import { rssMb } from './node-cost.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
 
@@ -27,6 +27,9 @@ const PLANS: Record<Size, Plan> = {
   quick: { trials: 3, idleMs: 5000, report: true },
   full: { trials: 5, idleMs: 5000, report: true }
 }
+
+/** Preloaded into the compacted stock node: the same compaction the daemon does (src/memory), 1 s after start. */
+const COMPACT_PRELOAD = `data:text/javascript,import{compactHeap}from${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'memory', 'index.js')).href)};setTimeout(()=>{compactHeap()},1000).unref()`
 
 /** How many rows of each breakdown the notes show. */
 const TOP = 12
@@ -170,7 +173,7 @@ export const memory: Benchmark = {
   title: 'Memory: idle daemon RSS, before/after, and where it goes',
   async run (ctx: BenchContext): Promise<BenchOutput> {
     const plan = PLANS[ctx.size]
-    const s = { defaults: [] as number[], webrtcOff: [] as number[], uncompacted: [] as number[], stock: [] as number[], bare: [] as number[] }
+    const s = { defaults: [] as number[], webrtcOff: [] as number[], uncompacted: [] as number[], stock: [] as number[], stockCompacted: [] as number[], bare: [] as number[] }
     for (let t = 0; t < plan.trials; t++) {
       ctx.log(`memory: trial ${t + 1}/${plan.trials}`)
       // one at a time, so each is measured on a machine as quiet as this run can make it
@@ -195,6 +198,15 @@ export const memory: Benchmark = {
         s.stock.push(rssMb(stock.pid))
       } finally {
         await stock.stop()
+      }
+      // the floor of the libp2p part: the stock node with the same compaction as the daemon
+      const compacted = await startHelper('node-cost-peer.js', ['--kind', 'stock'], { nodeArgs: ['--import', COMPACT_PRELOAD] })
+      try {
+        await compacted.report('ready', 30_000)
+        await sleep(Math.max(plan.idleMs, 1500))
+        s.stockCompacted.push(rssMb(compacted.pid))
+      } finally {
+        await compacted.stop()
       }
       s.bare.push(await bareNodeRss(plan.idleMs))
     }
@@ -225,6 +237,14 @@ export const memory: Benchmark = {
         value: summarizeOrNull(s.uncompacted),
         baseline: { label: 'the same daemon with compaction', value: daemon },
         compare: { kind: 'ratio', unit: '', value: summarizeOrNull(pairedRatios(s.uncompacted, s.defaults)) }
+      },
+      {
+        key: 'memory.stock-compacted-rss',
+        label: 'idle RSS, stock js-libp2p node with the same heap compaction (the libp2p floor)',
+        unit: 'MB',
+        value: summarizeOrNull(s.stockCompacted),
+        baseline: stock,
+        compare: { kind: 'ratio', unit: '', value: summarizeOrNull(pairedRatios(s.stockCompacted, s.stock)) }
       },
       {
         key: 'memory.bare-node-rss',
