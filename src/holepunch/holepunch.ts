@@ -670,11 +670,15 @@ function muxerOf (conn: Connection): StreamMuxer | undefined {
   return muxer != null && typeof muxer.createStream === 'function' && muxer.status === 'open' ? muxer : undefined
 }
 
-/** The punch dial's phases: dial → TCP up (simultaneous open), TCP up → upgraded (Noise, yamux). */
+/**
+ * The punch dial's phases: dial → TCP up (simultaneous open; the connection's timeline.open
+ * is when its socket connected), TCP up → the dial resolved with the upgraded connection
+ * (Noise with its multistream-select, yamux; js-libp2p 3 sets no timeline.upgraded).
+ */
 function dialPhases (dialAt: number, result: Connection | string): Pick<HolePunchPhases, 'openMs' | 'upgradeMs'> {
   if (typeof result === 'string') return { openMs: null, upgradeMs: null }
-  const { open, upgraded } = result.timeline
-  return { openMs: Math.max(0, open - dialAt), upgradeMs: upgraded != null ? Math.max(0, upgraded - open) : null }
+  const open = result.timeline.open
+  return { openMs: Math.max(0, open - dialAt), upgradeMs: Math.max(0, Date.now() - open) }
 }
 
 function firstLine (s: string): string {
