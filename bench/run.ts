@@ -19,9 +19,11 @@ import { dht } from './dht.ts'
 import { relay } from './relay.ts'
 import { timeToDirect } from './time-to-direct.ts'
 import { udpPath } from './udp-path.ts'
+import { memory } from './memory.ts'
+import { messageRate } from './message-rate.ts'
 import type { BenchContext, BenchResult, Benchmark, RunDocument, Size } from './report.ts'
 
-export const BENCHMARKS: Benchmark[] = [messages, timeToDirect, udpPath, relay, dht, nodeCost]
+export const BENCHMARKS: Benchmark[] = [messages, messageRate, timeToDirect, udpPath, relay, dht, nodeCost, memory]
 
 export interface RunOptions {
   size: Size

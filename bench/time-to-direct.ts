@@ -31,9 +31,16 @@ interface Trial {
   reason?: string
   /** the relayed connection had closed before B's status was read: the time is the punch attempt's own record */
   recorded?: boolean
+  /** the DCUtR initiator's (A's) record of the successful attempt: where the time went */
+  phases?: Phases
 }
 
-interface PunchAttempt { peer: string, outcome: string, sinceRelayedMs: number }
+type Phases = Record<typeof PHASES[number], number | null>
+/** the attempt record's phases (src/holepunch HolePunchPhases), in the order they happen */
+const PHASES = ['streamMs', 'connectRttMs', 'syncWaitMs', 'openMs', 'upgradeMs'] as const
+const PHASE_LABELS: Record<typeof PHASES[number], string> = { streamMs: 'stream open', connectRttMs: 'CONNECT RTT', syncWaitMs: 'SYNC wait', openMs: 'simultaneous open', upgradeMs: 'Noise + yamux' }
+
+interface PunchAttempt { peer: string, outcome: string, sinceRelayedMs: number, startedAt?: string, phases?: Phases }
 
 /** TCP (DCUtR) and UDP (WebRTC) punch attempts from a status. */
 function punchAttempts (s: NodeStatus): PunchAttempt[] {
@@ -126,7 +133,9 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
             direct = (await control.get<NodeStatus>('/status')).connections.find(c => c.peerId === na.peerId && c.direct)
           }
           if (direct === undefined) throw new Error('no direct connection')
-          trials.push({ ok: true, ms: Math.max(0, Date.parse(direct.openedAt) - relayedAt) })
+          // A started the exchange (the inbound side of the relayed connection): its record has the phases
+          const won = g.transport === 'tcp' ? punchAttempts(await na.status()).filter(x => x.outcome === 'direct' && x.phases != null && Date.parse(x.startedAt ?? '') >= relayedAt - 1000).at(-1) : undefined
+          trials.push({ ok: true, ms: Math.max(0, Date.parse(direct.openedAt) - relayedAt), ...(won?.phases != null ? { phases: won.phases } : {}) })
         } catch {
           trials.push({ ok: false, ms: null, reason: `not direct within ${plan.directTimeoutMs / 1000} s: stayed relayed` })
         }
@@ -204,6 +213,14 @@ export const timeToDirect: Benchmark = {
             }
           : {})
       })
+      const withPhases = ok.filter(t => t.phases != null)
+      if (withPhases.length > 0) {
+        const parts = PHASES.map(k => {
+          const v = summarizeOrNull(withPhases.map(t => t.phases?.[k]).filter((x): x is number => typeof x === 'number'))
+          return v == null ? null : `${PHASE_LABELS[k]} ${v.median.toFixed(0)} ms${rtt > 0 ? ` (${(v.median / rtt).toFixed(2)} RTT)` : ''}`
+        }).filter(x => x !== null)
+        notes.push(`${where}: phases, A's record, median of ${withPhases.length}: ${parts.join(', ')}`)
+      }
       const rate = trials.length === 0 ? null : ok.length / trials.length * 100
       figures.push({
         key: `time-to-direct.${g.transport}.${g.a}-${g.b}.${g.delayMs}ms.success`,

@@ -55,6 +55,7 @@ export const configSchema = z.object({
   dialPrivateAddresses: z.enum(['auto', 'on', 'off']),
   keepaliveSeconds: seconds.max(3600),
   maxConnections: z.number().int().min(1).max(100_000),
+  compactHeap: z.boolean(),
   tcpDialPort: z.number().int().min(0).max(65535),
   holePunch: z.boolean(),
   udpPunch: z.boolean(),

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
-import { TypedEventEmitter } from '@libp2p/interface'
+import { TypedEventEmitter, UnsupportedProtocolError } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { byteStream, pbStream } from '@libp2p/utils'
+import { byteStream, lpStream, pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HolePunch } from './pb/holepunch.js'
 import {
@@ -13,7 +13,7 @@ import { isDirect, isRelayed, isRelayedAddress } from '../connections/index.js'
 import { classifyIp, ipOf, peerSuppliedRefusal } from '../dial-policy/index.js'
 import type { PrivatePolicy } from '../dial-policy/index.js'
 import type { ObservedAddresses, MappingBehaviour } from '../nat/index.js'
-import type { Connection, ConnectionGater, Libp2pEvents, PeerId, Stream, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2pEvents, PeerId, Stream, StreamMuxer, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
@@ -21,6 +21,24 @@ const log = logger('burrow:holepunch')
 
 /** Our part in the security handshake and muxer of the punched connection. */
 export type HandshakeRole = 'initiator' | 'responder'
+
+/**
+ * Where an attempt's time went, in ms (null: not reached, or not this role's phase). B
+ * (initiator): stream → CONNECT round trip → SYNC wait (RTT/2) → simultaneous open →
+ * upgrade. A (responder): its CONNECT sent → SYNC read (connectRttMs), then dials at once.
+ */
+export interface HolePunchPhases {
+  /** B: opening the DCUtR stream over the relay before CONNECT could go (≈ 0: CONNECT is pipelined with multistream-select) */
+  streamMs: number | null
+  /** B: CONNECT sent → the peer's CONNECT read; A: our CONNECT sent → SYNC read */
+  connectRttMs: number | null
+  /** B: SYNC sent → the punch dial (RTT/2); A: 0 */
+  syncWaitMs: number | null
+  /** punch dial → the TCP connection up (simultaneous open) */
+  openMs: number | null
+  /** TCP up → the connection upgraded: Noise (with its multistream-select) and yamux */
+  upgradeMs: number | null
+}
 
 export interface HolePunchAttempt {
   peer: string
@@ -44,6 +62,8 @@ export interface HolePunchAttempt {
    * ('initiator' = client), read off the connection's direction when it came up.
    */
   handshake: HandshakeRole
+  /** where the time went (see HolePunchPhases) */
+  phases: HolePunchPhases
 }
 
 export interface HolePunchEvents {
@@ -75,7 +95,7 @@ export interface HolePunchInit {
 }
 
 /** One exchange's outcome as B: their usable addresses and the RTT, or why there are none. */
-interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number }
+interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number, streamMs: number }
 
 /**
  * Direct Connection Upgrade through Relay over TCP, step by step as
@@ -202,21 +222,24 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (ex === undefined) return
       if (ex.theirs.length === 0) {
         const detail = `the peer sent no address we may dial${ex.refused.length > 0 ? ` (${ex.refused.slice(0, 4).join('; ')})` : ''}`
-        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt, peer.toString()))
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt, peer.toString()), { ...NO_PHASES, streamMs: ex.streamMs, connectRttMs: ex.rttMs })
         this.fail(peer, detail)
         return
       }
       // 4: SYNC is sent; wait half the RTT so both dials leave at the same moment
+      const syncSentAt = Date.now()
       await sleep(ex.rttMs / 2)
       // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles)
       const role = this.roleAsB(attempt, peer.toString())
+      const dialAt = Date.now()
       const result = await this.punch(peer, ex.theirs, role)
+      const phases = { ...dialPhases(dialAt, result), streamMs: ex.streamMs, connectRttMs: ex.rttMs, syncWaitMs: dialAt - syncSentAt }
       if (typeof result !== 'string') {
-        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result))
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases)
         await this.migrate(relayed, result)
         return
       }
-      this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role)
+      this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role, phases)
       this.learnRoles(peer.toString(), role, result)
       // 6: retry on a new stream
     }
@@ -269,23 +292,43 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     }
   }
 
+  /**
+   * Steps 1–4 with CONNECT pipelined: the multistream-select header, the protocol and our
+   * CONNECT go out in one write, without waiting a round trip over the relay for the
+   * protocol to be confirmed (multistream-select lets a dialler that proposes one protocol
+   * send its data right after it; the listener reads them in order). Where the
+   * connection's muxer is not reachable, the stream is negotiated first as before.
+   */
   private async exchangeOnce (relayed: Connection, ours: Multiaddr[]): Promise<Exchange> {
     const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
-    const stream = await relayed.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true, signal })
-    const pb = pbStream(stream, { maxDataLength: MAX_MESSAGE_BYTES }).pb(HolePunch)
+    const openedAt = Date.now()
+    const muxer = muxerOf(relayed)
+    const pipelined = muxer != null
+    const stream = pipelined ? await muxer.createStream({ signal }) : await relayed.newStream(DCUTR_PROTOCOL, { runOnLimitedConnection: true, signal })
+    const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
     try {
       const startedAt = Date.now()
+      const connect = HolePunch.encode({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) })
       // 1–2: CONNECT with our observed addresses; the RTT timer starts
-      await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
+      if (pipelined) {
+        await lp.writeV([MSS_HEADER, MSS_DCUTR, connect], { signal })
+        const header = await lp.read({ signal })
+        if (!equalBytes(header.subarray(), MSS_HEADER)) throw new Error('the peer did not answer with the multistream-select header')
+        const proto = await lp.read({ signal })
+        if (!equalBytes(proto.subarray(), MSS_DCUTR)) throw new UnsupportedProtocolError(`the peer does not speak ${DCUTR_PROTOCOL}`)
+        stream.protocol = DCUTR_PROTOCOL
+      } else {
+        await lp.write(connect, { signal })
+      }
       // 3: their CONNECT
-      const reply = await pb.read({ signal })
+      const reply = HolePunch.decode(await lp.read({ signal }))
       const rttMs = Date.now() - startedAt
       if (reply.type !== HolePunch.Type.CONNECT) throw new Error(`expected CONNECT, got ${String(reply.type)}`)
       const { usable, refused } = this.usable(relayed.remotePeer.toString(), reply.ObsAddrs)
       // 4: SYNC
-      await pb.write({ type: HolePunch.Type.SYNC, ObsAddrs: [] }, { signal })
+      await lp.write(HolePunch.encode({ type: HolePunch.Type.SYNC, ObsAddrs: [] }), { signal })
       await stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
-      return { theirs: usable, refused, rttMs, startedAt }
+      return { theirs: usable, refused, rttMs, startedAt, streamMs: startedAt - openedAt }
     } catch (err) {
       stream.abort(err as Error)
       throw err
@@ -346,7 +389,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (ours.length === 0) {
         // go-libp2p resets the stream when it has nothing to offer: so do we
         stream.abort(new Error('no public address of ours is known yet'))
-        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt, id))
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt, id), NO_PHASES)
         return
       }
       const { usable: theirs, refused } = this.usable(id, connect.ObsAddrs)
@@ -354,24 +397,27 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         // nothing we may dial: reset without sending our addresses, as go-libp2p's A does
         const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
         stream.abort(new Error(detail))
-        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt, id))
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt, id), NO_PHASES)
         return
       }
       const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
+      const connectSentAt = Date.now()
       await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
       const sync = await pb.read({ signal })
       if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
       const rttMs = Date.now() - startedAt
       const role = this.roleAsA(attempt, id)
       // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles)
+      const dialAt = Date.now()
       const result = await this.punch(peer, theirs, role)
+      const phases = { ...dialPhases(dialAt, result), streamMs: null, connectRttMs: dialAt - connectSentAt, syncWaitMs: 0 }
       if (typeof result !== 'string') {
-        this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result))
+        this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases)
         this.answered.delete(id)
         await this.migrate(relayed, result)
         return
       }
-      this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role)
+      this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role, phases)
       this.learnRoles(id, role, result)
       if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
     }
@@ -529,9 +575,9 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     return `${MAX_ATTEMPTS} hole punch attempts failed: the peer's NAT is likely symmetric or filters TCP simultaneous open; messages stay on the relay`
   }
 
-  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection, handshake: HandshakeRole): void {
+  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection, handshake: HandshakeRole, phases: HolePunchPhases): void {
     const now = Date.now()
-    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake }
+    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake, phases }
     this.records.push(rec)
     if (this.records.length > MAX_RECORDS) this.records.shift()
     log('attempt %d with %p as %s (handshake %s): %s (%s)', attempt, peer, role, handshake, outcome, detail)
@@ -602,6 +648,37 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
  */
 function roleOf (conn: Connection): HandshakeRole {
   return conn.direction === 'outbound' ? 'initiator' : 'responder'
+}
+
+const NO_PHASES: HolePunchPhases = { streamMs: null, connectRttMs: null, syncWaitMs: null, openMs: null, upgradeMs: null }
+
+/** multistream-select 1.0's header and our protocol, each a line (sent length-prefixed) */
+const MSS_HEADER = new TextEncoder().encode('/multistream/1.0.0\n')
+const MSS_DCUTR = new TextEncoder().encode(`${DCUTR_PROTOCOL}\n`)
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((v, i) => v === b[i])
+}
+
+/**
+ * The relayed connection's stream muxer, to open a stream without negotiating it first.
+ * js-libp2p's Connection keeps it in a field it does not type as public; when a version
+ * does not have it there, the caller negotiates the stream as before.
+ */
+function muxerOf (conn: Connection): StreamMuxer | undefined {
+  const muxer = (conn as unknown as { muxer?: StreamMuxer }).muxer
+  return muxer != null && typeof muxer.createStream === 'function' && muxer.status === 'open' ? muxer : undefined
+}
+
+/**
+ * The punch dial's phases: dial → TCP up (simultaneous open; the connection's timeline.open
+ * is when its socket connected), TCP up → the dial resolved with the upgraded connection
+ * (Noise with its multistream-select, yamux; js-libp2p 3 sets no timeline.upgraded).
+ */
+function dialPhases (dialAt: number, result: Connection | string): Pick<HolePunchPhases, 'openMs' | 'upgradeMs'> {
+  if (typeof result === 'string') return { openMs: null, upgradeMs: null }
+  const open = result.timeline.open
+  return { openMs: Math.max(0, open - dialAt), upgradeMs: Math.max(0, Date.now() - open) }
 }
 
 function firstLine (s: string): string {

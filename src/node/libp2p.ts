@@ -6,7 +6,6 @@ import { identify, identifyPush } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
 import { kadDHT, passthroughMapper, removePrivateAddressesMapper } from '@libp2p/kad-dht'
 import { bootstrap } from '@libp2p/bootstrap'
-import { mdns } from '@libp2p/mdns'
 import { portMapper, lanDiscovery, lanAddressFilter } from '../portmap/index.js'
 import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
@@ -102,6 +101,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   const stunServers = udp ? stunServersOf(config, bootstrapList) : []
   // loaded only when used: the native WebRTC stack costs the CLI half a second at start
   const webRTC = udp ? (await import('@libp2p/webrtc')).webRTC : undefined
+  // loaded only on a LAN-only node, the one that discovers peers by multicast DNS
+  const mdns = config.lanOnly ? (await import('@libp2p/mdns')).mdns : undefined
   // loaded only when metrics are on; a registry of this node's own, not prom-client's global one
   const metrics = options.metricsRegistry != null ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: options.metricsRegistry }) : undefined
 
@@ -137,7 +138,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     streamMuxers: [yamux()],
     peerDiscovery: [
       ...(bootstrapList.length > 0 ? [bootstrap({ list: bootstrapList, timeout: 0 })] : []),
-      ...(config.lanOnly ? [mdns()] : [])
+      ...(mdns != null ? [mdns()] : [])
     ],
     connectionManager: {
       maxConnections: config.maxConnections

@@ -32,7 +32,7 @@ function assertFigure (f: Figure): void {
   if (f.target != null) assert.match(f.target.id, /^[PR]\d$/)
 }
 
-describe('benchmarks, smoke size', { timeout: 120_000 }, () => {
+describe('benchmarks, smoke size', { timeout: 240_000 }, () => {
   it('every benchmark runs and reports well-formed figures', async () => {
     const doc = await runBenchmarks({ size: 'smoke', write: false, noLab: true, log: () => {} })
     assert.deepEqual(doc.results.map(r => r.name), BENCHMARKS.map(b => b.name))

@@ -83,5 +83,15 @@ describe('hole punching: cone × cone over TCP', { skip }, () => {
     await sleep(0)
     const st = await statusOf(a)
     assert.equal(st.reservations.length >= 1, true, 'A kept its reservation through all trials')
+    // A started each exchange (the inbound side of the relayed connection): each successful
+    // attempt's record says where its time went, phase by phase
+    const attempts = st.holePunch.attempts as unknown as Array<{ role: string, outcome: string, startedAt: string, phases?: Record<string, unknown> }>
+    const won = attempts.filter(x => x.role === 'initiator' && x.outcome === 'direct')
+    assert.ok(won.length > 0, 'A recorded the attempts it started')
+    for (const x of won) {
+      for (const k of ['streamMs', 'connectRttMs', 'syncWaitMs', 'openMs', 'upgradeMs'] as const) {
+        assert.equal(typeof x.phases?.[k], 'number', `attempt ${x.startedAt}: phase ${k} recorded (${JSON.stringify(x.phases)})`)
+      }
+    }
   })
 })

@@ -2,6 +2,7 @@ import { packageVersion } from '../../package/index.js'
 import { collect, fail } from '../output.js'
 import { globals, homeOf } from '../context.js'
 import { formatEvent } from '../../events/index.js'
+import { compactHeap } from '../../memory/index.js'
 import type { BurrowEvent, BurrowEventType } from '../../events/index.js'
 import type { Command } from 'commander'
 
@@ -41,6 +42,8 @@ const PUNCH_MODES: Record<string, { holePunch: boolean, udpPunch: boolean }> = {
 
 /** When the daemon says how many bootstrap peers answered. */
 const BOOTSTRAP_REPORT_MS = 10_000
+/** A second heap compaction this long after ready: bootstrap, the first DHT walk and reservations are done by then (src/memory). */
+const COMPACT_AGAIN_MS = 15_000
 
 /** How long a clean stop may take before the daemon gives up on it. */
 const STOP_TIMEOUT_MS = 10_000
@@ -162,6 +165,12 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   if (node.metricsUrl != null) console.log(`metrics: Prometheus text at ${node.metricsUrl}${node.config.metricsPublic ? ' (--metrics-public: reachable beyond this host)' : ''}`)
   if (ui?.url != null) console.log(`live view: ${ui.url}${node.config.uiPublic ? ' (--ui-public: reachable beyond this host)' : ''}`)
   console.log('ready')
+  // the start burst is over: give its garbage and the grown young generation back now
+  // rather than after V8's ~30 s of quiet (src/memory); once more when bootstrap has settled
+  if (node.config.compactHeap) {
+    compactHeap()
+    setTimeout(() => { compactHeap() }, COMPACT_AGAIN_MS).unref()
+  }
 
   // a node that reaches none of its bootstrap peers says so, once, with what to check
   if (node.bootstrapPeers.length > 0) {
