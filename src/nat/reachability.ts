@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { isPrivate } from '@libp2p/utils'
-import { isRelayed } from '../connections/index.js'
+import { isCircuitAddress, isRelayed } from '../connections/index.js'
 import { tcpEndpoint } from './observed.js'
 import type { ObservedAddresses } from './observed.js'
 import type { MappingBehaviour } from './observed.js'
@@ -140,7 +140,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
       return { ...base, reachability: 'public', source: 'manual', reason: 'reachable at the address given with --announce' }
     }
     const verified = this.components.addressManager.getAddressesWithMetadata()
-      .filter(a => a.verified && !a.multiaddr.toString().includes('/p2p-circuit') && isPrivate(a.multiaddr) !== true)
+      .filter(a => a.verified && !isCircuitAddress(a.multiaddr) && isPrivate(a.multiaddr) !== true)
     const mapped = verified.find(a => a.type === 'ip-mapping')
     if (mapped != null) {
       return { ...base, reachability: 'public', source: 'port-mapping', reason: `reachable through the port mapped on the router at ${mapped.multiaddr.toString()}` }

@@ -14,7 +14,7 @@ import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { StunServer } from '../stun/index.js'
-import { isRelayed } from '../connections/index.js'
+import { isCircuitAddress, isRelayed, relayOf } from '../connections/index.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { SOCKET_FILE } from '../control/index.js'
 import { buildNatReport } from '../portmap/index.js'
@@ -459,7 +459,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const peer = relayed.remotePeer
     const addrs = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses
       .map(a => a.multiaddr)
-      .filter(a => !a.toString().includes('/p2p-circuit') && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())) ?? []
+      .filter(a => !isCircuitAddress(a) && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())) ?? []
     if (addrs.length === 0) return relayed
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
@@ -498,7 +498,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       })
       const rttMs = await libp2p.services.ping.ping(conn.remoteAddr, { ...options, runOnLimitedConnection: true })
       const path = isDirect(conn) ? 'direct' : 'relayed'
-      const relay = path === 'relayed' ? conn.remoteAddr.toString().split('/p2p-circuit')[0]?.split('/p2p/')[1] : undefined
+      const relay = path === 'relayed' ? relayOf(conn.remoteAddr) : undefined
       yield { seq, rttMs, path, remoteAddress: conn.remoteAddr.toString(), ...(relay != null ? { via: relay } : {}), changed: previous != null && previous !== path }
       previous = path
       if (path === 'direct' && options.untilDirect !== false) return
@@ -541,9 +541,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       },
       addresses: {
         listen: internals.transportManager.getAddrs().map(String),
-        announced: announced.filter(a => !a.includes('/p2p-circuit')),
+        announced: announced.filter(a => !isCircuitAddress(a)),
         observed: observed.candidates().map(c => `/${c.ip.includes(':') ? 'ip6' : 'ip4'}/${c.ip}/tcp/${c.port}`),
-        relayed: announced.filter(a => a.includes('/p2p-circuit'))
+        relayed: announced.filter(a => isCircuitAddress(a))
       },
       portMappings: portMapper.portMappings(),
       reservations: libp2p.services.relayClient.reservations(),
@@ -611,7 +611,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const libp2p = this._libp2p
     if (libp2p == null || this.providing) return
     if (libp2p.services.reachability.current.reachability === 'public') return
-    const relayed = libp2p.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit')).sort().join(' ')
+    const relayed = libp2p.getMultiaddrs().map(String).filter(a => isCircuitAddress(a)).sort().join(' ')
     if (relayed === '') return
     if (relayed === this.providedFor && Date.now() - this.providedAt < RENDEZVOUS_REFRESH_MS) return
     this.providing = true

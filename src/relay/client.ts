@@ -5,7 +5,7 @@ import { RELAY_HOP_PROTOCOL, RELAY_RETRY_MAX_MS, RELAY_RETRY_MIN_MS, RESERVATION
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
-import { isRelayed } from '../connections/index.js'
+import { isCircuitVia, isRelayed, relayOf } from '../connections/index.js'
 
 const log = logger('burrow:relay:client')
 
@@ -104,7 +104,7 @@ export class RelayClient implements Startable {
         relay,
         reservedAt: this.held.has(relay) ? new Date(this.held.get(relay) ?? 0).toISOString() : null,
         expiresAt: r != null ? new Date(Number(r.expire) * 1000).toISOString() : null,
-        addresses: addrs.filter(a => a.includes(`/p2p/${relay}/p2p-circuit`))
+        addresses: addrs.filter(a => isCircuitVia(a, relay))
       })
     }
     return out
@@ -114,10 +114,7 @@ export class RelayClient implements Startable {
   private relaysInAddresses (): Set<string> {
     const relays = new Set<string>()
     for (const a of this.components.addressManager.getAddresses()) {
-      const parts = a.getComponents()
-      const circuit = parts.findIndex(c => c.name === 'p2p-circuit')
-      if (circuit <= 0) continue
-      const relay = parts.slice(0, circuit).findLast(c => c.name === 'p2p')?.value
+      const relay = relayOf(a)
       if (relay != null) relays.add(relay)
     }
     return relays

@@ -20,7 +20,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { isRelayed } from '../connections/index.js'
+import { isRelayed, relayAddressOf } from '../connections/index.js'
 
 const log = logger('burrow:udppunch')
 
@@ -225,9 +225,9 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
  * (undefined when the connection's address is not a circuit address).
  */
 export function webrtcAddressFor (conn: Connection): Multiaddr | undefined {
-  const parts = conn.remoteAddr.toString().split('/p2p-circuit')
-  if (parts.length !== 2 || parts[0] === '') return undefined
-  return multiaddr(`${parts[0]}/p2p-circuit/webrtc/p2p/${conn.remotePeer.toString()}`)
+  const relay = isRelayed(conn) ? relayAddressOf(conn.remoteAddr) : undefined
+  if (relay == null) return undefined
+  return multiaddr(`${relay}/p2p-circuit/webrtc/p2p/${conn.remotePeer.toString()}`)
 }
 
 function describe (err: unknown, ms: number): string {
