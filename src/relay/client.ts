@@ -6,6 +6,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import { isCircuitVia, isRelayed, relayOf } from '../connections/index.js'
+import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
 
 const log = logger('burrow:relay:client')
 
@@ -17,6 +18,8 @@ export interface RelayClientComponents {
   transportManager: TransportManager
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  /** reservations are wanted while the node is private (src/nat ReachabilityService) */
+  reachability: ReachabilitySource
 }
 
 export interface RelayClientInit {
@@ -66,6 +69,23 @@ export class RelayClient implements Startable {
   }
 
   readonly [Symbol.toStringTag] = 'burrow:relay-client'
+
+  private readonly onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.follow(evt.detail) }
+
+  /** Reservations while private, or while unknown behind a NAT. */
+  private follow (state: ReachabilityState): void {
+    this.setWanted(state.reachability === 'private' || (state.reachability === 'unknown' && state.behindNat === true))
+  }
+
+  afterStart (): void {
+    this.components.reachability.addEventListener('reachability:changed', this.onReachability)
+    // the verdict may have changed while libp2p was starting (identify is quick)
+    this.follow(this.components.reachability.current)
+  }
+
+  beforeStop (): void {
+    this.components.reachability.removeEventListener('reachability:changed', this.onReachability)
+  }
 
   start (): void {
     if (this.running) return
