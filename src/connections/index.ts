@@ -6,3 +6,4 @@
  */
 export * from './path.js'
 export * from './upgrade.js'
+export * from './service.js'

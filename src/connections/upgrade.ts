@@ -54,6 +54,8 @@ export interface PeerUpgrade {
   state: UpgradeState
   /** per strategy, the reason it did not give a direct connection (not applicable, failed) */
   reasons: Partial<Record<UpgradeStrategyName, string>>
+  /** the strategies that ran and failed, with their reason (a subset of `reasons`) */
+  failures: Partial<Record<UpgradeStrategyName, string>>
   /** ISO time before which no new upgrade is started (after a failure) */
   backoffUntil: string | null
 }
@@ -88,6 +90,7 @@ export const MAX_TRACKED_PEERS = 1024
 interface PeerEntry {
   state: UpgradeState
   reasons: Partial<Record<UpgradeStrategyName, string>>
+  failures?: Partial<Record<UpgradeStrategyName, string>>
   backoffUntil: number
   running?: { controller: AbortController, done: Promise<UpgradeResult> }
 }
@@ -189,7 +192,7 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
   peer (peer: string): PeerUpgrade | undefined {
     const entry = this.peers.get(peer)
     if (entry == null) return undefined
-    return { peer, state: entry.state, reasons: { ...entry.reasons }, backoffUntil: entry.backoffUntil > 0 ? new Date(entry.backoffUntil).toISOString() : null }
+    return { peer, state: entry.state, reasons: { ...entry.reasons }, failures: { ...entry.failures }, backoffUntil: entry.backoffUntil > 0 ? new Date(entry.backoffUntil).toISOString() : null }
   }
 
   /** The attempt log, all strategies, newest last (`strategy` given: that one's only). */
@@ -227,6 +230,7 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
             this.log(peer, s.name, started, 'aborted', firstLine(signal.reason), recordOf(err))
           } else {
             entry.reasons[s.name] = firstLine(err)
+            entry.failures = { ...entry.failures, [s.name]: firstLine(err) }
             this.log(peer, s.name, started, 'failed', firstLine(err), recordOf(err))
           }
           throw err
@@ -234,6 +238,7 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
       }))
       entry.state = 'direct'
       entry.reasons = {}
+      entry.failures = {}
       const result: UpgradeResult = { peer, outcome: 'direct', connection: winner.connection, strategy: winner.strategy }
       this.safeDispatchEvent('upgrade:direct', { detail: result })
       return result

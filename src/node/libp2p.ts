@@ -19,6 +19,8 @@ import type { NamedAddresses } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
+import { pathUpgrade } from '../connections/index.js'
+import type { PathUpgradeService } from '../connections/index.js'
 import type { HolePunchService } from '../holepunch/index.js'
 import { relayClient, relayGate, relayServer, PerIpLimit } from '../relay/index.js'
 import type { RelayGateService } from '../relay/index.js'
@@ -50,6 +52,8 @@ export interface BurrowServices {
   holePunch: HolePunchService
   relayClient: RelayClient
   udpPunch: UdpPunchService
+  /** the per-peer upgrade state machine (src/connections): strategies register with it */
+  pathUpgrade: PathUpgradeService
   knownPeers: KnownPeers
   dhtMode: DhtModeService
   rendezvous: RendezvousService
@@ -174,6 +178,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       autoNAT: autoNATv2(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
       holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
+      pathUpgrade: pathUpgrade(),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
       ...(options.relayServer

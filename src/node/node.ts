@@ -7,6 +7,7 @@ import { loadOrCreateIdentity } from '../identity/index.js'
 import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, findViaRendezvous } from '../swarm/index.js'
 import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
 import { freeTcpPort } from '../holepunch/index.js'
+import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import { patchLimitEncoding } from '../relay/index.js'
 import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
@@ -477,7 +478,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       addresses: { listen: services.internals.transportManager.getAddrs().map(String), announced: libp2p.getMultiaddrs().map(String) },
       reservations: services.relayClient.reservations(),
       holePunch: { dialPort: this.dialPort, attempts: services.holePunch.attempts() },
-      udpPunch: { enabled: services.udpPunch.enabled, stunServers: services.udpPunch.stunServers, attempts: services.udpPunch.attempts() },
+      udpPunch: { enabled: services.udpPunch.enabled, stunServers: services.udpPunch.stunServers, attempts: udpAttemptsOf(services.pathUpgrade.status().attempts) },
       stun: services.stun?.status() ?? null,
       rendezvous: services.rendezvous.status(),
       knownPeers: services.knownPeers.status(),
@@ -511,9 +512,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   /** Why a relayed connection has not become direct, in one line. */
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
-    const udp = libp2p.services.udpPunch
-    if (!this.config.holePunch && !udp.enabled) return 'hole punching is off (holePunch: false, udpPunch: false)'
-    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, udp.failureFor(peer)].filter(f => f != null)
+    const path = libp2p.services.pathUpgrade
+    if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udpPunch: false)'
+    // the TCP punch keeps its own failure until it becomes a strategy of the path module
+    const failed = path.machine.peer(peer)?.failures ?? {}
+    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, ...Object.values(failed)].filter(f => f != null)
     if (failure.length > 0) return failure.join('; ')
     return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
   }
