@@ -75,20 +75,25 @@ export interface UpgradeMachineInit {
 }
 
 /**
- * A failed peer is not tried again before this: no busy retry loop. The TCP punch's
- * 10 min (src/holepunch/constants.ts FAILED_PEER_BACKOFF_MS) is the longer of the two the
- * strategies kept before (UDP: 5 min), so neither is retried sooner than it was.
+ * A failed peer is not tried again (nor answered by the TCP punch) before this: no busy
+ * retry loop. The TCP punch's 10 min is the longer of the two backoffs the strategies
+ * kept before (the UDP path's was 5 min), so neither is retried sooner than it was.
  */
 export const FAILED_PEER_BACKOFF_MS = 10 * 60_000
 
-/** Attempt records kept, all peers together: the TCP punch kept 64 and the UDP path as many. */
+/** Attempt records kept, all peers and strategies together: the TCP punch kept 64 and the UDP path 50 before. */
 export const MAX_ATTEMPT_RECORDS = 128
 
 /** Peers whose state is kept (oldest forgotten first): the TCP punch's MAX_TRACKED_PEERS. */
 export const MAX_TRACKED_PEERS = 1024
 
+/** The abort reason when a direct connection to the peer opened while strategies ran. */
+const DIRECT_OPENED = new Error('a direct connection opened meanwhile')
+
 interface PeerEntry {
   state: UpgradeState
+  /** strategies inside attempt() right now */
+  active?: Set<UpgradeStrategyName>
   reasons: Partial<Record<UpgradeStrategyName, string>>
   failures?: Partial<Record<UpgradeStrategyName, string>>
   backoffUntil: number
@@ -167,8 +172,46 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
   /** A direct connection came some other way (the peer dialled us, a LAN address): no upgrade needed. */
   directConnected (peer: string): void {
     const entry = this.peers.get(peer)
-    entry?.running?.controller.abort(new Error('a direct connection opened meanwhile'))
+    if (entry?.running != null) {
+      // a strategy's own connection opens before its attempt returns: it still counts as its win
+      entry.state = 'direct'
+      entry.reasons = {}
+      entry.failures = {}
+      entry.running.controller.abort(DIRECT_OPENED)
+      return
+    }
     this.remember(peer, { state: 'direct', reasons: {}, backoffUntil: 0 })
+  }
+
+  /**
+   * One try inside a strategy's protocol (a DCUtR exchange, a WebRTC dial), ours or one
+   * the peer drove while we answered: logged at once with `record.try` holding the
+   * protocol's own record (`triesOf` reads them back).
+   */
+  logTry (peer: string, strategy: UpgradeStrategyName, started: number, outcome: 'direct' | 'failed', detail: string, rec: object): void {
+    this.log(peer, strategy, started, outcome, detail, { try: rec })
+  }
+
+  /** The protocol gave up on a peer it answered: failed with the reason, backed off. */
+  peerFailed (peer: string, strategy: UpgradeStrategyName, reason: string): void {
+    const entry = this.peers.get(peer) ?? { state: 'failed' as const, reasons: {}, backoffUntil: 0 }
+    entry.reasons[strategy] = reason
+    entry.failures = { ...entry.failures, [strategy]: reason }
+    entry.backoffUntil = Date.now() + this.backoffMs
+    if (entry.running == null) entry.state = 'failed'
+    this.remember(peer, entry)
+  }
+
+  /** Whether `peer` is backed off after a failure (of `strategy`, when given). */
+  backedOff (peer: string, strategy?: UpgradeStrategyName): boolean {
+    const entry = this.peers.get(peer)
+    if (entry == null || entry.backoffUntil <= Date.now()) return false
+    return strategy == null || entry.failures?.[strategy] != null
+  }
+
+  /** Whether `strategy` is attempting an upgrade with `peer` right now. */
+  attempting (peer: string, strategy: UpgradeStrategyName): boolean {
+    return this.peers.get(peer)?.active?.has(strategy) === true
   }
 
   /** Aborts every upgrade under way (node stop). */
@@ -210,14 +253,16 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
 
   private async race (peer: string, relayed: Connection, runnable: UpgradeStrategy[], entry: PeerEntry, controller: AbortController): Promise<UpgradeResult> {
     const signal = controller.signal
+    let failedOne = false
     try {
       const winner = await Promise.any(runnable.map(async (s) => {
         if ((s.delayMs ?? 0) > 0) await abortableSleep(s.delayMs ?? 0, signal)
         if (signal.aborted) throw signal.reason
         const started = Date.now()
+        entry.active = new Set([...(entry.active ?? []), s.name])
         try {
           const { connection, record } = await s.attempt(relayed, signal)
-          if (signal.aborted) {
+          if (signal.aborted && signal.reason !== DIRECT_OPENED) {
             // lost the race by a hair: the winner's connection is the one kept
             this.log(peer, s.name, started, 'aborted', 'another strategy won first', record)
             throw signal.reason
@@ -228,12 +273,17 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
         } catch (err) {
           if (signal.aborted) {
             this.log(peer, s.name, started, 'aborted', firstLine(signal.reason), recordOf(err))
+          } else if (err instanceof UpgradeAttemptError && err.quiet) {
+            this.log(peer, s.name, started, 'aborted', firstLine(err), err.record)
           } else {
+            failedOne = true
             entry.reasons[s.name] = firstLine(err)
             entry.failures = { ...entry.failures, [s.name]: firstLine(err) }
             this.log(peer, s.name, started, 'failed', firstLine(err), recordOf(err))
           }
           throw err
+        } finally {
+          entry.active?.delete(s.name)
         }
       }))
       entry.state = 'direct'
@@ -242,10 +292,10 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
       const result: UpgradeResult = { peer, outcome: 'direct', connection: winner.connection, strategy: winner.strategy }
       this.safeDispatchEvent('upgrade:direct', { detail: result })
       return result
-    } catch {
-      if (signal.aborted) {
+    } catch (err) {
+      if (signal.aborted || !failedOne) {
         // the peer left or the node stops: nothing failed, nothing to back off from
-        const reason = firstLine(signal.reason)
+        const reason = firstLine(signal.aborted ? signal.reason : (err as AggregateError).errors?.[0] ?? err)
         if (this.peers.get(peer) === entry && entry.state !== 'direct') this.peers.delete(peer)
         return { peer, outcome: 'aborted', reason }
       }
@@ -286,13 +336,24 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
   }
 }
 
-/** A strategy may reject with an error carrying `record` (its own fields for the attempt log). */
+/** The protocol records of the tries `strategy` logged (UpgradeMachine.logTry), newest last. */
+export function triesOf<T> (attempts: UpgradeAttempt[], strategy: UpgradeStrategyName): T[] {
+  return attempts.filter(a => a.strategy === strategy && a.record.try != null).map(a => a.record.try as T)
+}
+
+/**
+ * A strategy may reject with an error carrying `record` (its own fields for the attempt
+ * log). `quiet`: nothing failed (the peer took the exchange over, the connection closed):
+ * logged as aborted, no backoff.
+ */
 export class UpgradeAttemptError extends Error {
   readonly record: Record<string, unknown>
-  constructor (message: string, record: Record<string, unknown> = {}) {
+  readonly quiet: boolean
+  constructor (message: string, record: Record<string, unknown> = {}, options: { quiet?: boolean } = {}) {
     super(message)
     this.name = 'UpgradeAttemptError'
     this.record = record
+    this.quiet = options.quiet === true
   }
 }
 

@@ -6,7 +6,7 @@ import { loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, findViaRendezvous } from '../swarm/index.js'
 import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
-import { freeTcpPort } from '../holepunch/index.js'
+import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import { patchLimitEncoding } from '../relay/index.js'
@@ -477,7 +477,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       portMapper: { reachability: services.portMapper.reachability(), mappings: services.portMapper.portMappings() },
       addresses: { listen: services.internals.transportManager.getAddrs().map(String), announced: libp2p.getMultiaddrs().map(String) },
       reservations: services.relayClient.reservations(),
-      holePunch: { dialPort: this.dialPort, attempts: services.holePunch.attempts() },
+      holePunch: { dialPort: this.dialPort, attempts: holePunchAttemptsOf(services.pathUpgrade.status().attempts) },
       udpPunch: { enabled: services.udpPunch.enabled, stunServers: services.udpPunch.stunServers, attempts: udpAttemptsOf(services.pathUpgrade.status().attempts) },
       stun: services.stun?.status() ?? null,
       rendezvous: services.rendezvous.status(),
@@ -514,16 +514,14 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const libp2p = this.libp2p
     const path = libp2p.services.pathUpgrade
     if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udpPunch: false)'
-    // the TCP punch keeps its own failure until it becomes a strategy of the path module
-    const failed = path.machine.peer(peer)?.failures ?? {}
-    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, ...Object.values(failed)].filter(f => f != null)
+    const failure = Object.values(path.machine.peer(peer)?.failures ?? {})
     if (failure.length > 0) return failure.join('; ')
     return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
   }
 
   /** Hole punch attempts, newest last. */
   holePunchAttempts (): HolePunchAttempt[] {
-    return this.libp2p.services.holePunch.attempts()
+    return holePunchAttemptsOf(this.libp2p.services.pathUpgrade.status().attempts)
   }
 
   /**

@@ -22,8 +22,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { isRelayed, relayAddressOf, UpgradeAttemptError, FAILED_PEER_BACKOFF_MS as UPGRADE_BACKOFF_MS } from '../connections/index.js'
-import type { PathUpgradeService, UpgradeStrategy } from '../connections/index.js'
+import { isRelayed, relayAddressOf, triesOf, UpgradeAttemptError, FAILED_PEER_BACKOFF_MS as UPGRADE_BACKOFF_MS } from '../connections/index.js'
+import type { PathUpgradeService, UpgradeAttempt, UpgradeStrategy } from '../connections/index.js'
 
 const log = logger('burrow:udppunch')
 
@@ -64,7 +64,7 @@ export interface UdpPunchComponents {
   transportManager: TransportManager
   events: TypedEventTarget<Libp2pEvents>
   /** the path module's state machine this path registers with as the 'webrtc' strategy */
-  pathUpgrade: Pick<PathUpgradeService, 'addStrategy'>
+  pathUpgrade: Pick<PathUpgradeService, 'addStrategy' | 'machine'>
 }
 
 export interface UdpPunchInit {
@@ -138,18 +138,18 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
    * Up to MAX_ATTEMPTS WebRTC dials over the relayed connection's signalling: the direct
    * connection, or a rejection with the reason (UpgradeAttemptError, its tries recorded).
    */
-  async attempt (relayed: Connection, signal: AbortSignal): Promise<{ connection: Connection, record: { tries: UdpPunchAttempt[] } }> {
+  async attempt (relayed: Connection, signal: AbortSignal): Promise<{ connection: Connection, record: { tries: number } }> {
     const peer = relayed.remotePeer
     const id = peer.toString()
     const target = webrtcAddressFor(relayed)
-    if (target == null) throw new UpgradeAttemptError('the connection has no circuit address to signal over', { tries: [] })
+    if (target == null) throw new UpgradeAttemptError('the connection has no circuit address to signal over')
     const stop = AbortSignal.any([signal, this.shutdown.signal])
     const tries: UdpPunchAttempt[] = []
     const errors: string[] = []
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
       if (stop.aborted) throw stop.reason
       const existing = this.directConnection(peer)
-      if (existing != null) return { connection: existing, record: { tries } }
+      if (existing != null) return { connection: existing, record: { tries: tries.length } }
       if (relayed.status !== 'open') {
         errors.push('the relayed connection closed')
         break
@@ -167,7 +167,7 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
         this.record(tries, { peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'direct', detail: conn.remoteAddr.toString() })
         log('direct WebRTC connection to %p in %d ms (attempt %d)', peer, Date.now() - t0, attempt)
         if (this.init.closeRelayed !== false) this.closeLater(relayed, conn)
-        return { connection: conn, record: { tries } }
+        return { connection: conn, record: { tries: tries.length } }
       } catch (err) {
         if (stop.aborted) throw stop.reason
         const reason = describe(err, Date.now() - t0)
@@ -178,11 +178,11 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
       if (attempt < MAX_ATTEMPTS) await sleep(RETRY_PAUSE_MS, stop)
     }
     const direct = this.directConnection(peer)
-    if (direct != null) return { connection: direct, record: { tries } }
+    if (direct != null) return { connection: direct, record: { tries: tries.length } }
     const reason = `no UDP path (WebRTC, ${MAX_ATTEMPTS} attempts; STUN ${this.init.stunServers.length > 0 ? this.init.stunServers.join(', ') : 'none'}): ${errors.at(-1) ?? 'not tried'}; a symmetric NAT on either side defeats it; next try in ${FAILED_PEER_BACKOFF_MS / 60_000} min`
     log('%s: %s', id, reason)
     this.safeDispatchEvent('udppunch:failed', { detail: { peer: id, reason } })
-    throw new UpgradeAttemptError(reason, { tries })
+    throw new UpgradeAttemptError(reason, { tries: tries.length })
   }
 
   private directConnection (peer: PeerId): Connection | undefined {
@@ -200,13 +200,14 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
 
   private record (tries: UdpPunchAttempt[], a: UdpPunchAttempt): void {
     tries.push(a)
+    this.components.pathUpgrade.machine.logTry(a.peer, 'webrtc', Date.parse(a.startedAt), a.outcome, a.detail, a)
     this.safeDispatchEvent('udppunch:attempt', { detail: a })
   }
 }
 
 /** The UDP path's tries, newest last, out of the path module's attempt log. */
-export function udpAttemptsOf (attempts: Array<{ strategy: string, record: Record<string, unknown> }>): UdpPunchAttempt[] {
-  return attempts.filter(a => a.strategy === 'webrtc').flatMap(a => Array.isArray(a.record.tries) ? a.record.tries as UdpPunchAttempt[] : [])
+export function udpAttemptsOf (attempts: UpgradeAttempt[]): UdpPunchAttempt[] {
+  return triesOf<UdpPunchAttempt>(attempts, 'webrtc')
 }
 
 /**
