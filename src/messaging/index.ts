@@ -8,16 +8,17 @@
  *
  * @example
  * ```ts
- * const messaging = createMessaging({ libp2p, datastore })
- * await messaging.start()
- * messaging.addEventListener('message', evt => { use(evt.detail.body) })
- * await messaging.send(peerId, new TextEncoder().encode('hello'))
+ * const node = await createLibp2p({ datastore, …, services: { messaging: messaging() } })
+ * const m = node.services.messaging
+ * m.addEventListener('message', evt => { use(evt.detail.body) })
+ * await m.send(peerId, new TextEncoder().encode('hello'))
  * ```
  *
  * @see ../../docs/messaging.md
  */
 import { Messaging } from './messaging.js'
-import type { Libp2p, PeerId } from '@libp2p/interface'
+import type { Libp2pEvents, PeerId, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { InboxUsage } from './store.js'
 import type { Datastore } from 'interface-datastore'
 
@@ -67,10 +68,14 @@ export interface MessagingUsage {
   inFlight: { bytes: number, maxBytes: number, refused: number }
 }
 
+/** What messaging reads of libp2p: it is a libp2p service (`services: { messaging: messaging(init) }`). */
 export interface MessagingComponents {
-  /** The libp2p node. */
-  libp2p: Libp2p
-  /** The shared datastore (LevelDB on disk in production); keys live under /burrow/inbox and /burrow/outbox. */
+  peerId: PeerId
+  registrar: Pick<Registrar, 'handle' | 'unhandle'>
+  connectionManager: Pick<ConnectionManager, 'getConnections' | 'openConnection'>
+  /** libp2p's event bus: 'peer:connect' sends the outbox to a peer at once */
+  events: TypedEventTarget<Libp2pEvents>
+  /** The shared datastore (libp2p's; LevelDB on disk in production); keys live under /burrow/inbox and /burrow/outbox. */
   datastore: Datastore
 }
 
@@ -132,6 +137,11 @@ export interface MessagingEvents {
 
 export function createMessaging (components: MessagingComponents, init?: MessagingInit): Messaging {
   return new Messaging(components, init)
+}
+
+/** Messaging as a libp2p service: `services: { messaging: messaging(init) }`. */
+export function messaging (init?: MessagingInit): (components: MessagingComponents) => Messaging {
+  return (components) => new Messaging(components, init)
 }
 
 export type { PeerId }

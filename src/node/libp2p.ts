@@ -13,6 +13,8 @@ import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor, dhtMode, knownPeers, rendezvous } from '../swarm/index.js'
+import { messaging } from '../messaging/index.js'
+import type { Messaging } from '../messaging/index.js'
 import type { DhtModeService, KnownPeers, RendezvousService } from '../swarm/index.js'
 import { denyDialUnlessNamed, isOwnListenAddress, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
@@ -55,6 +57,8 @@ export interface BurrowServices {
   /** the per-peer upgrade state machine (src/connections): strategies register with it */
   pathUpgrade: PathUpgradeService
   knownPeers: KnownPeers
+  /** the application message protocol (src/messaging) */
+  messaging: Messaging
   dhtMode: DhtModeService
   rendezvous: RendezvousService
   /** the stock relay server, only on a node that may offer relay service (relayServer not 'off') */
@@ -204,7 +208,18 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       }),
       dhtMode: dhtMode({ protocol: dhtProtocolFor(config.network), auto: config.dhtMode === 'auto' && config.network !== 'amino' }),
       rendezvous: rendezvous(),
-      knownPeers: knownPeers({ bootstrap: bootstrapList })
+      knownPeers: knownPeers({ bootstrap: bootstrapList }),
+      messaging: messaging({
+        maxMessageBytes: config.messages.maxBytes,
+        outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
+        retryIntervalMs: config.messages.retryIntervalSeconds * 1000,
+        maxInboundPerSecond: config.messages.maxInboundPerSecond,
+        inboxMaxBytes: config.messages.inboxMaxBytes,
+        inboxMaxCount: config.messages.inboxMaxCount,
+        inboxMaxBytesPerSender: config.messages.inboxMaxBytesPerSender,
+        inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
+        inFlightMaxBytes: config.messages.inFlightMaxBytes
+      })
     }
   })
   ownListenAddrs = () => node.services.internals.transportManager.getAddrs()

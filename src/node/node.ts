@@ -10,7 +10,8 @@ import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import { patchLimitEncoding } from '../relay/index.js'
-import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
+import { GuardedEventEmitter } from '../messaging/index.js'
+import type { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { isCircuitAddress, isRelayed, relayOf } from '../connections/index.js'
@@ -155,17 +156,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
       const metricsRegistry = metricsRoom?.createRegistry()
       const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, named: this.named, metricsRegistry })
-      const messaging = new Messaging({ libp2p, datastore }, {
-        maxMessageBytes: config.messages.maxBytes,
-        outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
-        retryIntervalMs: config.messages.retryIntervalSeconds * 1000,
-        maxInboundPerSecond: config.messages.maxInboundPerSecond,
-        inboxMaxBytes: config.messages.inboxMaxBytes,
-        inboxMaxCount: config.messages.inboxMaxCount,
-        inboxMaxBytesPerSender: config.messages.inboxMaxBytesPerSender,
-        inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
-        inFlightMaxBytes: config.messages.inFlightMaxBytes
-      })
+      const messaging = libp2p.services.messaging
       // subscribed before libp2p starts: the first connections (bootstrap, relays) are events too
       this.eventSources = new NodeEventSources(libp2p, messaging, (type, data) => { this.emitEvent(type, data) })
       this.eventSources.start()
@@ -212,7 +203,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         libp2p.services.portMapper.addEventListener('nat:mapping-created', onMapped)
         this.unsubscribe.push(() => { libp2p.services.portMapper.removeEventListener('nat:mapping-created', onMapped); dialBack.stop() })
       }
-      await messaging.start()
       if (metricsRoom != null && metricsRegistry != null && config.metrics != null) {
         const series = new metricsRoom.BurrowMetrics(metricsRegistry, {
           holePunch: libp2p.services.holePunch,
@@ -257,7 +247,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     this.metrics?.series.stop()
     await this.metrics?.server.stop()
     this.metrics = undefined
-    await this.messaging?.stop()
     await this._libp2p?.stop()
     await this.datastore?.close()
     this.messaging = undefined
