@@ -138,7 +138,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         if (this.answering.has(relayed.remotePeer.toString())) return 'the peer runs a DCUtR exchange with us already; we answer it'
         return undefined
       },
-      attempt: async (relayed) => this.initiate(relayed)
+      attempt: async (relayed, signal) => this.initiate(relayed, signal)
     }
   }
 
@@ -167,9 +167,11 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
    * Resolves with the direct connection; rejects with the reason (UpgradeAttemptError,
    * `quiet` when nothing failed: the peer took over, or the connection went away).
    */
-  private async initiate (relayed: Connection): Promise<{ connection: Connection, record: Record<string, unknown> }> {
+  private async initiate (relayed: Connection, signal?: AbortSignal): Promise<{ connection: Connection, record: Record<string, unknown> }> {
     const peer = relayed.remotePeer
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+      // the path module stopped this upgrade (the peer left, another strategy won): no new exchange
+      if (signal?.aborted === true) throw signal.reason
       const direct = this.directConnection(peer)
       if (direct != null) return { connection: direct, record: { attempts: attempt - 1 } }
       if (this.answering.has(peer.toString())) throw new UpgradeAttemptError('the peer started its own DCUtR exchange; we answer it', {}, { quiet: true })
