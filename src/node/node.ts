@@ -184,12 +184,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         throw err
       }
       log('libp2p started')
-      // components start together: a bootstrap connection identified before the DHT registered
-      // its topology never enters the routing table (seen once the webrtc transport slowed start
-      // down), so identify the connections open by now once more
-      for (const c of libp2p.getConnections()) {
-        void libp2p.services.identify.identify(c, { signal: AbortSignal.timeout(10_000) }).catch(err => { log('re-identify %p failed - %e', c.remotePeer, err) })
-      }
       // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
       const dialBack = autoNatDialBack(libp2p.services.autoNAT, {
         getConnections: () => libp2p.getConnections(),

@@ -7,6 +7,8 @@
 import { serviceDependencies } from '@libp2p/interface'
 import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
 import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
+import type { Identify } from '@libp2p/identify'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 
 /** What the DHT mode service needs of the DHT: its mode, and its routing table's size. */
 export interface DhtLike {
@@ -19,7 +21,13 @@ export interface DhtModeComponents {
   dht: DhtLike
   reachability: ReachabilitySource
   logger: ComponentLogger
+  /** the connections open once libp2p started, identified once more (see afterStart) */
+  connectionManager?: Pick<ConnectionManager, 'getConnections'>
+  identify?: Pick<Identify, 'identify'>
 }
+
+/** How long the re-identify of a connection open at start may take. */
+export const REIDENTIFY_TIMEOUT_MS = 10_000
 
 export interface DhtModeInit {
   /** the DHT protocol this network speaks (for status) */
@@ -54,8 +62,19 @@ export class DhtModeService implements Startable {
     this.components.reachability.addEventListener('reachability:changed', this.onChange)
   }
 
-  /** The verdict may have changed while libp2p was starting (identify is quick). */
+  /**
+   * Components start together: a bootstrap connection identified before the DHT registered
+   * its topology never enters the routing table (seen once the webrtc transport slowed
+   * start down), so the connections open by now are identified once more. And the verdict
+   * may have changed while libp2p was starting (identify is quick).
+   */
   afterStart (): void {
+    const { connectionManager, identify } = this.components
+    if (connectionManager != null && identify != null) {
+      for (const c of connectionManager.getConnections()) {
+        void identify.identify(c, { signal: AbortSignal.timeout(REIDENTIFY_TIMEOUT_MS) }).catch(err => { this.log('re-identify %p failed - %e', c.remotePeer, err) })
+      }
+    }
     if (this.init.auto) this.follow(this.components.reachability.current)
   }
 

@@ -39,12 +39,22 @@ describe('DHT mode switching, started on its own', () => {
     assert.equal(mode, 'server', 'a stopped service switches nothing')
   })
 
-  it('with dhtMode fixed (auto false) the mode is left alone', async () => {
+  it('with dhtMode fixed (auto false) the mode is left alone; the connections open at start are identified once more', async () => {
     let mode: 'client' | 'server' = 'server'
-    const svc = dhtMode({ protocol: 'p', auto: false })({ dht: { getMode: () => mode, setMode: async (m: 'client' | 'server') => { mode = m } }, reachability: new FakeReachability(), logger })
+    const open = [{ remotePeer: OTHER }, { remotePeer: SELF }] as never[]
+    const identified: unknown[] = []
+    const svc = dhtMode({ protocol: 'p', auto: false })({
+      dht: { getMode: () => mode, setMode: async (m: 'client' | 'server') => { mode = m } },
+      reachability: new FakeReachability(),
+      logger,
+      connectionManager: { getConnections: () => open },
+      identify: { identify: async (c: unknown) => { identified.push(c); return {} as never } }
+    })
     svc.start()
     svc.afterStart()
     assert.equal(mode, 'server')
+    // a bootstrap connection identified before the DHT listened would never enter its routing table
+    assert.deepEqual(identified, open)
     assert.equal(svc.status().routingTable, 0, 'a DHT without a routing table counts 0')
   })
 })
