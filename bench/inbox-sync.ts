@@ -17,7 +17,8 @@ import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import { LevelDatastore } from 'datastore-level'
 import { createLibp2p } from 'libp2p'
-import { Messaging } from '../dist/messaging/index.js'
+import { messaging as messagingService } from '../dist/messaging/index.js'
+import type { Messaging } from '../dist/messaging/index.js'
 import type { Datastore } from 'interface-datastore'
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '300' }, reps: { type: 'string', default: '3' } } })
@@ -30,11 +31,12 @@ async function peer (datastore: Datastore): Promise<{ stop: () => Promise<void>,
     transports: [tcp()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    services: { identify: identify() }
+    datastore,
+    // messaging is a libp2p service: started and stopped with the node
+    services: { identify: identify(), messaging: messagingService({ maxInboundPerSecond: 1e9 }) }
   })
-  const messaging = new Messaging({ libp2p: node, datastore }, { maxInboundPerSecond: 1e9 })
-  await messaging.start()
-  return { node, messaging, stop: async () => { await messaging.stop(); await node.stop() } }
+  const messaging: Messaging = node.services.messaging
+  return { node, messaging, stop: async () => { await node.stop() } }
 }
 
 function median (xs: number[]): number {

@@ -30,9 +30,6 @@ export const SUPERSEDE_WAIT_MS = 1_000
 /** After the direct connection carried a ping, the relayed one is closed after this grace. */
 export const RELAYED_CLOSE_GRACE_MS = 1_000
 
-/** A peer whose upgrade failed is not tried again, nor answered, before this: no busy retry loop. */
-export const FAILED_PEER_BACKOFF_MS = 10 * 60_000
-
 /** The window in which a peer gets at most MAX_ATTEMPTS answered exchanges. */
 export const RESPONDER_WINDOW_MS = 10 * 60_000
 
@@ -63,7 +60,5 @@ export const PUNCH_ROUNDS_PER_MINUTE = 120
 /** Peers whose answered exchanges are remembered (oldest forgotten first). */
 export const MAX_TRACKED_PEERS = 1024
 
-/** Attempt records kept for `status`. */
-export const MAX_RECORDS = 64
 
 export const PING_PROTOCOL = '/ipfs/ping/1.0.0'

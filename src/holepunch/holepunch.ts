@@ -1,15 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import { TypedEventEmitter, UnsupportedProtocolError } from '@libp2p/interface'
+import { TypedEventEmitter, UnsupportedProtocolError, serviceDependencies } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { byteStream, lpStream, pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HolePunch } from './pb/holepunch.js'
 import {
-  DCUTR_PROTOCOL, EXCHANGE_TIMEOUT_MS, FAILED_PEER_BACKOFF_MS, MAX_ADDRESSES, MAX_ATTEMPTS, MAX_DIAL_ADDRESSES,
-  MAX_MESSAGE_BYTES, MAX_RECEIVED_ADDRESSES, MAX_RECORDS, MAX_TRACKED_PEERS, PING_PROTOCOL, PUNCH_DIAL_TIMEOUT_MS,
+  DCUTR_PROTOCOL, EXCHANGE_TIMEOUT_MS, MAX_ADDRESSES, MAX_ATTEMPTS, MAX_DIAL_ADDRESSES,
+  MAX_MESSAGE_BYTES, MAX_RECEIVED_ADDRESSES, MAX_TRACKED_PEERS, PING_PROTOCOL, PUNCH_DIAL_TIMEOUT_MS,
   PUNCH_ROUNDS_PER_MINUTE, RELAYED_CLOSE_GRACE_MS, RESPONDER_WINDOW_MS, SUPERSEDE_WAIT_MS
 } from './constants.js'
-import { isDirect, isRelayed, isRelayedAddress } from '../connections/index.js'
+import { isDirect, isRelayed, isRelayedAddress, triesOf, UpgradeAttemptError } from '../connections/index.js'
+import type { PathUpgradeService, UpgradeAttempt, UpgradeStrategy } from '../connections/index.js'
 import { classifyIp, ipOf, peerSuppliedRefusal } from '../dial-policy/index.js'
 import type { PrivatePolicy } from '../dial-policy/index.js'
 import type { ObservedAddresses, MappingBehaviour } from '../nat/index.js'
@@ -82,6 +83,8 @@ export interface HolePunchComponents {
   connectionGater?: ConnectionGater
   events: TypedEventTarget<Libp2pEvents>
   peerId: PeerId
+  /** the path module's state machine: this punch is its 'tcp' strategy, and it keeps the backoff and the log */
+  pathUpgrade: Pick<PathUpgradeService, 'addStrategy' | 'machine'>
 }
 
 export interface HolePunchInit {
@@ -126,15 +129,10 @@ interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, star
 export class HolePunchService extends TypedEventEmitter<HolePunchEvents> implements Startable {
   private readonly components: HolePunchComponents
   private readonly init: HolePunchInit
-  /** peers we run the upgrade with as B */
-  private readonly inProgress = new Set<string>()
   /** the stream we are answering, per peer (a newer one replaces it) */
   private readonly answering = new Map<string, Stream>()
   /** exchanges answered per peer in the current window */
   private readonly answered = new Map<string, { count: number, since: number }>()
-  private readonly failedUntil = new Map<string, number>()
-  private readonly records: HolePunchAttempt[] = []
-  private readonly lastFailure = new Map<string, string>()
   /** peers seen taking the legacy roles (go ≤ 0.40, burrow 0.1) */
   private readonly legacyPeers = new Set<string>()
   /** the punch dialling right now, per peer (a newer attempt aborts it) */
@@ -142,89 +140,89 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   /** start times of the punch rounds of the last minute */
   private readonly rounds: number[] = []
   private started = false
-  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.maybeInitiate(evt.detail) }
+  /**
+   * This punch as the path module's 'tcp' strategy: the state machine starts it for a
+   * relayed connection we received (spec step 0: the inbound side is B and starts), keeps
+   * its backoff, last failure and attempt log.
+   */
+  readonly strategy: UpgradeStrategy
 
   constructor (components: HolePunchComponents, init: HolePunchInit) {
     super()
     this.components = components
     this.init = init
+    this.strategy = {
+      name: 'tcp',
+      applicable: (relayed) => {
+        if (relayed.direction !== 'inbound') return 'the peer that received the relayed connection starts the TCP punch (DCUtR); we answer it'
+        if (this.answering.has(relayed.remotePeer.toString())) return 'the peer runs a DCUtR exchange with us already; we answer it'
+        return undefined
+      },
+      attempt: async (relayed, signal) => this.initiate(relayed, signal)
+    }
   }
 
   readonly [Symbol.toStringTag] = 'burrow:holepunch'
+  readonly [serviceDependencies]: string[] = ['@burrow/path-upgrade']
 
   async start (): Promise<void> {
     if (this.started || this.init.enabled === false) return
     await this.components.registrar.handle(DCUTR_PROTOCOL, (stream, conn) => {
       void this.respond(stream, conn).catch(err => { log('answering %p failed - %e', conn.remotePeer, err) })
     }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
-    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
+    this.components.pathUpgrade.addStrategy(this.strategy)
     this.started = true
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
-    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     await this.components.registrar.unhandle(DCUTR_PROTOCOL)
     for (const s of this.answering.values()) s.abort(new Error('stopping'))
     this.answering.clear()
     this.started = false
   }
 
-  /** The latest attempts, newest last. */
-  attempts (): HolePunchAttempt[] {
-    return [...this.records]
-  }
-
-  /** Why the last upgrade with a peer failed, if it did. */
-  failureFor (peer: string): string | undefined {
-    return this.lastFailure.get(peer)
-  }
-
   /**
-   * Spec step 0: the inbound side of a new relayed connection starts the upgrade
-   * (unless a direct connection exists, or an upgrade with this peer failed lately).
-   * Relayed is judged by the address, not by `limits`: a relay may grant unlimited circuits.
+   * Spec steps 1–6, as B: a new stream per attempt, as go-libp2p and rust-libp2p open them.
+   * Resolves with the direct connection; rejects with the reason (UpgradeAttemptError,
+   * `quiet` when nothing failed: the peer took over, or the connection went away).
    */
-  private maybeInitiate (conn: Connection): void {
-    if (!isRelayed(conn) || conn.direction !== 'inbound') return
-    const peer = conn.remotePeer.toString()
-    if (this.hasDirect(conn.remotePeer) || this.inProgress.has(peer) || this.answering.has(peer)) return
-    if (this.backedOff(peer)) return
-    this.inProgress.add(peer)
-    void this.initiate(conn)
-      .catch(err => { log('upgrade with %p failed - %e', conn.remotePeer, err) })
-      .finally(() => { this.inProgress.delete(peer) })
-  }
-
-  /** Spec steps 1–6, as B: a new stream per attempt, as go-libp2p and rust-libp2p open them. */
-  private async initiate (relayed: Connection): Promise<void> {
+  private async initiate (relayed: Connection, signal?: AbortSignal): Promise<{ connection: Connection, record: Record<string, unknown> }> {
     const peer = relayed.remotePeer
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (this.hasDirect(peer) || this.answering.has(peer.toString()) || relayed.status !== 'open') return
+      // the path module stopped this upgrade (the peer left, another strategy won): no new exchange
+      if (signal?.aborted === true) throw signal.reason
+      const direct = this.directConnection(peer)
+      if (direct != null) return { connection: direct, record: { attempts: attempt - 1 } }
+      if (this.answering.has(peer.toString())) throw new UpgradeAttemptError('the peer started its own DCUtR exchange; we answer it', {}, { quiet: true })
+      if (relayed.status !== 'open') throw new UpgradeAttemptError('the relayed connection closed', {}, { quiet: true })
       const ours = this.ourAddresses()
       if (ours.length === 0) {
-        this.fail(peer, 'no public address of ours is known yet (no peer has observed our connections)')
-        return
+        throw this.fail(peer, 'no public address of ours is known yet (no peer has observed our connections)')
       }
       this.safeDispatchEvent('holepunch:started', { detail: { peer: peer.toString(), role: 'initiator', attempt } })
       let ex: Exchange | undefined
       try {
         ex = await this.exchangeAsB(relayed, ours, attempt)
       } catch (err) {
-        if (this.answering.has(peer.toString()) || this.hasDirect(peer)) return
+        const direct = this.directConnection(peer)
+        if (direct != null) return { connection: direct, record: { attempts: attempt } }
+        if (this.answering.has(peer.toString())) throw new UpgradeAttemptError('the peer started its own DCUtR exchange; we answer it', {}, { quiet: true })
         const e = err as Error
         const reason = e.name === 'UnsupportedProtocolError'
           ? `the peer does not speak ${DCUTR_PROTOCOL}`
           : `the ${DCUTR_PROTOCOL} exchange failed: ${firstLine(e.message)}`
-        this.fail(peer, reason)
-        return
+        throw this.fail(peer, reason)
       }
-      if (ex === undefined) return
+      if (ex === undefined) {
+        const direct = this.directConnection(peer)
+        if (direct != null) return { connection: direct, record: { attempts: attempt } }
+        throw new UpgradeAttemptError('the peer started its own DCUtR exchange; we answer it', {}, { quiet: true })
+      }
       if (ex.theirs.length === 0) {
         const detail = `the peer sent no address we may dial${ex.refused.length > 0 ? ` (${ex.refused.slice(0, 4).join('; ')})` : ''}`
         this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt, peer.toString()), { ...NO_PHASES, streamMs: ex.streamMs, connectRttMs: ex.rttMs })
-        this.fail(peer, detail)
-        return
+        throw this.fail(peer, detail)
       }
       // 4: SYNC is sent; wait half the RTT so both dials leave at the same moment
       const syncSentAt = Date.now()
@@ -237,13 +235,13 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (typeof result !== 'string') {
         this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases)
         await this.migrate(relayed, result)
-        return
+        return { connection: result, record: { attempts: attempt } }
       }
       this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role, phases)
       this.learnRoles(peer.toString(), role, result)
       // 6: retry on a new stream
     }
-    this.fail(peer, this.explainFailure())
+    throw this.fail(peer, this.explainFailure())
   }
 
   /**
@@ -285,7 +283,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     try {
       return await this.exchangeOnce(relayed, ours)
     } catch (err) {
-      if (this.answering.has(relayed.remotePeer.toString()) || this.hasDirect(relayed.remotePeer)) return undefined
+      if (this.answering.has(relayed.remotePeer.toString()) || this.directConnection(relayed.remotePeer) != null) return undefined
       if (attempt === 1 || (err as Error).name === 'UnsupportedProtocolError') throw err
       await sleep(1_000)
       return this.exchangeOnce(relayed, ours)
@@ -349,10 +347,11 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     }
     if (!isRelayed(relayed)) { refuse('DCUtR runs over relayed connections only'); return }
     if (relayed.direction !== 'outbound') { refuse('we did not dial this relayed connection (the spec\'s A dials it)'); return }
-    if (this.backedOff(id)) { refuse('an upgrade with this peer failed lately'); return }
+    const machine = this.components.pathUpgrade.machine
+    if (machine.backedOff(id, 'tcp')) { refuse('an upgrade with this peer failed lately'); return }
     // both ends may start at once (a relayed connection each way): the lower PeerId's
     // own upgrade goes on, the other side's stream is refused
-    if (this.inProgress.has(id) && this.components.peerId.toString() < id) { refuse('an upgrade with this peer is already running'); return }
+    if (machine.attempting(id, 'tcp') && this.components.peerId.toString() < id) { refuse('an upgrade with this peer is already running'); return }
     const previous = this.answering.get(id)
     this.answering.set(id, stream)
     previous?.abort(new Error('a newer stream from the peer replaced this one'))
@@ -381,7 +380,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const attempt = this.countExchange(id)
       if (attempt > MAX_ATTEMPTS) {
         stream.abort(new Error(`more than ${MAX_ATTEMPTS} exchanges within ${RESPONDER_WINDOW_MS / 60_000} minutes`))
-        this.fail(peer, `the peer asked for more than ${MAX_ATTEMPTS} hole punch attempts: backed off`)
+        this.failAnswering(peer, `the peer asked for more than ${MAX_ATTEMPTS} hole punch attempts: backed off`)
         return
       }
       this.safeDispatchEvent('holepunch:started', { detail: { peer: id, role: 'responder', attempt } })
@@ -419,7 +418,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       }
       this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role, phases)
       this.learnRoles(id, role, result)
-      if (attempt === MAX_ATTEMPTS) this.fail(peer, this.explainFailure())
+      if (attempt === MAX_ATTEMPTS) this.failAnswering(peer, this.explainFailure())
     }
   }
 
@@ -529,8 +528,6 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
    * once the direct one carried a ping (spec: "closed after a grace period").
    */
   private async migrate (relayed: Connection, direct: Connection): Promise<void> {
-    this.failedUntil.delete(relayed.remotePeer.toString())
-    this.lastFailure.delete(relayed.remotePeer.toString())
     try {
       await pingOver(direct)
     } catch (err) {
@@ -544,28 +541,18 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     }, RELAYED_CLOSE_GRACE_MS).unref()
   }
 
-  private backedOff (peer: string): boolean {
-    const until = this.failedUntil.get(peer)
-    if (until == null) return false
-    if (until > Date.now()) return true
-    this.failedUntil.delete(peer)
-    return false
+  /** Our upgrade as B failed: said once (event and log); the path module keeps the reason and the backoff. */
+  private fail (peer: PeerId, reason: string): UpgradeAttemptError {
+    log('no direct connection to %p: %s', peer, reason)
+    this.safeDispatchEvent('holepunch:failed', { detail: { peer: peer.toString(), reason } })
+    return new UpgradeAttemptError(reason)
   }
 
-  private fail (peer: PeerId, reason: string): void {
-    const id = peer.toString()
-    this.failedUntil.set(id, Date.now() + FAILED_PEER_BACKOFF_MS)
-    this.lastFailure.set(id, reason)
-    // bounded: one entry per peer we met, the oldest forgotten first
-    for (const map of [this.failedUntil, this.lastFailure] as Array<Map<string, unknown>>) {
-      while (map.size > MAX_TRACKED_PEERS) {
-        const oldest = map.keys().next().value
-        if (oldest === undefined) break
-        map.delete(oldest)
-      }
-    }
+  /** Answering the peer's exchanges (A) ended in failure: the path module backs the peer off. */
+  private failAnswering (peer: PeerId, reason: string): void {
+    this.components.pathUpgrade.machine.peerFailed(peer.toString(), 'tcp', reason)
     log('no direct connection to %p: %s', peer, reason)
-    this.safeDispatchEvent('holepunch:failed', { detail: { peer: id, reason } })
+    this.safeDispatchEvent('holepunch:failed', { detail: { peer: peer.toString(), reason } })
   }
 
   private explainFailure (): string {
@@ -578,8 +565,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection, handshake: HandshakeRole, phases: HolePunchPhases): void {
     const now = Date.now()
     const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake, phases }
-    this.records.push(rec)
-    if (this.records.length > MAX_RECORDS) this.records.shift()
+    this.components.pathUpgrade.machine.logTry(rec.peer, 'tcp', startedAt, outcome, detail, rec)
     log('attempt %d with %p as %s (handshake %s): %s (%s)', attempt, peer, role, handshake, outcome, detail)
     this.safeDispatchEvent('holepunch:attempt', { detail: rec })
     if (outcome === 'direct') this.safeDispatchEvent('holepunch:succeeded', { detail: rec })
@@ -637,8 +623,8 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     return { usable: usable.slice(0, MAX_DIAL_ADDRESSES), refused }
   }
 
-  private hasDirect (peer: PeerId): boolean {
-    return this.components.connectionManager.getConnections(peer).some(c => c.status === 'open' && isDirect(c))
+  private directConnection (peer: PeerId): Connection | undefined {
+    return this.components.connectionManager.getConnections(peer).find(c => c.status === 'open' && isDirect(c))
   }
 }
 
@@ -698,6 +684,11 @@ async function pingOver (conn: Connection): Promise<void> {
 
 async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
+}
+
+/** The TCP punch's tries (both roles), newest last, out of the path module's attempt log. */
+export function holePunchAttemptsOf (attempts: UpgradeAttempt[]): HolePunchAttempt[] {
+  return triesOf<HolePunchAttempt>(attempts, 'tcp')
 }
 
 export function holePunch (init: HolePunchInit): (components: HolePunchComponents) => HolePunchService {

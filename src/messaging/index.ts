@@ -8,10 +8,10 @@
  *
  * @example
  * ```ts
- * const messaging = createMessaging({ libp2p, datastore })
- * await messaging.start()
- * messaging.addEventListener('message', evt => { use(evt.detail.body) })
- * await messaging.send(peerId, new TextEncoder().encode('hello'))
+ * const node = await createLibp2p({ datastore, …, services: { messaging: messaging() } })
+ * const m = node.services.messaging
+ * m.addEventListener('message', evt => { use(evt.detail.body) })
+ * await m.send(peerId, new TextEncoder().encode('hello'))
  * ```
  *
  * @see ../../docs/messaging.md
@@ -41,6 +41,11 @@ export type {
 
 export function createMessaging (components: MessagingComponents, init?: MessagingInit): Messaging {
   return new Messaging(components, init)
+}
+
+/** Messaging as a libp2p service: `services: { messaging: messaging(init) }`. */
+export function messaging (init?: MessagingInit): (components: MessagingComponents) => Messaging {
+  return (components) => new Messaging(components, init)
 }
 
 export type { PeerId }

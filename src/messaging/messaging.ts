@@ -260,12 +260,12 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     this.shutdown = new AbortController()
     setMaxListeners(Infinity, this.shutdown.signal)
     await this.inboxStore.load()
-    await this.components.libp2p.handle(PROTOCOL, this.handleStream, {
+    await this.components.registrar.handle(PROTOCOL, this.handleStream, {
       maxInboundStreams: MAX_INBOUND_STREAMS,
       maxOutboundStreams: MAX_OUTBOUND_STREAMS,
       runOnLimitedConnection: true
     })
-    this.components.libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    this.components.events.addEventListener('peer:connect', this.onPeerConnect)
     this.started = true
     // entries left pending by a previous run are retried right away
     this.track(this.sweep())
@@ -284,8 +284,8 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     this.started = false
     clearTimeout(this.timer)
     this.timer = undefined
-    this.components.libp2p.removeEventListener('peer:connect', this.onPeerConnect)
-    await this.components.libp2p.unhandle(PROTOCOL).catch(err => { log.error('unhandle failed - %e', err) })
+    this.components.events.removeEventListener('peer:connect', this.onPeerConnect)
+    await this.components.registrar.unhandle(PROTOCOL).catch(err => { log.error('unhandle failed - %e', err) })
     this.shutdown.abort(new Error('messaging stopped'))
     for (const stream of this.inboundStreams) {
       stream.abort(new Error('messaging stopped'))
@@ -323,7 +323,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     }
     options.signal?.throwIfAborted()
     const toText = to.toString()
-    if (to.equals(this.components.libp2p.peerId)) {
+    if (to.equals(this.components.peerId)) {
       throw new InvalidMessageError('cannot send a message to this node itself')
     }
     const now = Date.now()
@@ -422,8 +422,8 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
 
   /** Opens a stream on the best connection to the peer: direct, else limited, else a new dial. */
   private async openSession (to: PeerId, signal: AbortSignal): Promise<OutboundSession> {
-    const connection = pickConnection(this.components.libp2p.getConnections(to)) ??
-      await this.components.libp2p.dial(to, { signal })
+    const connection = pickConnection(this.components.connectionManager.getConnections(to)) ??
+      await this.components.connectionManager.openConnection(to, { signal })
     const stream = await connection.newStream(PROTOCOL, { runOnLimitedConnection: true, signal })
     return new OutboundSession(stream, connection)
   }
@@ -473,7 +473,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     this.idleSessions.delete(key)
     clearTimeout(entry.timer)
     const { session } = entry
-    const best = pickConnection(this.components.libp2p.getConnections(to))
+    const best = pickConnection(this.components.connectionManager.getConnections(to))
     if (!session.usable() || best == null || (session.via === 'relayed' && !isRelayed(best))) {
       // gone, or relayed while a direct connection now exists: new messages take the direct one
       void session.close()

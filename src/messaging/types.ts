@@ -1,5 +1,6 @@
 /** The messaging service's public types (re-exported by index.ts, its door; here so the rooms behind the door need not import it). */
-import type { Libp2p } from '@libp2p/interface'
+import type { Libp2pEvents, PeerId, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Datastore } from 'interface-datastore'
 
 export interface MessagingInit {
@@ -33,10 +34,14 @@ export interface MessagingUsage {
   inFlight: { bytes: number, maxBytes: number, refused: number }
 }
 
+/** What messaging reads of libp2p: it is a libp2p service (`services: { messaging: messaging(init) }`). */
 export interface MessagingComponents {
-  /** The libp2p node. */
-  libp2p: Libp2p
-  /** The shared datastore (LevelDB on disk in production); keys live under /burrow/inbox and /burrow/outbox. */
+  peerId: PeerId
+  registrar: Pick<Registrar, 'handle' | 'unhandle'>
+  connectionManager: Pick<ConnectionManager, 'getConnections' | 'openConnection'>
+  /** libp2p's event bus: 'peer:connect' sends the outbox to a peer at once */
+  events: TypedEventTarget<Libp2pEvents>
+  /** The shared datastore (libp2p's; LevelDB on disk in production); keys live under /burrow/inbox and /burrow/outbox. */
   datastore: Datastore
 }
 

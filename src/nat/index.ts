@@ -3,7 +3,7 @@
  * AutoNAT dial-backs, and the verdict `status` shows.
  */
 export { ReachabilityService, reachability } from './reachability.js'
-export type { Reachability, ReachabilityState, ReachabilityEvents } from './reachability.js'
+export type { Reachability, ReachabilityState, ReachabilityEvents, ReachabilityStatus, ReachabilitySource } from './reachability.js'
 export { ObservedAddresses, tcpEndpoint, localIps } from './observed.js'
 export { autoNatDialBack, AUTONAT_V2_DIAL_REQUEST } from './dial-back.js'
 export type { DialBack, DialBackComponents } from './dial-back.js'

@@ -1,5 +1,6 @@
 import { networkInterfaces } from 'node:os'
 import { isPrivateIp } from '@libp2p/utils'
+import { isCircuitAddress } from '../connections/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 /** One peer's report (identify's observedAddr) of where our connection came from. */
@@ -147,7 +148,7 @@ export function tcpEndpoint (ma: Multiaddr): { ip: string, port: number } | unde
   const ip = parts[0]
   const tcp = parts[1]
   if (ip == null || tcp == null || (ip.name !== 'ip4' && ip.name !== 'ip6') || tcp.name !== 'tcp') return undefined
-  if (parts.some(p => p.name === 'p2p-circuit')) return undefined
+  if (isCircuitAddress(ma)) return undefined
   return { ip: ip.value ?? '', port: Number(tcp.value) }
 }
 

@@ -1,7 +1,7 @@
 import { logger } from '@libp2p/logger'
-import { TypedEventEmitter } from '@libp2p/interface'
+import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
 import { isPrivate } from '@libp2p/utils'
-import { isRelayed } from '../connections/index.js'
+import { isCircuitAddress, isRelayed } from '../connections/index.js'
 import { tcpEndpoint } from './observed.js'
 import type { ObservedAddresses } from './observed.js'
 import type { MappingBehaviour } from './observed.js'
@@ -23,6 +23,20 @@ export interface ReachabilityState {
   reason: string
   behindNat: boolean | undefined
   mapping: MappingBehaviour
+}
+
+/** The reachability verdict and its change event: what other services follow (ReachabilityService gives it). */
+export interface ReachabilitySource extends TypedEventTarget<{ 'reachability:changed': CustomEvent<ReachabilityState> }> {
+  readonly current: ReachabilityState
+}
+
+export interface ReachabilityStatus {
+  reachability: Reachability
+  source: string
+  reason: string
+  nat: { mapping: MappingBehaviour, behindNat: boolean | null, publicAddresses: string[] }
+  /** our TCP endpoints as peers saw them */
+  observed: string[]
 }
 
 export interface ReachabilityEvents {
@@ -77,6 +91,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
   }
 
   readonly [Symbol.toStringTag] = 'burrow:reachability'
+  readonly [serviceCapabilities]: string[] = ['@burrow/reachability']
 
   start (): void {
     if (this.timer != null) return
@@ -93,6 +108,18 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
 
   get current (): ReachabilityState {
     return this.state
+  }
+
+  /** This service's slice of `status`: the verdict and what peers told us about our address. */
+  status (): ReachabilityStatus {
+    const s = this.state
+    return {
+      reachability: s.reachability,
+      source: s.source,
+      reason: s.reason,
+      nat: { mapping: s.mapping, behindNat: s.behindNat ?? null, publicAddresses: this.observed.publicIps() },
+      observed: this.observed.candidates().map(c => `/${c.ip.includes(':') ? 'ip6' : 'ip4'}/${c.ip}/tcp/${c.port}`)
+    }
   }
 
   private record (result: IdentifyResult): void {
@@ -140,7 +167,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
       return { ...base, reachability: 'public', source: 'manual', reason: 'reachable at the address given with --announce' }
     }
     const verified = this.components.addressManager.getAddressesWithMetadata()
-      .filter(a => a.verified && !a.multiaddr.toString().includes('/p2p-circuit') && isPrivate(a.multiaddr) !== true)
+      .filter(a => a.verified && !isCircuitAddress(a.multiaddr) && isPrivate(a.multiaddr) !== true)
     const mapped = verified.find(a => a.type === 'ip-mapping')
     if (mapped != null) {
       return { ...base, reachability: 'public', source: 'port-mapping', reason: `reachable through the port mapped on the router at ${mapped.multiaddr.toString()}` }

@@ -9,18 +9,27 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { portMapper, lanDiscovery, lanAddressFilter } from '../portmap/index.js'
 import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 import { autoNATv2 } from '@libp2p/autonat-v2'
-import { dhtProtocolFor } from '../swarm/index.js'
+import { dhtProtocolFor, dhtMode, knownPeers, rendezvous } from '../swarm/index.js'
+import { messaging } from '../messaging/index.js'
+import type { Messaging } from '../messaging/index.js'
+import type { DhtModeService, KnownPeers, RendezvousService } from '../swarm/index.js'
 import { denyDialUnlessNamed, isOwnListenAddress, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses, autoNatV1Server } from '../nat/index.js'
 import type { ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
+import { pathUpgrade } from '../connections/index.js'
+import type { PathUpgradeService } from '../connections/index.js'
 import type { HolePunchService } from '../holepunch/index.js'
-import { relayClient, relayServer, PerIpLimit } from '../relay/index.js'
+import { relayClient, relayGate, relayServer, PerIpLimit } from '../relay/index.js'
+import type { RelayGateService } from '../relay/index.js'
 import { udpPunch, UDP_AFTER_TCP_MS } from '../udppunch/index.js'
 import type { UdpPunchService } from '../udppunch/index.js'
-import { stunServersFor } from '../stun/index.js'
+import { stunServersFor, stunService } from '../stun/index.js'
+import type { StunService } from '../stun/index.js'
+import { packageVersion } from '../package/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
 import type { NodeInternals } from './internals.js'
@@ -44,6 +53,19 @@ export interface BurrowServices {
   holePunch: HolePunchService
   relayClient: RelayClient
   udpPunch: UdpPunchService
+  /** the per-peer upgrade state machine (src/connections): strategies register with it */
+  pathUpgrade: PathUpgradeService
+  knownPeers: KnownPeers
+  /** the application message protocol (src/messaging) */
+  messaging: Messaging
+  dhtMode: DhtModeService
+  rendezvous: RendezvousService
+  /** the stock relay server, only on a node that may offer relay service (relayServer not 'off') */
+  relay?: CircuitRelayService
+  /** gates `relay`: offered only while allowed */
+  relayGate?: RelayGateService
+  /** only with relayGate and a stunPort */
+  stun?: StunService
   [key: string]: unknown
 }
 
@@ -60,10 +82,6 @@ export interface AssembleOptions {
   observed: ObservedAddresses
   /** whether this node may offer relay service */
   relayServer: boolean
-  /** whether relay service is offered right now (the per-IP cap applies only then) */
-  relayActive?: () => boolean
-  /** the per-IP connection cap of a relay (made here when not given and `relayServer`) */
-  perIp?: PerIpLimit
   /** addresses the user named (`--bootstrap`, `burrow dial MULTIADDR`): dialled even when private */
   named: NamedAddresses
   /** config `metrics` is set: libp2p's own metrics go into this registry (src/metrics serves it) */
@@ -93,7 +111,9 @@ export function stunServersOf (config: BurrowConfig, bootstrapList: string[]): s
  */
 export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowLibp2p> {
   const { config, privateKey, datastore, bootstrapList, dialPort, observed } = options
-  const perIp = options.relayServer ? (options.perIp ?? new PerIpLimit(config.relay.maxPerIp, options.relayActive)) : undefined
+  // the per-IP cap applies only while relay service is offered (the relay gate service decides)
+  let relayActive = (): boolean => false
+  const perIp = options.relayServer ? new PerIpLimit(config.relay.maxPerIp, () => relayActive()) : undefined
   const dialPrivate = dialsPrivateAddresses(config)
   const privatePolicy = privateDialPolicy(config)
   // the UDP punch path (src/udppunch): WebRTC over the relay's signalling, STUN from our own relays only
@@ -165,9 +185,16 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       autoNATv1: autoNatV1Server(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
       holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
+      pathUpgrade: pathUpgrade(),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
-      ...(options.relayServer ? { relay: relayServer(config) } : {}),
+      ...(options.relayServer
+        ? {
+            relay: relayServer(config),
+            relayGate: relayGate({ mode: config.relayServer === 'on' ? 'on' : 'auto', limits: config.relay, perIpRefused: () => perIp?.refused ?? 0 }),
+            ...(config.stunPort > 0 ? { stun: stunService({ port: config.stunPort, software: `burrow ${packageVersion()}` }) } : {})
+          }
+        : {}),
       portMapper: portMapper({
         mode: config.portMapping,
         lanOnly: config.lanOnly,
@@ -181,10 +208,25 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
         protocol: dhtProtocolFor(config.network),
         clientMode,
         peerInfoMapper: dialPrivate ? passthroughMapper : removePrivateAddressesMapper
+      }),
+      dhtMode: dhtMode({ protocol: dhtProtocolFor(config.network), auto: config.dhtMode === 'auto' && config.network !== 'amino' }),
+      rendezvous: rendezvous(),
+      knownPeers: knownPeers({ bootstrap: bootstrapList }),
+      messaging: messaging({
+        maxMessageBytes: config.messages.maxBytes,
+        outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
+        retryIntervalMs: config.messages.retryIntervalSeconds * 1000,
+        maxInboundPerSecond: config.messages.maxInboundPerSecond,
+        inboxMaxBytes: config.messages.inboxMaxBytes,
+        inboxMaxCount: config.messages.inboxMaxCount,
+        inboxMaxBytesPerSender: config.messages.inboxMaxBytesPerSender,
+        inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
+        inFlightMaxBytes: config.messages.inFlightMaxBytes
       })
     }
   })
   ownListenAddrs = () => node.services.internals.transportManager.getAddrs()
   perIp?.attach(node)
+  relayActive = () => node.services.relayGate?.offering === true
   return node
 }

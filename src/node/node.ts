@@ -4,18 +4,18 @@ import { LevelDatastore } from 'datastore-level'
 import { logger } from '@libp2p/logger'
 import { SOCKET_FILE, loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
-import { KnownPeers, readBootstrapFile, dhtProtocolFor, FIND_PEER_TIMEOUT_MS, provideSelf, findViaRendezvous, RENDEZVOUS_REFRESH_MS } from '../swarm/index.js'
+import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, findViaRendezvous } from '../swarm/index.js'
 import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
-import type { ReachabilityState } from '../nat/index.js'
-import { freeTcpPort } from '../holepunch/index.js'
+import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
+import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { PerIpLimit, RelayServiceGate } from '../relay/index.js'
 import { checkUpstream, patchRelayLimitCodec } from '../upstream/index.js'
-import { GuardedEventEmitter, Messaging } from '../messaging/index.js'
+import { GuardedEventEmitter } from '../messaging/index.js'
+import type { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
-import { StunServer } from '../stun/index.js'
-import { isRelayed } from '../connections/index.js'
+import { isCircuitAddress, isRelayed, relayOf } from '../connections/index.js'
+import { assembleStatus } from './status.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
@@ -33,15 +33,11 @@ import type { BurrowLibp2p } from './libp2p.js'
 import type { BurrowNodeEvents, ConnectionInfo, DialResult, DialStage, FindResult, NodeStatus, PingReply } from './types.js'
 import type { InboxMessage, OutboxEntry, SendResult } from '../messaging/index.js'
 import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
-import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
 
 const log = logger('burrow:node')
 
 /** A dial that got a relayed connection tries the peer's own addresses this long. */
 const DIRECT_TRY_TIMEOUT_MS = 3_000
-
-/** How often a private node checks whether its rendezvous record needs a refresh. */
-const RENDEZVOUS_CHECK_MS = 5_000
 
 export interface CreateNodeOptions {
   /** home dir holding identity.key, config.json and the datastore; default `$BURROW_HOME` or `~/.burrow` */
@@ -78,26 +74,16 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   private _libp2p?: BurrowLibp2p
   private datastore?: LevelDatastore
   private messaging?: Messaging
-  private knownPeers?: KnownPeers
   private startedAt?: Date
   /** the local port outgoing TCP connections leave from (0: ephemeral) */
   dialPort = 0
-  private rendezvousTimer?: ReturnType<typeof setInterval>
-  private relayGate?: RelayServiceGate
-  private providedFor = ''
-  private providedAt = 0
-  private providing = false
   /** the bootstrap peers this run started with (empty: the first node of a swarm) */
   bootstrapPeers: string[] = []
   /** one-line notes for the daemon to print at start (e.g. a private bootstrap address dialled because it was named) */
   startNotes: string[] = []
   /** addresses the user named: dialled even when private */
-  private bootstrapIds = new Set<string>()
-  private readonly bootstrapAnswered = new Set<string>()
   private readonly named = new NamedAddresses()
   private readonly unsubscribe: Array<() => void> = []
-  /** the STUN server a relay node runs for the UDP punch path */
-  private stun?: StunServer
   /** recent events, for `GET /v1/events` and late listeners */
   private readonly ring = new EventRing()
   private eventSources?: NodeEventSources
@@ -168,9 +154,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       // loaded only when metrics are on (prom-client costs start time and memory)
       const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
       const metricsRegistry = metricsRoom?.createRegistry()
-      const relayActive = (): boolean => this.relayGate?.offering === true
-      const perIp = relayServer ? new PerIpLimit(config.relay.maxPerIp, relayActive) : undefined
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, relayActive, perIp, named: this.named, metricsRegistry })
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, named: this.named, metricsRegistry })
       // every patch of a dependency the enabled capabilities need still finds its shape (src/upstream)
       await checkUpstream({ services: libp2p.services, transports: libp2p.services.internals.transportManager.getTransports() }, {
         relayServer,
@@ -178,37 +162,24 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         holePunch: dialPort > 0,
         portMapping: config.portMapping !== 'off'
       })
-      const messaging = new Messaging({ libp2p, datastore }, {
-        maxMessageBytes: config.messages.maxBytes,
-        outboxTtlMs: config.messages.outboxTtlSeconds * 1000,
-        retryIntervalMs: config.messages.retryIntervalSeconds * 1000,
-        maxInboundPerSecond: config.messages.maxInboundPerSecond,
-        inboxMaxBytes: config.messages.inboxMaxBytes,
-        inboxMaxCount: config.messages.inboxMaxCount,
-        inboxMaxBytesPerSender: config.messages.inboxMaxBytesPerSender,
-        inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
-        inFlightMaxBytes: config.messages.inFlightMaxBytes
-      })
+      const messaging = libp2p.services.messaging
       // subscribed before libp2p starts: the first connections (bootstrap, relays) are events too
       this.eventSources = new NodeEventSources(libp2p, messaging, (type, data) => { this.emitEvent(type, data) })
       this.eventSources.start()
       this.forward(messaging, 'message')
       this.forward(messaging, 'message:delivered')
       this.forward(messaging, 'message:failed')
-      const bootstrapIds = new Set(bootstrapList.map(b => /\/p2p\/([^/]+)$/.exec(b)?.[1]).filter((id): id is string => id != null))
-      this.bootstrapIds = bootstrapIds
-      this.bootstrapAnswered.clear()
-      const onConnect = (evt: CustomEvent<PeerId>): void => {
-        const id = evt.detail.toString()
-        if (bootstrapIds.has(id)) this.bootstrapAnswered.add(id)
-        this.safeDispatch('peer:connect', id)
-      }
+      const onConnect = (evt: CustomEvent<PeerId>): void => { this.safeDispatch('peer:connect', evt.detail.toString()) }
       const onDisconnect = (evt: CustomEvent<PeerId>): void => { this.safeDispatch('peer:disconnect', evt.detail.toString()) }
+      const gate = libp2p.services.relayGate
+      const onRefused = (evt: CustomEvent<{ status: string, reason: string }>): void => { this.emitEvent('relay:refused', evt.detail) }
       libp2p.addEventListener('peer:connect', onConnect)
       libp2p.addEventListener('peer:disconnect', onDisconnect)
+      gate?.addEventListener('relay:refused', onRefused)
       this.unsubscribe.push(() => {
         libp2p.removeEventListener('peer:connect', onConnect)
         libp2p.removeEventListener('peer:disconnect', onDisconnect)
+        gate?.removeEventListener('relay:refused', onRefused)
       })
 
       log('libp2p assembled; starting it')
@@ -219,21 +190,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         throw err
       }
       log('libp2p started')
-      // components start together: a bootstrap connection identified before the DHT registered
-      // its topology never enters the routing table (seen once the webrtc transport slowed start
-      // down), so identify the connections open by now once more
-      for (const c of libp2p.getConnections()) {
-        void libp2p.services.identify.identify(c, { signal: AbortSignal.timeout(10_000) }).catch(err => { log('re-identify %p failed - %e', c.remotePeer, err) })
-      }
-      if (relayServer) {
-        // 'auto': relay only while publicly reachable (a good citizen of a shared network)
-        const { relay } = config
-        this.relayGate = new RelayServiceGate(
-          { registrar: libp2p.services.internals.registrar, events: libp2p, relay: libp2p.services.relay as CircuitRelayService, connections: (peer) => libp2p.getConnections(peer), onRefused: (status, reason) => { this.emitEvent('relay:refused', { status, reason }) } },
-          { maxCircuits: relay.maxCircuits, maxCircuitsPerPeer: relay.maxCircuitsPerPeer, maxCircuitsPerIp: relay.maxCircuitsPerIp, maxReservations: relay.maxReservations, maxReservationsPerIp: relay.maxReservationsPerIp, reservationsPerIpPerHour: relay.reservationsPerIpPerHour },
-          () => config.relayServer === 'on' || libp2p.services.reachability.current.reachability === 'public')
-        await this.relayGate.start()
-      }
       // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
       const dialBack = autoNatDialBack(libp2p.services.autoNAT, {
         getConnections: () => libp2p.getConnections(),
@@ -247,12 +203,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         libp2p.services.portMapper.addEventListener('nat:mapping-created', onMapped)
         this.unsubscribe.push(() => { libp2p.services.portMapper.removeEventListener('nat:mapping-created', onMapped); dialBack.stop() })
       }
-      const onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.onReachability(libp2p, config, evt.detail) }
-      libp2p.services.reachability.addEventListener('reachability:changed', onReachability)
-      this.unsubscribe.push(() => { libp2p.services.reachability.removeEventListener('reachability:changed', onReachability) })
-      // the verdict may have changed while libp2p was starting (identify is quick)
-      this.onReachability(libp2p, config, libp2p.services.reachability.current)
-      await messaging.start()
       if (metricsRoom != null && metricsRegistry != null && config.metrics != null) {
         const series = new metricsRoom.BurrowMetrics(metricsRegistry, {
           holePunch: libp2p.services.holePunch,
@@ -264,32 +214,24 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
           reachability: () => (libp2p.services.portMapper.reachability() ?? libp2p.services.reachability.current).reachability,
           portMappings: () => libp2p.services.portMapper.portMappings(),
           reservationsHeld: () => libp2p.services.relayClient.reservations().length,
-          relayServer: () => this.relayGate != null ? { reservations: this.relayGate.reservationsServed, refusals: new Map([...this.relayGate.refusals, ['maxPerIp', perIp?.refused ?? 0]]) } : undefined,
-          routingTableSize: () => routingTableSize(libp2p)
+          relayServer: () => gate != null ? { reservations: gate.reservationsServed, refusals: gate.refusals } : undefined,
+          routingTableSize: () => libp2p.services.dhtMode.status().routingTable
         })
         series.start()
         const server = new metricsRoom.MetricsServer({ address: config.metrics, registry: metricsRegistry })
         this.metrics = { series, server }
         await server.start()
       }
-      const knownPeers = new KnownPeers(libp2p)
-      knownPeers.start()
 
       this._config = config
       this.bootstrapPeers = bootstrapList
       this._libp2p = libp2p
       this.datastore = datastore
       this.messaging = messaging
-      this.knownPeers = knownPeers
       // status.startedAt: when start() began, so "start → first reservation" counts the whole start
       this.startedAt = startCalledAt
       this.dialPort = dialPort
-      this.rendezvousTimer = setInterval(() => { void this.maybeProvide() }, RENDEZVOUS_CHECK_MS)
-      this.rendezvousTimer.unref()
       log('started %p on %s', libp2p.peerId, config.network)
-
-      // rejoin through peers of earlier runs; does not hold up start()
-      void knownPeers.reconnect().catch(err => { log.error('reconnect failed - %e', err) })
     } catch (err) {
       await this.stop().catch(() => {})
       await datastore.close().catch(() => {})
@@ -299,24 +241,15 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
 
   /** Stops messaging and libp2p and closes the datastore. Safe to call twice. */
   async stop (): Promise<void> {
-    clearInterval(this.rendezvousTimer)
-    this.rendezvousTimer = undefined
-    await this.relayGate?.stop().catch(() => {})
-    this.relayGate = undefined
     for (const off of this.unsubscribe.splice(0)) off()
     this.eventSources?.stop()
     this.eventSources = undefined
-    this.knownPeers?.stop()
     this.metrics?.series.stop()
     await this.metrics?.server.stop()
     this.metrics = undefined
-    await this.messaging?.stop()
     await this._libp2p?.stop()
-    await this.stun?.stop()
-    this.stun = undefined
     await this.datastore?.close()
     this.messaging = undefined
-    this.knownPeers = undefined
     this._libp2p = undefined
     this.datastore = undefined
     this.startedAt = undefined
@@ -466,7 +399,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const peer = relayed.remotePeer
     const addrs = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses
       .map(a => a.multiaddr)
-      .filter(a => !a.toString().includes('/p2p-circuit') && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())) ?? []
+      .filter(a => !isCircuitAddress(a) && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())) ?? []
     if (addrs.length === 0) return relayed
     try {
       const signal = AbortSignal.any([AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
@@ -505,7 +438,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       })
       const rttMs = await libp2p.services.ping.ping(conn.remoteAddr, { ...options, runOnLimitedConnection: true })
       const path = isDirect(conn) ? 'direct' : 'relayed'
-      const relay = path === 'relayed' ? conn.remoteAddr.toString().split('/p2p-circuit')[0]?.split('/p2p/')[1] : undefined
+      const relay = path === 'relayed' ? relayOf(conn.remoteAddr) : undefined
       yield { seq, rttMs, path, remoteAddress: conn.remoteAddr.toString(), ...(relay != null ? { via: relay } : {}), changed: previous != null && previous !== path }
       previous = path
       if (path === 'direct' && options.untilDirect !== false) return
@@ -526,51 +459,22 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
 
   async status (): Promise<NodeStatus> {
     const libp2p = this.libp2p
-    const config = this.config
-    const announced = libp2p.getMultiaddrs().map(String)
-    const outbox = await this.outbox()
-    const dht = libp2p.services.dht
-    const internals = libp2p.services.internals
-    const portMapper = libp2p.services.portMapper
-    const reach = libp2p.services.reachability.current
-    const observed = libp2p.services.reachability.observed
-    return {
-      peerId: libp2p.peerId.toString(),
-      network: config.network,
-      version: packageVersion(),
-      startedAt: (this.startedAt ?? new Date()).toISOString(),
-      ...(portMapper.reachability() ?? { reachability: reach.reachability, reachabilitySource: reach.source }),
-      reachabilityReason: portMapper.reachability() != null ? 'reachable through a mapped or forwarded port' : reach.reason,
-      nat: {
-        mapping: reach.mapping,
-        behindNat: reach.behindNat ?? null,
-        publicAddresses: observed.publicIps()
-      },
-      addresses: {
-        listen: internals.transportManager.getAddrs().map(String),
-        announced: announced.filter(a => !a.includes('/p2p-circuit')),
-        observed: observed.candidates().map(c => `/${c.ip.includes(':') ? 'ip6' : 'ip4'}/${c.ip}/tcp/${c.port}`),
-        relayed: announced.filter(a => a.includes('/p2p-circuit'))
-      },
-      portMappings: portMapper.portMappings(),
-      reservations: libp2p.services.relayClient.reservations(),
-      holePunch: { dialPort: this.dialPort, attempts: libp2p.services.holePunch.attempts() },
-      udpPunch: {
-        enabled: libp2p.services.udpPunch.enabled,
-        stunServers: libp2p.services.udpPunch.stunServers,
-        attempts: libp2p.services.udpPunch.attempts(),
-        stunServer: this.stun?.status() ?? null
-      },
-      rendezvous: { providedAt: this.providedAt > 0 ? new Date(this.providedAt).toISOString() : null },
-      bootstrap: { peers: this.bootstrapIds.size, answered: this.bootstrapAnswered.size },
+    const { services } = libp2p
+    return assembleStatus({
+      node: { peerId: libp2p.peerId.toString(), network: this.config.network, version: packageVersion(), startedAt: (this.startedAt ?? new Date()).toISOString() },
+      reachability: services.reachability.status(),
+      portMapper: { reachability: services.portMapper.reachability(), mappings: services.portMapper.portMappings() },
+      addresses: { listen: services.internals.transportManager.getAddrs().map(String), announced: libp2p.getMultiaddrs().map(String) },
+      reservations: services.relayClient.reservations(),
+      holePunch: { dialPort: this.dialPort, attempts: holePunchAttemptsOf(services.pathUpgrade.status().attempts) },
+      udpPunch: { enabled: services.udpPunch.enabled, stunServers: services.udpPunch.stunServers, attempts: udpAttemptsOf(services.pathUpgrade.status().attempts) },
+      stun: services.stun?.status() ?? null,
+      rendezvous: services.rendezvous.status(),
+      knownPeers: services.knownPeers.status(),
       connections: this.connections(),
-      dht: { protocol: dhtProtocolFor(config.network), mode: dht.getMode(), routingTable: routingTableSize(libp2p) },
-      messages: {
-        outboxPending: outbox.filter(e => e.state === 'pending').length,
-        outboxFailed: outbox.filter(e => e.state === 'failed').length,
-        ...this.requireMessaging().usage()
-      }
-    }
+      dht: services.dhtMode.status(),
+      messages: { outbox: await this.outbox(), usage: this.requireMessaging().usage() }
+    })
   }
 
   /** `burrow nat`: NAT behaviour, port-mapping protocols, mappings, reachability and advice. */
@@ -584,7 +488,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
    */
   async doctor (options: AbortOptions = {}): Promise<DoctorReport> {
     const libp2p = this.libp2p
-    const relays = [...this.bootstrapIds, ...libp2p.services.relayClient.reservations().map(r => r.relay)]
+    const relays = [...libp2p.services.knownPeers.bootstrapPeers, ...libp2p.services.relayClient.reservations().map(r => r.relay)]
     return runDoctor({
       libp2p,
       observed: libp2p.services.reachability.observed,
@@ -594,76 +498,19 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     }, options)
   }
 
-  /** Reservations while private; DHT server mode only when reachable (own swarms, 'auto'). */
-  private onReachability (libp2p: BurrowLibp2p, config: BurrowConfig, state: ReachabilityState): void {    const wanted = state.reachability === 'private' || (state.reachability === 'unknown' && state.behindNat === true)
-    libp2p.services.relayClient.setWanted(wanted)
-    void (async () => {
-      await this.relayGate?.update()
-      await this.updateStun(config)
-    })().catch(err => { log.error('could not switch relay service - %e', err) })
-    if (config.dhtMode === 'auto' && config.network !== 'amino') {
-      const mode = state.reachability === 'private' ? 'client' : 'server'
-      if (libp2p.services.dht.getMode() !== mode) {
-        void libp2p.services.dht.setMode(mode).catch(err => { log.error('could not switch the DHT to %s mode - %e', mode, err) })
-      }
-    }
-    void this.maybeProvide()
-  }
-
-  /**
-   * A private node announces itself under its rendezvous key once it holds a
-   * reservation, again when its relay addresses change, and every RENDEZVOUS_REFRESH_MS.
-   */
-  private async maybeProvide (): Promise<void> {
-    const libp2p = this._libp2p
-    if (libp2p == null || this.providing) return
-    if (libp2p.services.reachability.current.reachability === 'public') return
-    const relayed = libp2p.getMultiaddrs().map(String).filter(a => a.includes('/p2p-circuit')).sort().join(' ')
-    if (relayed === '') return
-    if (relayed === this.providedFor && Date.now() - this.providedAt < RENDEZVOUS_REFRESH_MS) return
-    this.providing = true
-    try {
-      await provideSelf(libp2p.services.dht, libp2p.peerId, { signal: AbortSignal.timeout(60_000) })
-      this.providedFor = relayed
-      this.providedAt = Date.now()
-    } catch (err) {
-      log('could not provide our rendezvous record - %e', err)
-    } finally {
-      this.providing = false
-    }
-  }
-
-  /**
-   * A node that offers relay service also serves STUN (UDP 3478), so peers holding
-   * reservations on it learn their public UDP address without a public STUN host; it
-   * follows the relay service ('auto': only while publicly reachable).
-   */
-  private async updateStun (config: BurrowConfig): Promise<void> {
-    const want = this.relayGate?.offering === true && config.stunPort > 0
-    if (want && this.stun == null) {
-      const stun = new StunServer({ port: config.stunPort, software: `burrow ${packageVersion()}` })
-      this.stun = stun
-      await stun.start().catch(err => { log.error('no STUN server - %e', err) })
-    } else if (!want && this.stun != null) {
-      const stun = this.stun
-      this.stun = undefined
-      await stun.stop()
-    }
-  }
-
   /** Why a relayed connection has not become direct, in one line. */
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
-    const udp = libp2p.services.udpPunch
-    if (!this.config.holePunch && !udp.enabled) return 'hole punching is off (holePunch: false, udpPunch: false)'
-    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, udp.failureFor(peer)].filter(f => f != null)
+    const path = libp2p.services.pathUpgrade
+    if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udpPunch: false)'
+    const failure = Object.values(path.machine.peer(peer)?.failures ?? {})
     if (failure.length > 0) return failure.join('; ')
     return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
   }
 
   /** Hole punch attempts, newest last. */
   holePunchAttempts (): HolePunchAttempt[] {
-    return this.libp2p.services.holePunch.attempts()
+    return holePunchAttemptsOf(this.libp2p.services.pathUpgrade.status().attempts)
   }
 
   /**
@@ -759,12 +606,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       log.error('a %s listener threw - %e', type, err)
     }
   }
-}
-
-/** Peers in the DHT routing table (kad-dht keeps it on its class, not in its interface). */
-function routingTableSize (libp2p: BurrowLibp2p): number {
-  const table = (libp2p.services.dht as unknown as { routingTable?: { size?: unknown } }).routingTable
-  return typeof table?.size === 'number' ? table.size : 0
 }
 
 /** Not through a relay: a WebRTC connection (`…/p2p-circuit/webrtc/…`) only used one for signalling. */

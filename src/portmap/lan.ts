@@ -4,6 +4,7 @@
  */
 import { logger } from '@libp2p/logger'
 import { classifyIPv4 } from './addresses.js'
+import { isCircuitAddress } from '../connections/index.js'
 import type { PeerInfo, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -14,7 +15,7 @@ const log = logger('burrow:portmap:lan')
 export function lanAddressFilter (addrs: Multiaddr[]): Multiaddr[] {
   return addrs.filter(ma => {
     const c = ma.getComponents()
-    if (c.some(x => x.name === 'p2p-circuit')) return false
+    if (isCircuitAddress(ma)) return false
     const ip4 = c.find(x => x.name === 'ip4')?.value
     if (ip4 != null) return classifyIPv4(ip4) !== 'public'
     const ip6 = c.find(x => x.name === 'ip6')?.value?.toLowerCase()

@@ -8,6 +8,7 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { classifyIPv4, defaultGateway, externalMultiaddr } from './addresses.js'
+import { isCircuitAddress } from '../connections/index.js'
 import {
   DEFAULT_CHECK_INTERVAL_SECONDS, DEFAULT_LIFETIME_SECONDS, PROBE_RETRANSMIT_MS, RETRY_AFTER_FAILURE_MS,
   SSDP_TIMEOUT_MS, UNMAP_ON_STOP_TIMEOUT_MS
@@ -234,7 +235,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       const c = ma.getComponents()
       const ip = c.find(x => x.name === 'ip4')?.value
       const port = c.find(x => x.name === 'tcp')?.value
-      if (ip == null || port == null || c.some(x => x.name === 'p2p-circuit')) continue
+      if (ip == null || port == null || isCircuitAddress(ma)) continue
       if (classifyIPv4(ip) === 'loopback') continue
       if (!out.some(p => p.port === Number(port))) out.push({ ip, port: Number(port) })
     }

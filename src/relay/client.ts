@@ -5,9 +5,10 @@ import { RELAY_HOP_PROTOCOL, RELAY_RETRY_MAX_MS, RELAY_RETRY_MIN_MS, RESERVATION
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
-import { isRelayed } from '../connections/index.js'
+import { isCircuitVia, isRelayed, relayOf } from '../connections/index.js'
 import { findReservationStore } from '../upstream/index.js'
 import type { StockReservationStore } from '../upstream/index.js'
+import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
 
 const log = logger('burrow:relay:client')
 
@@ -19,6 +20,8 @@ export interface RelayClientComponents {
   transportManager: TransportManager
   events: TypedEventTarget<Libp2pEvents>
   logger: ComponentLogger
+  /** reservations are wanted while the node is private (src/nat ReachabilityService) */
+  reachability: ReachabilitySource
 }
 
 export interface RelayClientInit {
@@ -64,6 +67,23 @@ export class RelayClient implements Startable {
 
   readonly [Symbol.toStringTag] = 'burrow:relay-client'
 
+  private readonly onReachability = (evt: CustomEvent<ReachabilityState>): void => { this.follow(evt.detail) }
+
+  /** Reservations while private, or while unknown behind a NAT. */
+  private follow (state: ReachabilityState): void {
+    this.setWanted(state.reachability === 'private' || (state.reachability === 'unknown' && state.behindNat === true))
+  }
+
+  afterStart (): void {
+    this.components.reachability.addEventListener('reachability:changed', this.onReachability)
+    // the verdict may have changed while libp2p was starting (identify is quick)
+    this.follow(this.components.reachability.current)
+  }
+
+  beforeStop (): void {
+    this.components.reachability.removeEventListener('reachability:changed', this.onReachability)
+  }
+
   start (): void {
     if (this.running) return
     this.running = true
@@ -101,7 +121,7 @@ export class RelayClient implements Startable {
         relay,
         reservedAt: this.held.has(relay) ? new Date(this.held.get(relay) ?? 0).toISOString() : null,
         expiresAt: r != null ? new Date(Number(r.expire) * 1000).toISOString() : null,
-        addresses: addrs.filter(a => a.includes(`/p2p/${relay}/p2p-circuit`))
+        addresses: addrs.filter(a => isCircuitVia(a, relay))
       })
     }
     return out
@@ -111,10 +131,7 @@ export class RelayClient implements Startable {
   private relaysInAddresses (): Set<string> {
     const relays = new Set<string>()
     for (const a of this.components.addressManager.getAddresses()) {
-      const parts = a.getComponents()
-      const circuit = parts.findIndex(c => c.name === 'p2p-circuit')
-      if (circuit <= 0) continue
-      const relay = parts.slice(0, circuit).findLast(c => c.name === 'p2p')?.value
+      const relay = relayOf(a)
       if (relay != null) relays.add(relay)
     }
     return relays

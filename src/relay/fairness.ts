@@ -3,6 +3,7 @@
  * address — IPv6: one /64, the smallest block a home or a cloud VM gets — may hold.
  * Pure bookkeeping; src/relay/server.ts applies it to the hop protocol.
  */
+import { isCircuitAddress } from '../connections/index.js'
 
 /**
  * The key a remote address is counted under: the IPv4 address, or the /64 of an IPv6
@@ -10,7 +11,7 @@
  * relayed (`/p2p-circuit`) and non-IP addresses.
  */
 export function ipKey (addr: string): string | undefined {
-  if (addr.includes('/p2p-circuit')) return undefined
+  if (isCircuitAddress(addr)) return undefined
   const m = /^\/ip([46])\/([^/]+)/.exec(addr)
   if (m?.[2] == null) return undefined
   if (m[1] === '4') return m[2]

@@ -6,3 +6,5 @@ export {
   STUN_MAGIC_COOKIE, BINDING_REQUEST, BINDING_SUCCESS, ATTR_XOR_MAPPED_ADDRESS, ATTR_MAPPED_ADDRESS, ATTR_FINGERPRINT
 } from './codec.js'
 export type { StunAddress, StunHeader } from './codec.js'
+export { StunService, stunService } from './service.js'
+export type { StunServiceComponents, RelayOffering } from './service.js'

@@ -4,7 +4,12 @@
  */
 export { readBootstrapFile } from './bootstrap-list.js'
 export type { BootstrapFile } from './bootstrap-list.js'
-export { KnownPeers } from './known-peers.js'
+export { KnownPeers, knownPeers } from './known-peers.js'
+export type { KnownPeersComponents, KnownPeersInit, KnownPeersStatus } from './known-peers.js'
+export { DhtModeService, dhtMode, routingTableSize } from './dht-mode.js'
+export type { DhtModeComponents, DhtModeInit, DhtStatus, DhtLike } from './dht-mode.js'
+export { RendezvousService, rendezvous, RENDEZVOUS_CHECK_MS } from './rendezvous-service.js'
+export type { RendezvousComponents, RendezvousStatus } from './rendezvous-service.js'
 export { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL, FIND_PEER_TIMEOUT_MS } from './constants.js'
 
 import { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL } from './constants.js'

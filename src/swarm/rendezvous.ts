@@ -25,7 +25,7 @@ export async function rendezvousKey (peer: PeerId | string): Promise<CID> {
 }
 
 /** Announces us under our rendezvous key; resolves once the DHT query finished. */
-export async function provideSelf (dht: KadDHT, self: PeerId, options: AbortOptions = {}): Promise<void> {
+export async function provideSelf (dht: Pick<KadDHT, 'provide'>, self: PeerId, options: AbortOptions = {}): Promise<void> {
   const key = await rendezvousKey(self)
   let stored = 0
   for await (const evt of dht.provide(key, options)) {

@@ -12,15 +12,18 @@
  * relayed path first and no ICE timeout ever sits on a first dial.
  *
  * No retry loop: MAX_ATTEMPTS tries per relayed connection, then nothing for that peer
- * for FAILED_PEER_BACKOFF_MS (the webrtc transport itself never retries a dial).
+ * for FAILED_PEER_BACKOFF_MS (the webrtc transport itself never retries a dial). When to
+ * try, the backoff and the attempt log are the path module's (src/connections/upgrade.ts):
+ * this module is the protocol, registered there as the 'webrtc' strategy.
  */
-import { TypedEventEmitter } from '@libp2p/interface'
+import { TypedEventEmitter, serviceDependencies } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { isRelayed } from '../connections/index.js'
+import { isRelayed, relayAddressOf, triesOf, UpgradeAttemptError, FAILED_PEER_BACKOFF_MS as UPGRADE_BACKOFF_MS } from '../connections/index.js'
+import type { PathUpgradeService, UpgradeAttempt, UpgradeStrategy } from '../connections/index.js'
 
 const log = logger('burrow:udppunch')
 
@@ -30,14 +33,12 @@ export const UDP_PUNCH_TIMEOUT_MS = 10_000
 export const MAX_ATTEMPTS = 2
 /** Pause between attempts. */
 export const RETRY_PAUSE_MS = 1_000
-/** After a failed upgrade, no new one with that peer for this long. */
-export const FAILED_PEER_BACKOFF_MS = 5 * 60_000
+/** After a failed upgrade, no new one with that peer for this long (the path module's backoff, src/connections). */
+export const FAILED_PEER_BACKOFF_MS = UPGRADE_BACKOFF_MS
 /** The relayed connection is closed this long after the direct one is up. */
 export const RELAYED_CLOSE_GRACE_MS = 5_000
 /** With TCP hole punching on too, the UDP path waits this long for DCUtR to make the connection direct. */
 export const UDP_AFTER_TCP_MS = 8_000
-/** Attempts kept for `status`. */
-const MAX_RECORDS = 50
 
 export interface UdpPunchAttempt {
   peer: string
@@ -62,6 +63,8 @@ export interface UdpPunchComponents {
   connectionManager: ConnectionManager
   transportManager: TransportManager
   events: TypedEventTarget<Libp2pEvents>
+  /** the path module's state machine this path registers with as the 'webrtc' strategy */
+  pathUpgrade: Pick<PathUpgradeService, 'addStrategy' | 'machine'>
 }
 
 export interface UdpPunchInit {
@@ -78,24 +81,30 @@ export interface UdpPunchInit {
 export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implements Startable {
   private readonly components: UdpPunchComponents
   private readonly init: UdpPunchInit
-  private readonly inProgress = new Set<string>()
-  private readonly failedUntil = new Map<string, number>()
-  private readonly lastFailure = new Map<string, string>()
-  private readonly records: UdpPunchAttempt[] = []
   private readonly timers = new Set<ReturnType<typeof setTimeout>>()
   private readonly shutdown = new AbortController()
   private started = false
   /** WebRTC dials (ICE probes through our STUN servers) this path started: burrow_udppunch_probes_sent_total */
   probesSent = 0
-  private readonly onConnectionOpen = (evt: CustomEvent<Connection>): void => { this.maybeUpgrade(evt.detail) }
 
   constructor (components: UdpPunchComponents, init: UdpPunchInit) {
     super()
     this.components = components
     this.init = init
+    this.strategy = {
+      name: 'webrtc',
+      applicable: (relayed) => {
+        if (relayed.direction !== 'outbound') return 'the peer that dialled the relayed connection starts the UDP path'
+        if (webrtcAddressFor(relayed) == null) return 'the connection has no circuit address to signal over'
+        return undefined
+      },
+      attempt: async (relayed, signal) => this.attempt(relayed, signal),
+      delayMs: init.delayMs
+    }
   }
 
   readonly [Symbol.toStringTag] = 'burrow:udppunch'
+  readonly [serviceDependencies]: string[] = ['@burrow/path-upgrade']
 
   get enabled (): boolean {
     return this.init.enabled
@@ -105,40 +114,42 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
     return [...this.init.stunServers]
   }
 
+  /**
+   * This path as an upgrade strategy ('webrtc'): the path module's state machine decides
+   * when it runs (after `delayMs`, TCP's head start), keeps its backoff and its log.
+   */
+  readonly strategy: UpgradeStrategy
+
   async start (): Promise<void> {
     if (this.started || !this.init.enabled) return
-    this.components.events.addEventListener('connection:open', this.onConnectionOpen)
+    this.components.pathUpgrade.addStrategy(this.strategy)
     this.started = true
   }
 
   async stop (): Promise<void> {
     if (!this.started) return
-    this.components.events.removeEventListener('connection:open', this.onConnectionOpen)
     for (const t of this.timers) clearTimeout(t)
     this.timers.clear()
     this.shutdown.abort()
     this.started = false
   }
 
-  attempts (): UdpPunchAttempt[] {
-    return [...this.records]
-  }
-
-  failureFor (peer: string): string | undefined {
-    return this.lastFailure.get(peer)
-  }
-
-  /** Upgrades a relayed connection now (also what the automatic path calls). */
-  async upgrade (relayed: Connection): Promise<Connection | undefined> {
+  /**
+   * Up to MAX_ATTEMPTS WebRTC dials over the relayed connection's signalling: the direct
+   * connection, or a rejection with the reason (UpgradeAttemptError, its tries recorded).
+   */
+  async attempt (relayed: Connection, signal: AbortSignal): Promise<{ connection: Connection, record: { tries: number } }> {
     const peer = relayed.remotePeer
     const id = peer.toString()
     const target = webrtcAddressFor(relayed)
-    if (target == null) return undefined
+    if (target == null) throw new UpgradeAttemptError('the connection has no circuit address to signal over')
+    const stop = AbortSignal.any([signal, this.shutdown.signal])
+    const tries: UdpPunchAttempt[] = []
     const errors: string[] = []
     for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      if (this.shutdown.signal.aborted) return undefined
+      if (stop.aborted) throw stop.reason
       const existing = this.directConnection(peer)
-      if (existing != null) return existing
+      if (existing != null) return { connection: existing, record: { tries: tries.length } }
       if (relayed.status !== 'open') {
         errors.push('the relayed connection closed')
         break
@@ -150,47 +161,28 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
         // straight to the transport: the dial queue would join the relayed dial still
         // finishing for this peer and hand that connection back
         const conn = await this.components.transportManager.dial(target, {
-          signal: AbortSignal.any([AbortSignal.timeout(UDP_PUNCH_TIMEOUT_MS), this.shutdown.signal])
+          signal: AbortSignal.any([AbortSignal.timeout(UDP_PUNCH_TIMEOUT_MS), stop])
         })
         if (isRelayed(conn)) throw new Error(`the dial returned a relayed connection (${conn.remoteAddr.toString()})`)
-        this.record({ peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'direct', detail: conn.remoteAddr.toString() })
-        this.failedUntil.delete(id)
-        this.lastFailure.delete(id)
+        this.record(tries, { peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'direct', detail: conn.remoteAddr.toString() })
         log('direct WebRTC connection to %p in %d ms (attempt %d)', peer, Date.now() - t0, attempt)
         if (this.init.closeRelayed !== false) this.closeLater(relayed, conn)
-        return conn
+        return { connection: conn, record: { tries: tries.length } }
       } catch (err) {
+        if (stop.aborted) throw stop.reason
         const reason = describe(err, Date.now() - t0)
         errors.push(reason)
-        this.record({ peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'failed', detail: reason })
+        this.record(tries, { peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'failed', detail: reason })
         log('WebRTC attempt %d to %p failed: %s', attempt, peer, reason)
       }
-      if (attempt < MAX_ATTEMPTS) await sleep(RETRY_PAUSE_MS, this.shutdown.signal).catch(() => {})
+      if (attempt < MAX_ATTEMPTS) await sleep(RETRY_PAUSE_MS, stop)
     }
-    if (this.directConnection(peer) != null) return this.directConnection(peer)
-    this.fail(id, `no UDP path (WebRTC, ${MAX_ATTEMPTS} attempts; STUN ${this.init.stunServers.length > 0 ? this.init.stunServers.join(', ') : 'none'}): ${errors.at(-1) ?? 'not tried'}; a symmetric NAT on either side defeats it; next try in ${FAILED_PEER_BACKOFF_MS / 60_000} min`)
-    return undefined
-  }
-
-  /** The dialling side of a new relayed connection starts the upgrade (after delayMs). */
-  private maybeUpgrade (conn: Connection): void {
-    if (!isRelayed(conn) || conn.direction !== 'outbound') return
-    const id = conn.remotePeer.toString()
-    if (this.inProgress.has(id) || (this.failedUntil.get(id) ?? 0) > Date.now()) return
-    if (this.directConnection(conn.remotePeer) != null) return
-    this.inProgress.add(id)
-    const run = (): void => {
-      void this.upgrade(conn)
-        .catch(err => { log('UDP upgrade with %p failed - %e', conn.remotePeer, err) })
-        .finally(() => { this.inProgress.delete(id) })
-    }
-    if (this.init.delayMs <= 0) {
-      run()
-      return
-    }
-    const timer = setTimeout(() => { this.timers.delete(timer); run() }, this.init.delayMs)
-    timer.unref()
-    this.timers.add(timer)
+    const direct = this.directConnection(peer)
+    if (direct != null) return { connection: direct, record: { tries: tries.length } }
+    const reason = `no UDP path (WebRTC, ${MAX_ATTEMPTS} attempts; STUN ${this.init.stunServers.length > 0 ? this.init.stunServers.join(', ') : 'none'}): ${errors.at(-1) ?? 'not tried'}; a symmetric NAT on either side defeats it; next try in ${FAILED_PEER_BACKOFF_MS / 60_000} min`
+    log('%s: %s', id, reason)
+    this.safeDispatchEvent('udppunch:failed', { detail: { peer: id, reason } })
+    throw new UpgradeAttemptError(reason, { tries: tries.length })
   }
 
   private directConnection (peer: PeerId): Connection | undefined {
@@ -206,18 +198,16 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
     this.timers.add(timer)
   }
 
-  private record (a: UdpPunchAttempt): void {
-    this.records.push(a)
-    if (this.records.length > MAX_RECORDS) this.records.shift()
+  private record (tries: UdpPunchAttempt[], a: UdpPunchAttempt): void {
+    tries.push(a)
+    this.components.pathUpgrade.machine.logTry(a.peer, 'webrtc', Date.parse(a.startedAt), a.outcome, a.detail, a)
     this.safeDispatchEvent('udppunch:attempt', { detail: a })
   }
+}
 
-  private fail (peer: string, reason: string): void {
-    this.failedUntil.set(peer, Date.now() + FAILED_PEER_BACKOFF_MS)
-    this.lastFailure.set(peer, reason)
-    log('%s: %s', peer, reason)
-    this.safeDispatchEvent('udppunch:failed', { detail: { peer, reason } })
-  }
+/** The UDP path's tries, newest last, out of the path module's attempt log. */
+export function udpAttemptsOf (attempts: UpgradeAttempt[]): UdpPunchAttempt[] {
+  return triesOf<UdpPunchAttempt>(attempts, 'webrtc')
 }
 
 /**
@@ -225,9 +215,9 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
  * (undefined when the connection's address is not a circuit address).
  */
 export function webrtcAddressFor (conn: Connection): Multiaddr | undefined {
-  const parts = conn.remoteAddr.toString().split('/p2p-circuit')
-  if (parts.length !== 2 || parts[0] === '') return undefined
-  return multiaddr(`${parts[0]}/p2p-circuit/webrtc/p2p/${conn.remotePeer.toString()}`)
+  const relay = isRelayed(conn) ? relayAddressOf(conn.remoteAddr) : undefined
+  if (relay == null) return undefined
+  return multiaddr(`${relay}/p2p-circuit/webrtc/p2p/${conn.remotePeer.toString()}`)
 }
 
 function describe (err: unknown, ms: number): string {

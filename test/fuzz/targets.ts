@@ -37,7 +37,8 @@ import {
 } from '../../dist/stun/index.js'
 import { HarnessError, PropertyError, roundTrips, varint } from './engine.ts'
 import type { FuzzTarget, Rng, Violation, ViolationKind } from './engine.ts'
-import type { Libp2p, Stream } from '@libp2p/interface'
+import type { Stream } from '@libp2p/interface'
+import type { MessagingComponents } from '../../dist/messaging/index.js'
 
 const utf8 = new TextEncoder()
 const text = (s: string): Uint8Array => utf8.encode(s)
@@ -148,7 +149,7 @@ function concatFrames (frames: Uint8Array[]): Uint8Array {
 /** The receive path of the message protocol: decode, check, store, then render as `burrow inbox` does. */
 async function receiveAndRender (frame: Uint8Array): Promise<unknown> {
   // a fresh store per input, so an input's result does not depend on the ones before it
-  const messaging = new Messaging({ libp2p: {} as unknown as Libp2p, datastore: new MemoryDatastore() }, { maxInboundPerSecond: 1e9 })
+  const messaging = new Messaging({ datastore: new MemoryDatastore() } as unknown as MessagingComponents, { maxInboundPerSecond: 1e9 })
   let stored: Parameters<typeof inboxJson>[0] | undefined
   messaging.addEventListener('message', evt => { stored = evt.detail })
   // the private step 2–4 of handleStream: what one frame from a peer turns into

@@ -10,7 +10,8 @@ import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
 import { lpStream } from '@libp2p/utils'
-import { MESSAGE_PROTOCOL, Messaging } from '../../dist/messaging/index.js'
+import { MESSAGE_PROTOCOL, messaging as messagingService } from '../../dist/messaging/index.js'
+import type { Messaging } from '../../dist/messaging/index.js'
 import { Ack, Message } from '../../dist/messaging/pb/message.js'
 import type { MessagingInit } from '../../dist/messaging/index.js'
 import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface'
@@ -27,6 +28,10 @@ export interface Peer {
 const running: Array<{ node: Libp2p, messaging: Messaging }> = []
 
 export async function createNode (options: { port?: number, privateKey?: PrivateKey } = {}): Promise<Libp2p> {
+  return createLibp2p(nodeInit(options))
+}
+
+function nodeInit (options: { port?: number, privateKey?: PrivateKey, datastore?: Datastore } = {}): Parameters<typeof createLibp2p>[0] {
   const init: Parameters<typeof createLibp2p>[0] = {
     addresses: { listen: [`/ip4/127.0.0.1/tcp/${options.port ?? 0}`] },
     transports: [tcp()],
@@ -39,15 +44,19 @@ export async function createNode (options: { port?: number, privateKey?: Private
   if (options.privateKey != null) {
     init.privateKey = options.privateKey
   }
-  return createLibp2p(init)
+  if (options.datastore != null) {
+    init.datastore = options.datastore
+  }
+  return init
 }
 
 /** A started node with a started Messaging on it. */
 export async function createPeer (init: MessagingInit = {}, options: { port?: number, privateKey?: PrivateKey, datastore?: Datastore } = {}): Promise<Peer> {
-  const node = await createNode(options)
+  // messaging is a libp2p service: it starts and stops with the node, on the node's datastore
   const datastore = options.datastore ?? new MemoryDatastore()
-  const messaging = new Messaging({ libp2p: node, datastore }, init)
-  await messaging.start()
+  const base = nodeInit({ ...options, datastore })
+  const node = await createLibp2p({ ...base, services: { ...base?.services, messaging: messagingService(init) } })
+  const messaging = (node.services as { messaging: Messaging }).messaging
   running.push({ node, messaging })
   return { node, messaging, datastore, id: node.peerId.toString() }
 }

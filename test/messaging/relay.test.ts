@@ -11,14 +11,13 @@ import { identify } from '@libp2p/identify'
 import { tcp } from '@libp2p/tcp'
 import { MemoryDatastore } from 'datastore-core'
 import { createLibp2p } from 'libp2p'
-import { Messaging } from '../../dist/messaging/index.js'
+import { messaging as messagingService } from '../../dist/messaging/index.js'
+import type { Messaging } from '../../dist/messaging/index.js'
 import { text, waitFor } from './helpers.ts'
 import type { Libp2p } from '@libp2p/interface'
 
 const nodes: Libp2p[] = []
-const services: Messaging[] = []
 after(async () => {
-  await Promise.allSettled(services.map(async m => m.stop()))
   await Promise.allSettled(nodes.map(async n => n.stop()))
 })
 
@@ -32,16 +31,14 @@ async function node (listen: string[], relayServer = false): Promise<Libp2p> {
   }
   const n: Libp2p = relayServer
     ? await createLibp2p({ ...common, services: { identify: identify(), relay: circuitRelayServer() } })
-    : await createLibp2p({ ...common, services: { identify: identify() } })
+    // messaging is a libp2p service: started and stopped with the node
+    : await createLibp2p({ ...common, datastore: new MemoryDatastore(), services: { identify: identify(), messaging: messagingService() } })
   nodes.push(n)
   return n
 }
 
 async function messaging (n: Libp2p): Promise<Messaging> {
-  const m = new Messaging({ libp2p: n, datastore: new MemoryDatastore() })
-  await m.start()
-  services.push(m)
-  return m
+  return (n.services as { messaging: Messaging }).messaging
 }
 
 describe('messaging: relayed and direct paths', () => {

@@ -1,0 +1,107 @@
+/**
+ * DHT mode switching as a libp2p service: in an own swarm with `dhtMode: 'auto'` the DHT
+ * serves only while this node is reachable (a private node in server mode is an entry in
+ * everyone's routing table that nobody can dial). Its status is the DHT's slice of
+ * `status`, the routing-table size read from the DHT itself.
+ */
+import { serviceDependencies } from '@libp2p/interface'
+import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
+import type { Identify } from '@libp2p/identify'
+import type { ConnectionManager } from '@libp2p/interface-internal'
+
+/** What the DHT mode service needs of the DHT: its mode, and its routing table's size. */
+export interface DhtLike {
+  getMode: () => 'client' | 'server'
+  setMode: (mode: 'client' | 'server') => Promise<void>
+}
+
+
+export interface DhtModeComponents {
+  dht: DhtLike
+  reachability: ReachabilitySource
+  logger: ComponentLogger
+  /** the connections open once libp2p started, identified once more (see afterStart) */
+  connectionManager?: Pick<ConnectionManager, 'getConnections'>
+  identify?: Pick<Identify, 'identify'>
+}
+
+/** How long the re-identify of a connection open at start may take. */
+export const REIDENTIFY_TIMEOUT_MS = 10_000
+
+export interface DhtModeInit {
+  /** the DHT protocol this network speaks (for status) */
+  protocol: string
+  /** switch with reachability (config dhtMode 'auto' on an own swarm); false: leave the mode as configured */
+  auto: boolean
+}
+
+export interface DhtStatus {
+  protocol: string
+  mode: 'client' | 'server'
+  routingTable: number
+}
+
+export class DhtModeService implements Startable {
+  private readonly components: DhtModeComponents
+  private readonly init: DhtModeInit
+  private readonly log: Logger
+  private readonly onChange = (evt: CustomEvent<ReachabilityState>): void => { this.follow(evt.detail) }
+
+  constructor (components: DhtModeComponents, init: DhtModeInit) {
+    this.components = components
+    this.init = init
+    this.log = components.logger.forComponent('burrow:swarm:dht-mode')
+  }
+
+  readonly [Symbol.toStringTag] = 'burrow:dht-mode'
+  readonly [serviceDependencies]: string[] = ['@libp2p/peer-routing', '@burrow/reachability']
+
+  start (): void {
+    if (!this.init.auto) return
+    this.components.reachability.addEventListener('reachability:changed', this.onChange)
+  }
+
+  /**
+   * Components start together: a bootstrap connection identified before the DHT registered
+   * its topology never enters the routing table (seen once the webrtc transport slowed
+   * start down), so the connections open by now are identified once more. And the verdict
+   * may have changed while libp2p was starting (identify is quick).
+   */
+  afterStart (): void {
+    const { connectionManager, identify } = this.components
+    if (connectionManager != null && identify != null) {
+      for (const c of connectionManager.getConnections()) {
+        void identify.identify(c, { signal: AbortSignal.timeout(REIDENTIFY_TIMEOUT_MS) }).catch(err => { this.log('re-identify %p failed - %e', c.remotePeer, err) })
+      }
+    }
+    if (this.init.auto) this.follow(this.components.reachability.current)
+  }
+
+  stop (): void {
+    this.components.reachability.removeEventListener('reachability:changed', this.onChange)
+  }
+
+  status (): DhtStatus {
+    return { protocol: this.init.protocol, mode: this.components.dht.getMode(), routingTable: routingTableSize(this.components.dht) }
+  }
+
+  private follow (state: ReachabilityState): void {
+    const mode = state.reachability === 'private' ? 'client' : 'server'
+    if (this.components.dht.getMode() === mode) return
+    this.components.dht.setMode(mode).catch(err => { this.log.error('could not switch the DHT to %s mode - %e', mode, err) })
+  }
+}
+
+/**
+ * Peers in the DHT's routing table: kad-dht keeps the table on its class
+ * (`SingleKadDHT.routingTable`), not in the `KadDHT` interface.
+ */
+export function routingTableSize (dht: object): number {
+  const table = (dht as { routingTable?: { size?: unknown } }).routingTable
+  return typeof table?.size === 'number' ? table.size : 0
+}
+
+export function dhtMode (init: DhtModeInit): (components: DhtModeComponents) => DhtModeService {
+  return (components) => new DhtModeService(components, init)
+}

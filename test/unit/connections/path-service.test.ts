@@ -1,0 +1,100 @@
+// The path module's service with the UDP path plugged in as its 'webrtc' strategy, both
+// started on their own with fake components: a relayed connection we dialled becomes
+// direct after TCP's head start; a failed peer is backed off by the path module (not by
+// the UDP path), and whyRelayed tells the UDP path's reason.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { pathUpgrade } from '../../../dist/connections/index.js'
+import { udpPunch, udpAttemptsOf } from '../../../dist/udppunch/index.js'
+import { logger, until } from '../services/fakes.ts'
+import type { Connection, Libp2pEvents } from '@libp2p/interface'
+
+const RELAY = '12D3KooWH3uVF6wv47WnArKHk5p6cvgCJEb74UTmxztmQDc298L3'
+const PEER = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+
+function conn (addr: string, direction: 'inbound' | 'outbound'): Connection {
+  return { remotePeer: PEER, remoteAddr: multiaddr(addr), direction, status: 'open', timeline: { open: Date.now() }, close: async () => {} } as unknown as Connection
+}
+
+function setup (dial: () => Promise<Connection>): { events: TypedEventEmitter<Libp2pEvents>, open: Connection[], dials: string[], path: ReturnType<ReturnType<typeof pathUpgrade>>, udp: ReturnType<ReturnType<typeof udpPunch>> } {
+  const events = new TypedEventEmitter<Libp2pEvents>()
+  const open: Connection[] = []
+  const dials: string[] = []
+  const connectionManager = { getConnections: () => open }
+  const path = pathUpgrade({ backoffMs: 60_000 })({ events, connectionManager, logger })
+  const udp = udpPunch({ enabled: true, stunServers: [], delayMs: 20, closeRelayed: false })({
+    events,
+    connectionManager: connectionManager as never,
+    transportManager: { dial: async (ma: { toString: () => string }) => { dials.push(ma.toString()); return dial() } } as never,
+    pathUpgrade: path
+  })
+  return { events, open, dials, path, udp }
+}
+
+describe('the UDP path as a strategy of the path module', () => {
+  it('a relayed connection we dialled becomes direct over WebRTC, tried through the circuit', async () => {
+    const direct = conn('/ip4/10.0.0.2/udp/5000/webrtc-direct', 'outbound')
+    const { events, open, dials, path, udp } = setup(async () => direct)
+    path.start()
+    await udp.start()
+    try {
+      assert.deepEqual(path.status().strategies, ['webrtc'])
+      const relayed = conn(`/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`, 'outbound')
+      open.push(relayed)
+      events.safeDispatchEvent('connection:open', { detail: relayed })
+      await until('direct', () => path.machine.peer(PEER.toString())?.state === 'direct')
+      assert.deepEqual(dials, [`/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/webrtc/p2p/${PEER.toString()}`])
+      assert.equal(path.whyRelayed(PEER.toString()), undefined)
+      const tries = udpAttemptsOf(path.status().attempts)
+      assert.deepEqual(tries.map(t => t.outcome), ['direct'])
+    } finally {
+      await udp.stop()
+      path.stop()
+    }
+  })
+
+  it('the UDP path fails: the path module backs the peer off and a new relayed connection is not tried again', async () => {
+    const { events, open, dials, path, udp } = setup(async () => { throw new Error('ICE failed') })
+    path.start()
+    await udp.start()
+    try {
+      const relayed = conn(`/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`, 'outbound')
+      open.push(relayed)
+      events.safeDispatchEvent('connection:open', { detail: relayed })
+      await until('failed', () => path.machine.peer(PEER.toString())?.state === 'failed', )
+      assert.equal(dials.length, 2, 'MAX_ATTEMPTS WebRTC dials')
+      assert.match(path.whyRelayed(PEER.toString()) ?? '', /^no direct connection: webrtc: no UDP path \(WebRTC, 2 attempts; STUN none\): ICE failed/)
+      assert.deepEqual(path.machine.peer(PEER.toString())?.failures.webrtc?.startsWith('no UDP path'), true)
+      events.safeDispatchEvent('connection:open', { detail: relayed })
+      await new Promise(resolve => setTimeout(resolve, 50))
+      assert.equal(dials.length, 2, 'backed off: no new dial')
+      // the peer's side started it: not ours to try, said so
+      const inbound = conn(`/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`, 'inbound')
+      assert.equal(udp.strategy.applicable(inbound), 'the peer that dialled the relayed connection starts the UDP path')
+    } finally {
+      await udp.stop()
+      path.stop()
+    }
+  })
+
+  it('a peer that disconnects while the UDP path waits its head start is never dialled', async () => {
+    const { events, open, dials, path, udp } = setup(async () => { throw new Error('not reached') })
+    path.start()
+    await udp.start()
+    try {
+      const relayed = conn(`/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`, 'outbound')
+      open.push(relayed)
+      events.safeDispatchEvent('connection:open', { detail: relayed })
+      events.safeDispatchEvent('peer:disconnect', { detail: PEER })
+      await new Promise(resolve => setTimeout(resolve, 60))
+      assert.deepEqual(dials, [])
+      assert.equal(path.machine.peer(PEER.toString()), undefined)
+    } finally {
+      await udp.stop()
+      path.stop()
+    }
+  })
+})
