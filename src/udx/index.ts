@@ -1,0 +1,8 @@
+export { udxTransport, UdxTransport } from './transport.js'
+export type { UdxTransportInit, ConnectOverOptions, MainSocket } from './transport.js'
+export { registerUdxProtocol, udxHostPort, udxMultiaddr, isUdxAddress } from './multiaddr.js'
+export { DatagramDemux, kindOf } from './demux.js'
+export type { DemuxKind, DatagramHandler } from './demux.js'
+export { UdxEndpoint, encodeHandshake, decodeHandshake, HELLO, ACK, PUNCH } from './handshake.js'
+export { UdxSocketError, UdxHandshakeError, UdxPunchError, UdxProtocolError } from './errors.js'
+export * from './constants.js'
