@@ -22,6 +22,8 @@ import { relayClient, relayServer, PerIpLimit } from '../relay/index.js'
 import { udpPunch, UDP_AFTER_TCP_MS } from '../udppunch/index.js'
 import type { UdpPunchService } from '../udppunch/index.js'
 import { stunServersFor } from '../stun/index.js'
+import { udxTransport, udxPunch, udxListenAddresses, udxStunSources } from '../udx/index.js'
+import type { UdxPunchService } from '../udx/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
 import type { NodeInternals } from './internals.js'
@@ -45,6 +47,7 @@ export interface BurrowServices {
   holePunch: HolePunchService
   relayClient: RelayClient
   udpPunch: UdpPunchService
+  udxPunch: UdxPunchService
   [key: string]: unknown
 }
 
@@ -115,13 +118,16 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   // our own listen addresses, known once the node exists: a peer's announced 127.0.0.1:4001
   // is our own listener when we listen on that port too, and dialling it reaches ourselves
   let ownListenAddrs = (): Multiaddr[] => []
+  // the relays we hold reservations on, known once the node exists (STUN sources for the UDX socket)
+  let reservedRelays = (): string[] => []
   const node = await createLibp2p<BurrowServices>({
     privateKey,
     datastore,
     start: false,
     ...(metrics != null ? { metrics } : {}),
     addresses: {
-      listen: config.listen,
+      // the UDX socket: the TCP listen host, at udp.port or the TCP port number (src/udx)
+      listen: [...config.listen, ...(config.udx ? udxListenAddresses(config.listen, config.udp.port) : [])],
       announce: config.announce,
       // LAN-only: only LAN addresses; a public network (amino): only addresses others can use
       ...(config.lanOnly ? { announceFilter: lanAddressFilter } : config.network === 'amino' ? { announceFilter: (addrs: Multiaddr[]) => publicAddressFilter(addrs, config.announce) } : {})
@@ -129,6 +135,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     transports: [
       dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),
       circuitRelayTransport(),
+      ...(config.udx ? [udxTransport({ keepaliveMs: config.udp.keepaliveSeconds * 1000 })] : []),
       // no `/webrtc` listen address: it would announce …/p2p-circuit/webrtc addresses that
       // dialers try before the relay, putting ICE on every first dial (see src/udppunch)
       ...(webRTC != null ? [webRTC({ rtcConfiguration: () => ({ iceServers: stunServers.map(urls => ({ urls })) }) })] : [])
@@ -163,6 +170,13 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
       holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
+      udxPunch: udxPunch({
+        enabled: config.udx && !config.lanOnly,
+        stunServers: (): string[] => udxStunSources(config, bootstrapList, reservedRelays()),
+        privatePolicy,
+        keepaliveMs: config.udp.keepaliveSeconds * 1000,
+        autoAttempt: true
+      }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
       ...(options.relayServer ? { relay: relayServer(config) } : {}),
       portMapper: portMapper({
@@ -182,6 +196,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     }
   })
   ownListenAddrs = () => node.services.internals.transportManager.getAddrs()
+  reservedRelays = () => node.services.relayClient.reservations().flatMap(r => r.addresses)
   perIp?.attach(node)
   return node
 }

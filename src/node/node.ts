@@ -548,6 +548,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       portMappings: portMapper.portMappings(),
       reservations: libp2p.services.relayClient.reservations(),
       holePunch: { dialPort: this.dialPort, attempts: libp2p.services.holePunch.attempts() },
+      udp: libp2p.services.udxPunch.status(),
       udpPunch: {
         enabled: libp2p.services.udpPunch.enabled,
         stunServers: libp2p.services.udpPunch.stunServers,
@@ -648,8 +649,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
     const udp = libp2p.services.udpPunch
-    if (!this.config.holePunch && !udp.enabled) return 'hole punching is off (holePunch: false, udpPunch: false)'
-    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, udp.failureFor(peer)].filter(f => f != null)
+    if (!this.config.holePunch && !udp.enabled && !libp2p.services.udxPunch.enabled) return 'hole punching is off (holePunch: false, udx: false, udpPunch: false)'
+    const failure = [this.config.holePunch ? libp2p.services.holePunch.failureFor(peer) : undefined, libp2p.services.udxPunch.failureFor(peer), udp.failureFor(peer)].filter(f => f != null)
     if (failure.length > 0) return failure.join('; ')
     return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
   }
