@@ -20,6 +20,7 @@ import { SOCKET_FILE } from '../control/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
 import type { NatReport } from '../portmap/index.js'
+import type { UdpStatus } from '../udx/index.js'
 import { runDoctor } from '../doctor/index.js'
 import type { DoctorReport } from '../doctor/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
@@ -568,24 +569,27 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   }
 
   /** `burrow nat`: NAT behaviour, port-mapping protocols, mappings, reachability and advice. */
-  async nat (): Promise<NatReport> {
-    return buildNatReport(this.libp2p.services.portMapper, await this.status())
+  async nat (): Promise<NatReport & { udp: UdpStatus }> {
+    const status = await this.status()
+    return { ...buildNatReport(this.libp2p.services.portMapper, status), udp: status.udp }
   }
 
   /**
    * `burrow doctor`: asks the relays (bootstrap peers and reserved relays) for our TCP and
    * UDP addresses, the gateway for its mapping protocols, and checks hairpinning.
    */
-  async doctor (options: AbortOptions = {}): Promise<DoctorReport> {
+  async doctor (options: AbortOptions = {}): Promise<DoctorReport & { udx: UdpStatus }> {
     const libp2p = this.libp2p
     const relays = [...this.bootstrapIds, ...libp2p.services.relayClient.reservations().map(r => r.relay)]
-    return runDoctor({
+    // the UDX socket asks its STUN sources again, beside the doctor's own probes
+    const [report] = await Promise.all([runDoctor({
       libp2p,
       observed: libp2p.services.reachability.observed,
       relays,
       stunPort: this.config.stunPort,
       portMappingMode: this.config.portMapping
-    }, options)
+    }, options), libp2p.services.udxPunch.checkMapping().catch(() => undefined)])
+    return { ...report, udx: libp2p.services.udxPunch.status() }
   }
 
   /** Reservations while private; DHT server mode only when reachable (own swarms, 'auto'). */
