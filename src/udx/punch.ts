@@ -454,18 +454,32 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       base.localNat = ours.nat
       const t0 = Date.now()
       await lp.write(encodePunchMessage(ours), { signal: exchange })
-      const sync = decodePunchMessage((await lp.read({ signal: exchange })).subarray())
-      if (sync.type !== 'SYNC') throw new UdxProtocolError('expected SYNC')
       const keepaliveMs = Math.max(MIN_KEEPALIVE_MS, Math.min(ours.keepaliveMs, theirs.keepaliveMs))
-      extra = { remoteNat: theirs.nat, remoteAddress: theirs.addr, rttMs: Date.now() - t0, keepaliveMs }
+      extra = { remoteNat: theirs.nat, remoteAddress: theirs.addr, keepaliveMs }
       const plan = this.plan(ours, theirs)
+      if (typeof plan !== 'string') method = plan.method
+      const fireCtl = new AbortController()
+      const fired = AbortSignal.any([controller.signal, fireCtl.signal, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + PUNCH_EXCHANGE_TIMEOUT_MS + (method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
+      // the direct method opens our NAT at once (PUNCH datagrams, waiting for A's HELLO): A's
+      // first HELLO, RTT/2 after its SYNC, then finds the way in open instead of a resend later
+      const early = typeof plan !== 'string' && plan.method === 'direct'
+        ? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, relayed)
+        : undefined
+      early?.catch(() => {})
+      let sync: PunchMessage
+      try {
+        sync = decodePunchMessage((await lp.read({ signal: exchange })).subarray())
+        if (sync.type !== 'SYNC') throw new UdxProtocolError('expected SYNC')
+      } catch (err) {
+        fireCtl.abort(err)
+        throw err
+      }
+      extra.rttMs = Date.now() - t0
       if (typeof plan === 'string') {
         this.record({ ...base, ...extra, method: methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', outcome: 'skipped', detail: plan, ms: Date.now() - started })
         return
       }
-      method = plan.method
-      const fired = AbortSignal.any([controller.signal, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + (plan.method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
-      const result = await this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, relayed)
+      const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, relayed))
       this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started })
     } catch (err) {
       this.record({ ...base, ...extra, method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
