@@ -24,8 +24,8 @@
  *
  * Safety: B answers only over a relayed (so authenticated, Noise through the relay)
  * connection; datagrams go only to the peer's STUN-reported address after it passed the dial
- * policy (`peerSuppliedRefusal`), and birthday probes only toward an IP the peer's identify
- * or relay showed for it; attempts are capped per peer and per node; everything lands in the
+ * policy (`peerSuppliedRefusal`), and birthday probes only toward an IP the peer was seen at
+ * (identify, the peer store), not only what it says of itself; attempts are capped per peer and per node; everything lands in the
  * attempt record.
  */
 import { randomBytes } from 'node:crypto'
@@ -75,6 +75,8 @@ export interface UdxAttemptRecord {
   startedAt: string
   /** from the attempt's start to its end */
   ms: number
+  /** from firing (A: RTT/2 after SYNC; B: on CONNECT for the direct method, else on SYNC) to the upgraded connection */
+  fireMs?: number
 }
 
 export interface ConnectMessage {
@@ -381,9 +383,10 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       if (typeof plan === 'string') return fail(methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', plan, extra, 'skipped')
       await sleep(rttMs / 2, both)
       const fired = AbortSignal.any([both, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + (plan.method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
-      const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired, relayed)
+      const firedAt = Date.now()
+      const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired)
         .catch((err: Error) => fail(plan.method, `${plan.method === 'birthday' ? 'birthday probing' : 'direct UDP punch'} to ${theirs.addr ?? '?'} failed: ${err.message}`, extra))
-      const record = this.record({ ...base, ...extra, method: plan.method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started })
+      const record = this.record({ ...base, ...extra, method: plan.method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
       return { connection: result.connection, record }
     } catch (err) {
       if ((err as { record?: unknown }).record != null) throw err
@@ -405,15 +408,14 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   }
 
   /** Step 4 on either side: the datagrams, the handshake and the upgrade. */
-  private async fire (transport: UdxTransport, main: NonNullable<UdxTransport['mainSocket']>, plan: { method: 'direct' | 'birthday', host: string, port: number, weAreDependent: boolean }, remotePeer: PeerId, initiator: boolean, nonceHex: string, keepaliveMs: number, signal: AbortSignal, relayed: Connection): Promise<{ connection: Connection, probes: number, sockets: number }> {
+  private async fire (transport: UdxTransport, main: NonNullable<UdxTransport['mainSocket']>, plan: { method: 'direct' | 'birthday', host: string, port: number, weAreDependent: boolean }, remotePeer: PeerId, initiator: boolean, nonceHex: string, keepaliveMs: number, signal: AbortSignal): Promise<{ connection: Connection, probes: number, sockets: number }> {
     if (plan.method === 'direct') {
       const connection = await transport.connectOver(main.socket, plan.host, plan.port, { initiator, remotePeer, signal, keepaliveMs })
       return { connection, probes: 0, sockets: 0 }
     }
     // birthday probes go only toward an IP the peer was seen at (not only what it says of itself)
     const seen = await this.knownIps(remotePeer)
-    const relayIp = relayed.remoteAddr.getComponents()[0]?.value
-    if (!seen.has(plan.host) && relayIp !== plan.host) throw new UdxPunchError(`the peer's STUN address ${plan.host} is not an IP it was seen at: no probes sent`)
+    if (!seen.has(plan.host)) throw new UdxPunchError(`the peer's STUN address ${plan.host} is not an IP it was seen at (identify, the peer store): no probes sent`)
     const caps = this.init.probeCaps ?? DEFAULT_PROBE_CAPS
     const nonce = Buffer.from(nonceHex, 'hex')
     const won = plan.weAreDependent
@@ -462,8 +464,9 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const fired = AbortSignal.any([controller.signal, fireCtl.signal, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + PUNCH_EXCHANGE_TIMEOUT_MS + (method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
       // the direct method opens our NAT at once (PUNCH datagrams, waiting for A's HELLO): A's
       // first HELLO, RTT/2 after its SYNC, then finds the way in open instead of a resend later
+      let firedAt = Date.now()
       const early = typeof plan !== 'string' && plan.method === 'direct'
-        ? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, relayed)
+        ? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired)
         : undefined
       early?.catch(() => {})
       let sync: PunchMessage
@@ -479,8 +482,9 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
         this.record({ ...base, ...extra, method: methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', outcome: 'skipped', detail: plan, ms: Date.now() - started })
         return
       }
-      const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, relayed))
-      this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started })
+      if (early == null) firedAt = Date.now()
+      const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired))
+      this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
     } catch (err) {
       this.record({ ...base, ...extra, method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
       stream.abort(err as Error)

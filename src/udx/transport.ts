@@ -126,6 +126,14 @@ export class UdxTransport implements Transport {
     }
   }
 
+  /** Nothing to do: the socket is bound by the first listen or dial. */
+  async start (): Promise<void> {}
+
+  /** libp2p stops its components: a socket bound by a dial alone (no UDX listen address) is closed too. */
+  async stop (): Promise<void> {
+    await this.closeSocket()
+  }
+
   /** Closes the node's socket (the listener's close calls it). */
   async closeSocket (): Promise<void> {
     const main = this.main

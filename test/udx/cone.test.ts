@@ -22,7 +22,7 @@ const skip = skipReason()
 const STUN_PORT = 3478
 
 interface UdxStatus {
-  udp: { mapping: string, reason: string, publicAddress: string | null, checkedAt: string | null, attempts: Array<{ peer: string, method: string, outcome: string, detail: string, probes: number, sockets: number, ms: number, rttMs: number | null, keepaliveMs: number | null }> }
+  udp: { mapping: string, reason: string, publicAddress: string | null, checkedAt: string | null, attempts: Array<{ peer: string, method: string, outcome: string, detail: string, probes: number, sockets: number, ms: number, fireMs?: number, rttMs: number | null, keepaliveMs: number | null }> }
   reservations: unknown[]
   connections: Array<{ peerId: string, direct: boolean, remoteAddress: string, whyRelayed?: string }>
 }
@@ -99,7 +99,8 @@ describe('UDX path: cone × cone direct, symmetric × symmetric relayed (stock r
           assert.ok(rec != null, `trial ${trial}: B recorded the UDX punch: ${JSON.stringify(direct.udp.attempts)}`)
           assert.equal(rec.method, 'direct')
           assert.equal(rec.probes, 0)
-          figures.push(`${delayMs} ms t${trial}: ${ms} ms (punch ${rec.ms} ms, relay RTT ${rec.rttMs ?? '?'} ms)`)
+          figures.push(`${delayMs} ms t${trial}: ${ms} ms from the CLI dial (punch ${rec.ms} ms from the relayed connection, of it ${rec.fireMs ?? '?'} ms from firing; relay RTT ${rec.rttMs ?? '?'} ms)`)
+          assert.equal(rec.keepaliveMs, 25_000, 'keepalive: the smaller of both asks (both the 25 s default)')
 
           // both routers saw the punched UDP flow between the two WAN addresses
           for (const router of routers) {
