@@ -402,6 +402,8 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     const m = methodFor(ours.nat, theirs.nat)
     if (m.method === 'none') return m.why ?? 'no method'
     if (ours.addr == null) return 'we know no public UDX address of ours (no STUN source answered): see `burrow doctor`'
+    // behind the same NAT: a punch would hairpin through our own router; the LAN path is the one
+    if (theirs.addr != null && theirs.addr.split(':')[0] === ours.addr.split(':')[0]) return `the peer shares our public IP ${ours.addr.split(':')[0]} (behind the same NAT): no punch through our own router, the LAN address is the path`
     const target = this.theirAddress(theirs.addr)
     if (typeof target === 'string') return target
     return { method: m.method, ...target, weAreDependent: ours.nat === 'endpoint-dependent' }
