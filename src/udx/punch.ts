@@ -379,9 +379,11 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const extra = { remoteNat: theirs.nat, remoteAddress: theirs.addr, rttMs, keepaliveMs }
       // 3: SYNC, then fire at RTT/2 (B fires when SYNC arrives, half an RTT from now)
       await lp.write(encodePunchMessage({ type: 'SYNC' }), { signal: exchange })
-      const plan = this.plan(ours, theirs)
+      const plan = this.plan(ours, theirs, relayed.remotePeer)
       if (typeof plan === 'string') return fail(methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', plan, extra, 'skipped')
       await sleep(rttMs / 2, both)
+      // the race with DCUtR: a direct connection that came meanwhile wins, no datagram is sent
+      if (this.hasDirect(relayed.remotePeer)) return fail(plan.method, 'a direct connection came first (the TCP punch won the race)', extra, 'skipped')
       const fired = AbortSignal.any([both, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + (plan.method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
       const firedAt = Date.now()
       const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired)
@@ -398,9 +400,14 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   }
 
   /** The method and target, or why there is no attempt (both sides compute it alike). */
-  private plan (ours: ConnectMessage, theirs: ConnectMessage): { method: 'direct' | 'birthday', host: string, port: number, weAreDependent: boolean } | string {
+  private hasDirect (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer).some(c => !isRelayed(c) && c.status === 'open')
+  }
+
+  private plan (ours: ConnectMessage, theirs: ConnectMessage, peer: PeerId): { method: 'direct' | 'birthday', host: string, port: number, weAreDependent: boolean } | string {
     const m = methodFor(ours.nat, theirs.nat)
     if (m.method === 'none') return m.why ?? 'no method'
+    if (this.hasDirect(peer)) return 'a direct connection came first (the TCP punch won the race)'
     if (ours.addr == null) return 'we know no public UDX address of ours (no STUN source answered): see `burrow doctor`'
     // behind the same NAT: a punch would hairpin through our own router; the LAN path is the one
     if (theirs.addr != null && theirs.addr.split(':')[0] === ours.addr.split(':')[0]) return `the peer shares our public IP ${ours.addr.split(':')[0]} (behind the same NAT): no punch through our own router, the LAN address is the path`
@@ -460,7 +467,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       await lp.write(encodePunchMessage(ours), { signal: exchange })
       const keepaliveMs = Math.max(MIN_KEEPALIVE_MS, Math.min(ours.keepaliveMs, theirs.keepaliveMs))
       extra = { remoteNat: theirs.nat, remoteAddress: theirs.addr, keepaliveMs }
-      const plan = this.plan(ours, theirs)
+      const plan = this.plan(ours, theirs, relayed.remotePeer)
       if (typeof plan !== 'string') method = plan.method
       const fireCtl = new AbortController()
       const fired = AbortSignal.any([controller.signal, fireCtl.signal, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + PUNCH_EXCHANGE_TIMEOUT_MS + (method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
