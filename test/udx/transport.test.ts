@@ -111,4 +111,29 @@ describe('UDX transport', () => {
       client.close()
     }
   })
+
+  it('binds a free port when the configured one is taken (one log line), and still carries connections', async () => {
+    const taken = createSocket('udp4')
+    await new Promise<void>(resolve => taken.bind(0, '127.0.0.1', resolve))
+    const port = taken.address().port
+    try {
+      const node = await createLibp2p({
+        addresses: { listen: [`/ip4/127.0.0.1/udp/${port}/x-burrow-udx`] },
+        transports: [udxTransport()],
+        connectionEncrypters: [noise()],
+        streamMuxers: [yamux()],
+        services: { ping: ping() }
+      }) as unknown as Node
+      nodes.push(node)
+      const addr = node.getMultiaddrs()[0]
+      assert.ok(addr != null)
+      const got = Number(addr.getComponents().find(c => c.name === 'udp')?.value)
+      assert.ok(got > 0 && got !== port, `listening on another port than the taken ${port}: ${addr.toString()}`)
+      const a = await udxNode(); nodes.push(a)
+      await a.dial(addr)
+      await a.services.ping.ping(node.peerId)
+    } finally {
+      taken.close()
+    }
+  })
 })
