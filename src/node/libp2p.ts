@@ -22,7 +22,7 @@ import { relayClient, relayServer, PerIpLimit } from '../relay/index.js'
 import { udpPunch, UDP_AFTER_TCP_MS } from '../udppunch/index.js'
 import type { UdpPunchService } from '../udppunch/index.js'
 import { stunServersFor } from '../stun/index.js'
-import { udxTransport, udxPunch, udxListenAddresses, udxStunSources } from '../udx/index.js'
+import { udxTransport, udxPunch, udxListenAddresses, udxStunSources, isUdxAddress } from '../udx/index.js'
 import type { UdxPunchService } from '../udx/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
@@ -73,6 +73,8 @@ export interface AssembleOptions {
   /** config `metrics` is set: libp2p's own metrics go into this registry (src/metrics serves it) */
   metricsRegistry?: Registry
 }
+
+const withoutUdx = (addrs: Multiaddr[]): Multiaddr[] => addrs.filter(a => !isUdxAddress(a))
 
 /** Whether private addresses can be dialled at all (own swarms and the lab). */
 export function dialsPrivateAddresses (config: BurrowConfig): boolean {
@@ -130,7 +132,10 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       listen: [...config.listen, ...(config.udx ? udxListenAddresses(config.listen, config.udp.port) : [])],
       announce: config.announce,
       // LAN-only: only LAN addresses; a public network (amino): only addresses others can use
-      ...(config.lanOnly ? { announceFilter: lanAddressFilter } : config.network === 'amino' ? { announceFilter: (addrs: Multiaddr[]) => publicAddressFilter(addrs, config.announce) } : {})
+      // never the UDX address: it is burrow's private-use multiaddr code, and a stock js-libp2p
+      // peer cannot parse it (a reservation from a burrow relay announcing it made the peer
+      // throw); burrow peers learn it in the UDX punch's CONNECT (src/udx)
+      announceFilter: (addrs: Multiaddr[]) => withoutUdx(config.lanOnly ? lanAddressFilter(addrs) : config.network === 'amino' ? publicAddressFilter(addrs, config.announce) : addrs)
     },
     transports: [
       dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),
