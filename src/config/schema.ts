@@ -64,6 +64,15 @@ export const configSchema = z.object({
     (v) => !Array.isArray(v) ? v : v.includes('none') ? [] : v.map(x => typeof x === 'string' && !x.startsWith('stun:') ? `stun:${x}` : x),
     z.array(z.string().regex(/^stun:[^\s:/[\]]+(:\d{1,5})?$/, { message: 'a STUN server is HOST:PORT or stun:HOST:PORT, IPv4 or a name (example: 203.0.113.7:3478), or none' })).nullable()),
   stunPort: z.number().int().min(0).max(65535),
+  udx: z.boolean(),
+  udp: z.object({
+    port: z.number().int().min(0).max(65535),
+    // 'none' means no STUN server at all; stun:HOST:PORT is taken as HOST:PORT
+    stunServers: z.preprocess(
+      (v) => !Array.isArray(v) ? v : v.includes('none') ? [] : v.map(x => typeof x === 'string' ? x.replace(/^stun:/, '') : x),
+      z.array(z.string().regex(/^[^\s:/[\]]+:\d{1,5}$/, { message: 'a UDP STUN server is HOST:PORT, IPv4 or a name (example: 203.0.113.7:3478), or none' })).nullable()),
+    keepaliveSeconds: z.number().int().min(5).max(3600)
+  }).strict(),
   relay: z.object({
     reservations: z.number().int().min(0).max(8),
     maxReservations: z.number().int().min(0).max(1_000_000),

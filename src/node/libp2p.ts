@@ -30,6 +30,8 @@ import type { UdpPunchService } from '../udppunch/index.js'
 import { stunServersFor, stunService } from '../stun/index.js'
 import type { StunService } from '../stun/index.js'
 import { packageVersion } from '../package/index.js'
+import { udxTransport, udxPunch, udxListenAddresses, udxStunSources, isUdxAddress } from '../udx/index.js'
+import type { UdxPunchService } from '../udx/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
 import type { NodeInternals } from './internals.js'
@@ -66,6 +68,8 @@ export interface BurrowServices {
   relayGate?: RelayGateService
   /** only with relayGate and a stunPort */
   stun?: StunService
+  /** the UDX path (src/udx): STUN on its socket, its punch (the path module\'s `udx` strategy) */
+  udxPunch: UdxPunchService
   [key: string]: unknown
 }
 
@@ -87,6 +91,8 @@ export interface AssembleOptions {
   /** config `metrics` is set: libp2p's own metrics go into this registry (src/metrics serves it) */
   metricsRegistry?: Registry
 }
+
+const withoutUdx = (addrs: Multiaddr[]): Multiaddr[] => addrs.filter(a => !isUdxAddress(a))
 
 /** Whether private addresses can be dialled at all (own swarms and the lab). */
 export function dialsPrivateAddresses (config: BurrowConfig): boolean {
@@ -136,20 +142,27 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   // our own listen addresses, known once the node exists: a peer's announced 127.0.0.1:4001
   // is our own listener when we listen on that port too, and dialling it reaches ourselves
   let ownListenAddrs = (): Multiaddr[] => []
+  // the relays we hold reservations on, known once the node exists (STUN sources for the UDX socket)
+  let reservedRelays = (): string[] => []
   const node = await createLibp2p<BurrowServices>({
     privateKey,
     datastore,
     start: false,
     ...(metrics != null ? { metrics } : {}),
     addresses: {
-      listen: config.listen,
+      // the UDX socket: the TCP listen host, at udp.port or the TCP port number (src/udx)
+      listen: [...config.listen, ...(config.udx ? udxListenAddresses(config.listen, config.udp.port) : [])],
       announce: config.announce,
       // LAN-only: only LAN addresses; a public network (amino): only addresses others can use
-      ...(config.lanOnly ? { announceFilter: lanAddressFilter } : config.network === 'amino' ? { announceFilter: (addrs: Multiaddr[]) => publicAddressFilter(addrs, config.announce) } : {})
+      // never the UDX address: it is burrow's private-use multiaddr code, and a stock js-libp2p
+      // peer cannot parse it (a reservation from a burrow relay announcing it made the peer
+      // throw); burrow peers learn it in the UDX punch's CONNECT (src/udx)
+      announceFilter: (addrs: Multiaddr[]) => withoutUdx(config.lanOnly ? lanAddressFilter(addrs) : config.network === 'amino' ? publicAddressFilter(addrs, config.announce) : addrs)
     },
     transports: [
       dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),
       circuitRelayTransport(),
+      ...(config.udx ? [udxTransport({ keepaliveMs: config.udp.keepaliveSeconds * 1000 })] : []),
       // no `/webrtc` listen address: it would announce …/p2p-circuit/webrtc addresses that
       // dialers try before the relay, putting ICE on every first dial (see src/udppunch)
       ...(webRTC != null ? [webRTC({ rtcConfiguration: () => ({ iceServers: stunServers.map(urls => ({ urls })) }) })] : [])
@@ -187,6 +200,13 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
       pathUpgrade: pathUpgrade(),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
+      udxPunch: udxPunch({
+        enabled: config.udx && !config.lanOnly,
+        stunServers: (): string[] => udxStunSources(config, bootstrapList, reservedRelays()),
+        privatePolicy,
+        keepaliveMs: config.udp.keepaliveSeconds * 1000,
+        autoAttempt: true
+      }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),
       ...(options.relayServer
         ? {
@@ -226,6 +246,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     }
   })
   ownListenAddrs = () => node.services.internals.transportManager.getAddrs()
+  reservedRelays = () => node.services.relayClient.reservations().flatMap(r => r.addresses)
   perIp?.attach(node)
   relayActive = () => node.services.relayGate?.offering === true
   return node

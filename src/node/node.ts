@@ -20,6 +20,7 @@ import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-pol
 import { buildNatReport } from '../portmap/index.js'
 import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
 import type { NatReport } from '../portmap/index.js'
+import type { UdpStatus } from '../udx/index.js'
 import { runDoctor } from '../doctor/index.js'
 import type { DoctorReport } from '../doctor/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
@@ -467,6 +468,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       addresses: { listen: services.internals.transportManager.getAddrs().map(String), announced: libp2p.getMultiaddrs().map(String) },
       reservations: services.relayClient.reservations(),
       holePunch: { dialPort: this.dialPort, attempts: holePunchAttemptsOf(services.pathUpgrade.status().attempts) },
+      udp: services.udxPunch.status(),
       udpPunch: { enabled: services.udpPunch.enabled, stunServers: services.udpPunch.stunServers, attempts: udpAttemptsOf(services.pathUpgrade.status().attempts) },
       stun: services.stun?.status() ?? null,
       rendezvous: services.rendezvous.status(),
@@ -478,32 +480,38 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   }
 
   /** `burrow nat`: NAT behaviour, port-mapping protocols, mappings, reachability and advice. */
-  async nat (): Promise<NatReport> {
-    return buildNatReport(this.libp2p.services.portMapper, await this.status())
+  async nat (): Promise<NatReport & { udp: UdpStatus }> {
+    const status = await this.status()
+    return { ...buildNatReport(this.libp2p.services.portMapper, status), udp: status.udp }
   }
 
   /**
    * `burrow doctor`: asks the relays (bootstrap peers and reserved relays) for our TCP and
    * UDP addresses, the gateway for its mapping protocols, and checks hairpinning.
    */
-  async doctor (options: AbortOptions = {}): Promise<DoctorReport> {
+  async doctor (options: AbortOptions = {}): Promise<DoctorReport & { udx: UdpStatus }> {
     const libp2p = this.libp2p
     const relays = [...libp2p.services.knownPeers.bootstrapPeers, ...libp2p.services.relayClient.reservations().map(r => r.relay)]
-    return runDoctor({
+    // the UDX socket asks its STUN sources again, beside the doctor's own probes
+    const [report] = await Promise.all([runDoctor({
       libp2p,
       observed: libp2p.services.reachability.observed,
       relays,
       stunPort: this.config.stunPort,
       portMappingMode: this.config.portMapping
-    }, options)
+    }, options), libp2p.services.udxPunch.checkMapping().catch(() => undefined)])
+    return { ...report, udx: libp2p.services.udxPunch.status() }
   }
 
   /** Why a relayed connection has not become direct, in one line. */
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
     const path = libp2p.services.pathUpgrade
-    if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udpPunch: false)'
+    if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udx: false, udpPunch: false)'
     const failure = Object.values(path.machine.peer(peer)?.failures ?? {})
+    // the answering side's UDX verdict (e.g. both NATs endpoint-dependent) is the UDX service's
+    const udx = libp2p.services.udxPunch.failureFor(peer)
+    if (udx != null && !failure.some(f => udx.endsWith(f))) failure.push(udx)
     if (failure.length > 0) return failure.join('; ')
     return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
   }

@@ -9,6 +9,7 @@ import type { DhtStatus, KnownPeersStatus, RendezvousStatus } from '../swarm/ind
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import type { UdpPunchAttempt } from '../udppunch/index.js'
 import type { StunServerStatus } from '../stun/index.js'
+import type { UdpStatus } from '../udx/index.js'
 import type { MessagingUsage, OutboxEntry } from '../messaging/index.js'
 
 /** Each service's slice, as its `status()` gives it. */
@@ -20,6 +21,8 @@ export interface StatusParts {
   addresses: { listen: string[], announced: string[] }
   reservations: ReservationInfo[]
   holePunch: { dialPort: number, attempts: HolePunchAttempt[] }
+  /** the UDX path's slice: its socket's NAT mapping (STUN) and its punch attempts */
+  udp: UdpStatus
   udpPunch: { enabled: boolean, stunServers: string[], attempts: UdpPunchAttempt[] }
   /** the STUN service's server (null: not serving, or no STUN service on this node) */
   stun: StunServerStatus | null
@@ -50,6 +53,7 @@ export function assembleStatus (p: StatusParts): NodeStatus {
     portMappings: p.portMapper.mappings,
     reservations: p.reservations,
     holePunch: p.holePunch,
+    udp: p.udp,
     udpPunch: { ...p.udpPunch, stunServer: p.stun },
     rendezvous: p.rendezvous,
     bootstrap: p.knownPeers.bootstrap,

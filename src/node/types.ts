@@ -1,3 +1,4 @@
+import type { UdpStatus } from '../udx/index.js'
 import type { InboxMessage, MessagingUsage, OutboxEntry } from '../messaging/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
 import type { UdpPunchAttempt } from '../udppunch/index.js'
@@ -51,6 +52,8 @@ export interface NodeStatus {
   reservations: ReservationInfo[]
   connections: ConnectionInfo[]
   holePunch: { dialPort: number, attempts: HolePunchAttempt[] }
+  /** the UDX path: its socket's port, public address and NAT UDP mapping (STUN on that socket), and its punch attempts */
+  udp: UdpStatus
   /** the UDP punch path (WebRTC with our relays' STUN): whether on, its STUN servers, attempts; `stunServer` on a relay */
   udpPunch: { enabled: boolean, stunServers: string[], attempts: UdpPunchAttempt[], stunServer: StunServerStatus | null }
   /** when this (private) node last announced itself under its rendezvous key */

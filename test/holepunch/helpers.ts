@@ -22,7 +22,9 @@ export interface Status {
 /** A private node as tests want it: relays from `bootstrap`, a DHT client (as NATed nodes end up). */
 export async function startPeer (lab: Lab, host: LabHost, bootstrap: string[], name: string, args: string[] = []): Promise<LabNode> {
   const home = mkdtempSync(join(lab.runDir, `${name}-`))
-  return startBurrow(lab, host, { home, bootstrap, logName: `${name}-${home.slice(-6)}`, args: ['--dht-mode', 'client', ...args], env: debugEnv() })
+  // TCP DCUtR alone unless a test says otherwise (a later --punch wins): `--punch auto` races the
+  // UDX punch, which wins between burrow peers, and these tests are about DCUtR
+  return startBurrow(lab, host, { home, bootstrap, logName: `${name}-${home.slice(-6)}`, args: ['--dht-mode', 'client', '--punch', 'tcp', ...args], env: debugEnv() })
 }
 
 /** Waits until a private node holds `n` reservations and has announced its rendezvous record. */

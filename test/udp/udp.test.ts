@@ -1,6 +1,6 @@
 /**
  * Issue 4, acceptance 2: cone × cone over the UDP punch path (WebRTC private-to-private,
- * STUN from the relay), TCP hole punching off on both peers (`--punch udp`). B knows only
+ * STUN from the relay), TCP hole punching off on both peers (`--punch webrtc`). B knows only
  * A's PeerId: it finds A, a message is acknowledged over the relay, then the connection
  * becomes direct over UDP — a non-relayed `/webrtc` connection, a UDP flow between the two
  * WAN addresses in conntrack on both routers — and later messages use it.
@@ -37,7 +37,7 @@ async function startPeer (lab: Lab, home: Home, bootstrap: string[], name: strin
   const host = home.hosts[0]
   assert.ok(host !== undefined)
   const dir = mkdtempSync(join(lab.runDir, `${name}-`))
-  return startBurrow(lab, host, { home: dir, bootstrap, logName: `${name}-${dir.slice(-6)}`, args: ['--dht-mode', 'client', '--punch', 'udp'], env: debugEnv() })
+  return startBurrow(lab, host, { home: dir, bootstrap, logName: `${name}-${dir.slice(-6)}`, args: ['--dht-mode', 'client', '--punch', 'webrtc'], env: debugEnv() })
 }
 
 async function status (node: LabNode): Promise<Status> {

@@ -28,16 +28,25 @@ interface DaemonFlags {
   dialPrivateAddresses?: string
   punch?: string
   stunServer?: string[]
+  udpPort?: string
+  udpStunServer?: string[]
   stunPort?: string
   tcpDialPort?: string
 }
 
-/** `--punch`: which hole punching paths run (config `holePunch` and `udpPunch`). */
-const PUNCH_MODES: Record<string, { holePunch: boolean, udpPunch: boolean }> = {
-  both: { holePunch: true, udpPunch: true },
-  tcp: { holePunch: true, udpPunch: false },
-  udp: { holePunch: false, udpPunch: true },
-  off: { holePunch: false, udpPunch: false }
+/** `--punch`: which hole punching paths run (config `holePunch`, `udx` and `udpPunch`). */
+const PUNCH_MODES: Record<string, { holePunch: boolean, udx: boolean, udpPunch: boolean }> = {
+  auto: { holePunch: true, udx: true, udpPunch: false },
+  tcp: { holePunch: true, udx: false, udpPunch: false },
+  udx: { holePunch: false, udx: true, udpPunch: false },
+  webrtc: { holePunch: false, udx: false, udpPunch: true },
+  off: { holePunch: false, udx: false, udpPunch: false }
+}
+
+/** Old `--punch` values still taken, with the line the daemon prints for them. */
+const PUNCH_ALIASES: Record<string, { to: string, note: string }> = {
+  udp: { to: 'udx', note: '--punch udp is deprecated: it now means --punch udx (the UDX path); the old WebRTC path is --punch webrtc' },
+  both: { to: 'auto', note: '--punch both is deprecated: it now means --punch auto (TCP and UDX raced); WebRTC is --punch webrtc' }
 }
 
 /** When the daemon says how many bootstrap peers answered. */
@@ -64,7 +73,9 @@ export function register (program: Command): void {
     .option('--ui-public', 'allow --ui on a non-loopback address (anyone who reaches it sees peers and messages)')
     .option('--dht-mode <mode>', 'auto, client or server')
     .option('--dial-private-addresses <mode>', 'auto, on or off: use private addresses learned from others')
-    .option('--punch <paths>', 'hole punching: both (TCP DCUtR, then UDP/WebRTC), tcp, udp or off')
+    .option('--punch <paths>', 'hole punching: auto (TCP DCUtR and UDX raced), tcp, udx, webrtc (the old WebRTC path) or off; udp is an alias of udx')
+    .option('--udp-port <port>', 'UDP port of the UDX socket (0: the TCP listen port number)')
+    .option('--udp-stun-server <host:port>', "STUN server for the UDX socket's public address (repeatable; 'none' for none)", collect)
     .option('--stun-server <url>', "STUN server for the UDP path, stun:HOST:PORT (repeatable; 'none' for none; default: the bootstrap peers' hosts)", collect)
     .option('--tcp-dial-port <port>', 'local port every outgoing TCP connection leaves from (hole punching); 0 picks a free one')
     .option('--stun-port <port>', 'port of the STUN server a relay runs and of the bootstrap peers\' ones (0: none)')
@@ -78,13 +89,19 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   const { ControlServer } = await import('../../control/index.js')
   const home = homeOf(cmd)
   const verbose = globals(cmd).verbose === true
-  const punch = flags.punch !== undefined ? PUNCH_MODES[flags.punch] : undefined
+  const alias = flags.punch !== undefined ? PUNCH_ALIASES[flags.punch] : undefined
+  if (alias != null) console.error(`burrow: ${alias.note}`)
+  const punchMode = alias?.to ?? flags.punch
+  const punch = punchMode !== undefined ? PUNCH_MODES[punchMode] : undefined
   if (flags.punch !== undefined && punch === undefined) {
     fail(new InvalidConfigError('holePunch', `--punch must be one of ${Object.keys(PUNCH_MODES).join(', ')} (got '${flags.punch}')`), verbose)
   }
   const overrides: Record<string, unknown> = {
     holePunch: punch?.holePunch,
     udpPunch: punch?.udpPunch,
+    udx: punch?.udx,
+    'udp.port': flags.udpPort !== undefined ? Number(flags.udpPort) : undefined,
+    'udp.stunServers': flags.udpStunServer,
     stunServers: flags.stunServer,
     stunPort: flags.stunPort !== undefined ? Number(flags.stunPort) : undefined,
     tcpDialPort: flags.tcpDialPort !== undefined ? Number(flags.tcpDialPort) : undefined,

@@ -1,6 +1,8 @@
 import { clientFor } from '../context.js'
 import { printJson } from '../output.js'
 import type { DoctorReport } from '../../doctor/index.js'
+import type { UdpStatus } from '../../udx/index.js'
+import { udpLine } from './status.js'
 import type { Command } from 'commander'
 
 const KIND: Record<string, string> = {
@@ -15,7 +17,7 @@ export function register (program: Command): void {
     .description('active NAT check: asks 2+ relays for our TCP and UDP (STUN) address, the router over UPnP, NAT-PMP and PCP, measures relay RTTs and hairpinning, and gives a verdict')
     .option('--json', 'JSON output (stable field names)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const r = await clientFor(cmd).post<DoctorReport>('/doctor', {})
+      const r = await clientFor(cmd).post<DoctorReport & { udx?: UdpStatus }>('/doctor', {})
       if (opts.json === true) {
         printJson(r)
         return
@@ -29,6 +31,7 @@ export function register (program: Command): void {
       }
       console.log(`TCP mapping:  ${KIND[r.tcp.mapping] ?? r.tcp.mapping}; ${r.tcp.detail}`)
       console.log(`UDP mapping:  ${KIND[r.udp.mapping] ?? r.udp.mapping}; ${r.udp.detail}`)
+      console.log(`UDX socket:   ${udpLine(r.udx)}`)
       console.log(`hairpinning:  ${r.hairpin.udp}: ${r.hairpin.detail}`)
       console.log(`gateway:      ${r.gateway.address ?? 'none (no default route)'}`)
       for (const p of r.gateway.protocols) {

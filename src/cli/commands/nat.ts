@@ -1,6 +1,8 @@
 import { clientFor } from '../context.js'
 import { printJson } from '../output.js'
 import type { NatReport } from '../../portmap/index.js'
+import type { UdpStatus } from '../../udx/index.js'
+import { udpLine } from './status.js'
 import type { Command } from 'commander'
 
 export function register (program: Command): void {
@@ -8,7 +10,7 @@ export function register (program: Command): void {
     .description('NAT diagnostics: mapping behaviour, port-mapping protocols the router answered, mappings, reachability, advice')
     .option('--json', 'JSON output (stable field names)')
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const r = await clientFor(cmd).get<NatReport>('/nat')
+      const r = await clientFor(cmd).get<NatReport & { udp?: UdpStatus }>('/nat')
       if (opts.json === true) {
         printJson(r)
         return
@@ -18,6 +20,7 @@ export function register (program: Command): void {
       const answered = asked.map(p => `${p.protocol} ${p.answered === 'yes' ? 'answered' : p.answered === 'no' ? 'silent' : 'refused'}`).join(', ')
       const notAsked = r.portMapping.mode === 'off' ? 'not asked (port mapping is off; `burrow doctor` asks the router without mapping)' : 'not asked'
       console.log(`NAT mapping:   ${r.mapping}${r.mapping === 'unknown' ? ` (${r.mappingSource})` : ''}`)
+      console.log(`UDP (UDX):     ${udpLine(r.udp)}`)
       console.log(`reachability:  ${r.reachability} (${r.reachabilitySource})`)
       console.log(`port mapping:  ${portMappingLine(r)}`)
       console.log(`protocols:     ${answered === '' ? notAsked : answered}`)

@@ -68,6 +68,7 @@ function render (s: NodeStatus): string[] {
   out.push(`reachability:  ${s.reachability} (${s.reachabilitySource}): ${s.reachabilityReason}`)
   out.push(`bootstrap:     ${s.bootstrap.peers === 0 ? 'no bootstrap peers (this node started its network)' : `${s.bootstrap.answered} of ${s.bootstrap.peers} peers answered${s.bootstrap.answered === 0 ? ': check the network, or pass --bootstrap' : ''}`}`)
   out.push(`NAT mapping:   ${s.nat.mapping}${s.nat.publicAddresses.length > 0 ? ` (public IP ${s.nat.publicAddresses.join(', ')})` : ''}`)
+  out.push(`UDP (UDX):     ${udpLine(s.udp)}`)
   out.push(`dial port:     ${s.holePunch.dialPort === 0 ? 'ephemeral (hole punching off)' : s.holePunch.dialPort}`)
   list('listening', s.addresses.listen)
   list('announced', s.addresses.announced)
@@ -85,4 +86,12 @@ function render (s: NodeStatus): string[] {
 
 function mib (bytes: number): string {
   return (bytes / (1024 * 1024)).toFixed(1)
+}
+
+/** One line on the UDX path: its socket, public address and NAT UDP mapping, or why unknown. */
+export function udpLine (u: { enabled: boolean, port: number | null, mapping: string, reason: string, publicAddress: string | null } | undefined): string {
+  if (u == null || !u.enabled) return 'off (--punch tcp, webrtc or off)'
+  const where = u.port != null ? `socket :${u.port}` : 'no socket'
+  const pub = u.publicAddress != null ? `, public ${u.publicAddress}` : ''
+  return `${u.mapping} (${where}${pub}): ${u.reason}`
 }

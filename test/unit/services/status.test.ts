@@ -16,6 +16,7 @@ function parts (over: Partial<StatusParts> = {}): StatusParts {
     addresses: { listen: ['/ip4/10.0.0.2/tcp/4001'], announced: ['/ip4/10.0.0.2/tcp/4001', `/ip4/198.51.100.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/SELF`] },
     reservations: [],
     holePunch: { dialPort: 4001, attempts: [] },
+    udp: { enabled: true, port: 4001, mapping: 'endpoint-independent', reason: 'two STUN sources saw one public port', publicAddress: '203.0.113.7:4001', stunSources: [], checkedAt: '2026-01-01T00:00:01.000Z', attempts: [] },
     udpPunch: { enabled: true, stunServers: ['stun:198.51.100.1:3478'], attempts: [] },
     stun: null,
     rendezvous: { providedAt: null },
@@ -28,7 +29,7 @@ function parts (over: Partial<StatusParts> = {}): StatusParts {
 }
 
 describe('status assembly', () => {
-  it('takes each service\'s slice as it is: reachability, addresses split into own and relayed, DHT, bootstrap, outbox counts', () => {
+  it('takes each service\'s slice as it is: reachability, addresses split into own and relayed, the UDX path, DHT, bootstrap, outbox counts', () => {
     const st = assembleStatus(parts())
     assert.equal(st.reachability, 'private')
     assert.equal(st.reachabilitySource, 'observed-address')
@@ -42,6 +43,8 @@ describe('status assembly', () => {
     })
     assert.deepEqual(st.dht, { protocol: '/burrow/kad/1.0.0', mode: 'client', routingTable: 5 })
     assert.deepEqual(st.bootstrap, { peers: 2, answered: 1 })
+    assert.equal(st.udp.mapping, 'endpoint-independent')
+    assert.equal(st.udp.publicAddress, '203.0.113.7:4001')
     assert.deepEqual(st.udpPunch, { enabled: true, stunServers: ['stun:198.51.100.1:3478'], attempts: [], stunServer: null })
     assert.equal(st.messages.outboxPending, 2)
     assert.equal(st.messages.outboxFailed, 1)
