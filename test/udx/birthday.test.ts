@@ -158,6 +158,39 @@ describe('birthday probing through a symmetric NAT (lab)', { skip: skipReason(['
     })
   }
 
+  it('the low TTL: 1 dies inside our own router (no mapping), the default 2 opens one mapping per socket and stops at the peer\'s router', async (t) => {
+    const target = `${cone.router.wanIp}:40000`
+    // packets from the symmetric router's public address arriving at the cone router (its INPUT: nothing is mapped there)
+    const counter = `ttl${randomBytes(3).toString('hex')}`
+    await cone.router.exec('nft', ['add', 'counter', 'inet', 'filter', counter])
+    await cone.router.exec('nft', ['insert', 'rule', 'inet', 'filter', 'input', 'ip', 'saddr', sym.router.wanIp, 'udp', 'dport', '40000', 'counter', 'name', counter])
+    const arrived = async (): Promise<number> => Number((await cone.router.exec('nft', ['list', 'counter', 'inet', 'filter', counter])).stdout.match(/packets (\d+)/)?.[1] ?? NaN)
+    const mappings = async (): Promise<number> => (await sym.router.flows())
+      .filter(f => f.protocol === 'udp' && f.orig.dst === cone.router.wanIp && f.orig.dport === 40000).length
+    const caps: ProbeCaps = { probesPerSecond: 1, maxProbes: 1, sockets: 16, timeoutMs: 2_000 }
+    const seen: Record<number, { mappings: number, atPeerRouter: number }> = {}
+    try {
+      for (const lowTtl of [1, 2]) {
+        await sym.router.flushConntrack()
+        const before = await arrived()
+        const p = await peer(sym.hosts[0]!, { role: 'open', remote: target, nonce: randomBytes(16).toString('hex'), caps, lowTtl, initiator: false }, `ttl-${lowTtl}`)
+        try {
+          await waitForKey(p, 'armed', 15_000)
+          await new Promise(resolve => setTimeout(resolve, 200))
+          seen[lowTtl] = { mappings: await mappings(), atPeerRouter: await arrived() - before }
+        } finally {
+          await p.stop()
+        }
+      }
+    } finally {
+      await cone.router.applyRules()
+      await cone.router.exec('nft', ['delete', 'counter', 'inet', 'filter', counter], { allowFailure: true })
+    }
+    t.diagnostic(`TTL 1: ${seen[1]!.mappings} mappings, ${seen[1]!.atPeerRouter} at the peer's router; TTL 2: ${seen[2]!.mappings} mappings, ${seen[2]!.atPeerRouter} at the peer's router (adjacent in the lab) and none past it`)
+    assert.equal(seen[1]!.mappings, 0, 'TTL 1 opens no mapping')
+    assert.equal(seen[2]!.mappings, caps.sockets, 'TTL 2 opens one mapping per socket')
+  })
+
   it('probing stays inside its caps, counted at the prober\'s router; every probe socket is closed on timeout', async (t) => {
     const caps: ProbeCaps = { probesPerSecond: 40, maxProbes: 100, sockets: 64, timeoutMs: 8_000 }
     // a counter in the cone router's forward path for UDP datagrams whose payload starts with "BRWP"
