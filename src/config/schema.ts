@@ -63,6 +63,15 @@ export const configSchema = z.object({
     (v) => !Array.isArray(v) ? v : v.includes('none') ? [] : v.map(x => typeof x === 'string' && !x.startsWith('stun:') ? `stun:${x}` : x),
     z.array(z.string().regex(/^stun:[^\s:/[\]]+(:\d{1,5})?$/, { message: 'a STUN server is HOST:PORT or stun:HOST:PORT, IPv4 or a name (example: 203.0.113.7:3478), or none' })).nullable()),
   stunPort: z.number().int().min(0).max(65535),
+  // bounds of src/udx/birthday.ts (it refuses anything outside them with PROBE_CAPS)
+  probing: z.object({
+    perSecond: z.number().positive().max(100),
+    maxProbes: z.number().int().min(1).max(64_512),
+    sockets: z.number().int().min(1).max(1024),
+    timeoutSeconds: seconds.max(60),
+    nodePerSecond: z.number().positive().max(10_000),
+    nodeSockets: z.number().int().min(0).max(65_536)
+  }).strict(),
   relay: z.object({
     reservations: z.number().int().min(0).max(8),
     maxReservations: z.number().int().min(0).max(1_000_000),

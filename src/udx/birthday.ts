@@ -172,6 +172,16 @@ export class ProbeBudget {
 /** The budget used when an attempt is given none: one per process (one node per process). */
 export const PROCESS_PROBE_BUDGET = new ProbeBudget(DEFAULT_PROBE_BUDGET)
 
+/** The `probing.*` config keys (src/config/fields.ts) as this attempt's caps. */
+export function probeCapsFromConfig (probing: { perSecond: number, maxProbes: number, sockets: number, timeoutSeconds: number }): ProbeCaps {
+  return { probesPerSecond: probing.perSecond, maxProbes: probing.maxProbes, sockets: probing.sockets, timeoutMs: probing.timeoutSeconds * 1000 }
+}
+
+/** The node-wide budget from the `probing.node*` config keys. */
+export function probeBudgetFromConfig (probing: { nodePerSecond: number, nodeSockets: number }): ProbeBudget {
+  return new ProbeBudget({ probesPerSecond: probing.nodePerSecond, maxSockets: probing.nodeSockets })
+}
+
 export function encodeProbe (kind: ProbeKind, nonce: Uint8Array): Buffer {
   const buf = Buffer.alloc(PROBE_BYTES)
   buf.write(PROBE_MAGIC, 0, 'latin1')
@@ -302,23 +312,34 @@ export async function probeRandomPorts (socket: UDXSocket, demux: DatagramDemux,
     hit = from.port
     settle()
   })
+  // Pacing: probe k (0-based) goes no earlier than k / probesPerSecond s after the start, so a
+  // late timer tick catches up instead of losing probes; and never more than probesPerSecond
+  // in any 1 s (the send times of the last probesPerSecond probes are kept to check that).
+  const window: number[] = []
+  const perSecond = caps.probesPerSecond
+  const windowSize = Math.max(1, Math.floor(perSecond))
   const tick = (): void => {
-    if (hit !== undefined || sent >= max) return
-    if (!budget.takeProbe()) {
-      skipped++
-      return
+    const now = performance.now()
+    const due = Math.floor((now - started) * perSecond / 1000) + 1
+    while (hit === undefined && sent < max && sent < due) {
+      if (window.length >= windowSize && now - window[0]! < 1000) return
+      if (!budget.takeProbe(now)) {
+        skipped++
+        return
+      }
+      const port = ports.next()
+      socket.trySend(probe, port, remoteHost)
+      sent++
+      window.push(now)
+      if (window.length > windowSize) window.shift()
+      options.onProbe?.({ probes: sent, port })
     }
-    const port = ports.next()
-    socket.trySend(probe, port, remoteHost)
-    sent++
-    options.onProbe?.({ probes: sent, port })
-    if (sent >= max) {
+    if (sent >= max && graceTimer === undefined) {
       clearInterval(timer)
       graceTimer = setTimeout(settle, ACK_GRACE_MS)
     }
   }
-  // setInterval never catches up on late ticks, so no window of 1 s holds more than probesPerSecond + 1 probes
-  const timer = setInterval(tick, Math.ceil(1000 / caps.probesPerSecond))
+  const timer = setInterval(tick, Math.max(1, Math.floor(1000 / perSecond)))
   try {
     tick()
     const outcome = await raceDeadline(settled, caps.timeoutMs, signal)

@@ -7,12 +7,15 @@
 import { after, before, describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
+import { mkdtempSync, readdirSync, rmSync, readFileSync, readlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import UDX from 'udx-native'
+import { loadConfig } from '../../dist/config/index.js'
 import { Lab } from '../../dist/lab/index.js'
 import {
-  DatagramDemux, DEFAULT_PROBE_CAPS, ProbeBudget, UdxPunchError, encodeProbe, hitProbability, openBirthdaySockets, probeRandomPorts
+  DatagramDemux, DEFAULT_PROBE_BUDGET, DEFAULT_PROBE_CAPS, ProbeBudget, probeBudgetFromConfig, probeCapsFromConfig, UdxPunchError, encodeProbe, hitProbability, openBirthdaySockets, probeRandomPorts
 } from '../../dist/udx/index.js'
 import { ip, jsonLines, port, skipReason, until, waitForKey } from '../lab/helpers.ts'
 import type { Home, LabHost, LabProcess } from '../../dist/lab/index.js'
@@ -255,6 +258,16 @@ describe('birthday probing through a symmetric NAT (lab)', { skip: skipReason(['
 describe('birthday probing on loopback (no NAT)', () => {
   const caps: ProbeCaps = { probesPerSecond: 100, maxProbes: 64512, sockets: 64, timeoutMs: 60_000 }
 
+  it('the probing.* config defaults are the documented caps and budget', async (t) => {
+    const home = mkdtempSync(join(tmpdir(), 'burrow-bday-'))
+    t.after(() => { rmSync(home, { recursive: true, force: true }) })
+    const c = await loadConfig({ home })
+    assert.deepEqual(probeCapsFromConfig(c.probing), DEFAULT_PROBE_CAPS)
+    const budget = probeBudgetFromConfig(c.probing)
+    assert.deepEqual([budget.probesPerSecond, budget.maxSockets], [DEFAULT_PROBE_BUDGET.probesPerSecond, DEFAULT_PROBE_BUDGET.maxSockets])
+    await assert.rejects(loadConfig({ home, env: { BURROW_PROBING_PER_SECOND: '500' } }), { name: 'InvalidConfigError' })
+  })
+
   it('the maths: 256 sockets give ~50 % after 175 probes and ~98 % after 984', () => {
     assert.ok(Math.abs(hitProbability(256, 175) - 0.5) < 0.01)
     assert.ok(Math.abs(hitProbability(256, 984) - 0.98) < 0.005)
@@ -366,6 +379,29 @@ describe('birthday probing on loopback (no NAT)', () => {
     ])
     assert.equal(before - udpSocketsOf(process.pid), 80, 'every probe socket is closed after abort')
     assert.equal(budget.status().openSockets, 0)
+  })
+
+  it('the node-wide budget also bounds probes per second over attempts', async () => {
+    const udx = new UDX()
+    const main = udx.createSocket()
+    main.bind(0, '127.0.0.1')
+    const demux = new DatagramDemux(main)
+    const budget = new ProbeBudget({ probesPerSecond: 20, maxSockets: 0 })
+    const controller = new AbortController()
+    let sent = 0
+    const started = performance.now()
+    const attempts = [1, 2].map(async () => probeRandomPorts(main, demux, '127.0.0.1', randomBytes(16), caps, controller.signal, {
+      budget, onProbe: () => { sent++ }
+    }))
+    await new Promise(resolve => setTimeout(resolve, 1000))
+    controller.abort(new Error('test'))
+    const elapsed = (performance.now() - started) / 1000
+    for (const a of attempts) await assert.rejects(a, { code: 'PROBE_ABORTED' })
+    demux.close()
+    await main.close()
+    // two attempts at 100/s each, but the node allows 20/s (burst: 100 ms worth, 2 probes)
+    assert.ok(sent > 0 && sent <= Math.ceil(20 * elapsed) + 2, `${sent} probes in ${elapsed.toFixed(2)} s within the node's 20/s`)
+    assert.ok(budget.status().probesRefused > 0, 'the budget refused the excess')
   })
 
   it('bad caps and hosts are refused with PROBE_CAPS', async () => {
