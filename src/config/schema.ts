@@ -73,6 +73,15 @@ export const configSchema = z.object({
       z.array(z.string().regex(/^[^\s:/[\]]+:\d{1,5}$/, { message: 'a UDP STUN server is HOST:PORT, IPv4 or a name (example: 203.0.113.7:3478), or none' })).nullable()),
     keepaliveSeconds: z.number().int().min(5).max(3600)
   }).strict(),
+  // bounds of src/udx/birthday.ts (it refuses anything outside them with PROBE_CAPS)
+  probing: z.object({
+    perSecond: z.number().positive().max(100),
+    maxProbes: z.number().int().min(1).max(64_512),
+    sockets: z.number().int().min(1).max(1024),
+    timeoutSeconds: seconds.max(60),
+    nodePerSecond: z.number().positive().max(10_000),
+    nodeSockets: z.number().int().min(0).max(65_536)
+  }).strict(),
   relay: z.object({
     reservations: z.number().int().min(0).max(8),
     maxReservations: z.number().int().min(0).max(1_000_000),

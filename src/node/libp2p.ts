@@ -30,7 +30,7 @@ import type { UdpPunchService } from '../udppunch/index.js'
 import { stunServersFor, stunService } from '../stun/index.js'
 import type { StunService } from '../stun/index.js'
 import { packageVersion } from '../package/index.js'
-import { udxTransport, udxPunch, udxListenAddresses, udxStunSources, isUdxAddress } from '../udx/index.js'
+import { udxTransport, udxPunch, udxListenAddresses, udxStunSources, isUdxAddress, probeBudgetFromConfig, probeCapsFromConfig } from '../udx/index.js'
 import type { UdxPunchService } from '../udx/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
@@ -205,6 +205,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
         stunServers: (): string[] => udxStunSources(config, bootstrapList, reservedRelays()),
         privatePolicy,
         keepaliveMs: config.udp.keepaliveSeconds * 1000,
+        probeCaps: probeCapsFromConfig(config.probing),
+        probeBudget: probeBudgetFromConfig(config.probing),
         autoAttempt: true
       }),
       relayClient: relayClient({ reservations: config.lanOnly ? 0 : config.relay.reservations, candidates: bootstrapList }),

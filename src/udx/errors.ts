@@ -16,8 +16,19 @@ export class UdxHandshakeError extends BurrowError {
 
 /** A UDX punch attempt did not give a direct connection. */
 export class UdxPunchError extends BurrowError {
-  constructor (message: string, options?: ErrorOptions) {
-    super('ERR_UDX_PUNCH', message, options)
+  constructor (message: string, options?: ErrorOptions, code = 'ERR_UDX_PUNCH') {
+    super(code, message, options)
+  }
+}
+
+/**
+ * Birthday probing did not find a socket pair: `code` says which step failed
+ * (`PROBE_TIMEOUT`, `PROBE_ABORTED`, `PROBE_BUDGET`, `PROBE_CAPS`, `PROBE_SOCKETS`), the
+ * message says what happened and what to do, in one line.
+ */
+export class UdxProbeError extends UdxPunchError {
+  constructor (code: string, message: string, options?: ErrorOptions) {
+    super(message, options, code)
   }
 }
 

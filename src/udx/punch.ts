@@ -145,8 +145,10 @@ export interface UdxPunchInit {
   privatePolicy: PrivatePolicy
   /** keepalive we ask for on direct UDX connections (ms) */
   keepaliveMs?: number
-  /** birthday probing caps (per attempt) and the node-wide budget */
+  /** birthday probing caps per attempt (config `probing.*`) */
   probeCaps?: ProbeCaps
+  /** the node-wide probing budget shared by all attempts (config `probing.nodePerSecond`, `nodeSockets`) */
+  probeBudget?: ProbeBudget
   /**
    * register as the path module's `udx` strategy: it then runs on each relayed connection we
    * dialled, raced with the other strategies (the first direct connection wins)
@@ -213,7 +215,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     this.components = components
     this.init = init
     const caps = init.probeCaps ?? DEFAULT_PROBE_CAPS
-    this.budget = new ProbeBudget({ probesPerSecond: caps.probesPerSecond, maxSockets: caps.sockets })
+    this.budget = init.probeBudget ?? new ProbeBudget({ probesPerSecond: caps.probesPerSecond, maxSockets: caps.sockets })
   }
 
   readonly [Symbol.toStringTag] = 'burrow:udx-punch'
@@ -446,8 +448,8 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     const caps = this.init.probeCaps ?? DEFAULT_PROBE_CAPS
     const nonce = Buffer.from(nonceHex, 'hex')
     const won = plan.weAreDependent
-      ? await openBirthdaySockets(transport.udx, { host: plan.host, port: plan.port }, nonce, caps, signal)
-      : await probeRandomPorts(main.socket, main.demux, plan.host, nonce, caps, signal)
+      ? await openBirthdaySockets(transport.udx, { host: plan.host, port: plan.port }, nonce, caps, signal, { budget: this.budget })
+      : await probeRandomPorts(main.socket, main.demux, plan.host, nonce, caps, signal, { budget: this.budget })
     const connection = await transport.connectOver(won.socket, won.remoteHost, won.remotePort, { initiator, remotePeer, signal, keepaliveMs })
     return { connection, probes: won.probes, sockets: won.sockets }
   }
