@@ -46,6 +46,14 @@ describe('benchmarks, smoke size', { timeout: 120_000 }, () => {
       assert.ok(r.figures.some(f => f.value != null), `${r.name}: nothing measured`)
       for (const f of r.figures) assertFigure(f)
     }
+    // the soak (R6): every message sent was delivered once, none twice, despite the churn
+    const soak = doc.results.find(r => r.name === 'soak')
+    assert.ok(soak !== undefined, 'the soak runs at the smoke size')
+    const fig = (key: string): number | undefined => soak.figures.find(f => f.key === key)?.value?.median
+    assert.equal(fig('soak.lost'), 0, `soak: messages lost (${soak.notes.join('; ')})`)
+    assert.equal(fig('soak.duplicated'), 0, 'soak: messages duplicated')
+    assert.ok((fig('soak.churn') ?? 0) > 0, 'soak: connections were closed during the run')
+    assert.ok(soak.figures.find(f => f.key === 'soak.rss-slope')?.value != null, 'soak: an RSS slope per node')
     // the outputs render and the JSON round-trips
     assert.deepEqual(JSON.parse(JSON.stringify(doc)), doc)
     assert.match(renderSvg(doc), /^<svg [^>]*>[\s\S]*<\/svg>\n$/)
