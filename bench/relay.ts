@@ -1,11 +1,11 @@
 /**
- * Benchmark 3, relay capacity: one relay process on 127.0.0.1; reservations held by many
- * light clients (bench/peers/relay-clients.ts, 100 per process, each from its own loopback
- * address), added in steps until a step sees errors or the plan ends; then circuits, each
- * carrying a small echo, added in steps the same way. RSS and CPU time of the relay process
- * are read from /proc after each step. The stock js-libp2p relay (its limits raised to N)
- * and burrow's relay (`burrow daemon --relay-server on`, when this build has it) are
- * measured in the same run, one after the other.
+ * Benchmark 3, relay capacity: one relay process on 127.0.0.1; reservations and then
+ * circuits (each carrying a 1 KiB echo) added in steps by ONE load-client process
+ * (bench/peers/relay-load.ts: an identity and a hand-built Noise + Yamux connection per
+ * reservation or circuit, each from its own loopback address, raw circuit v2). RSS and CPU
+ * time of the relay process are read from /proc after each step, refusals counted. The
+ * stock js-libp2p relay (its limits raised to the plan) and burrow's relay (`burrow daemon
+ * --relay-server on`) are measured in the same run, one after the other.
  */
 import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'

@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { summarizeOrNull } from './stats.ts'
-import { sleep, startHelper } from './proc.ts'
+import { startHelper } from './proc.ts'
 import { rssMb } from './node-cost.ts'
 import type { Helper } from './proc.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
