@@ -46,7 +46,8 @@ const { values: opts } = parseArgs({
   options: {
     relay: { type: 'string' },
     pool: { type: 'string', default: '1' },
-    concurrency: { type: 'string', default: '32' },
+    // libp2p resets inbound connections past 10 handshaking at once (maxIncomingPendingConnections)
+    concurrency: { type: 'string', default: '8' },
     bytes: { type: 'string', default: '1024' }
   }
 })
