@@ -18,6 +18,8 @@ export interface BenchContext {
   tmpDir: string
   log: (msg: string) => void
   signal: AbortSignal
+  /** `--minutes N`: how long a timed benchmark (the soak) runs, overriding its size's default */
+  minutes?: number
 }
 
 /** A target from DESIGN.md's Targets table, and whether this run met it. */
@@ -71,6 +73,8 @@ export interface Benchmark {
   /** the name `--only` takes */
   name: string
   title: string
+  /** left out of a run unless named by `--only` (the soak: an hour); the smoke size runs it too */
+  optIn?: boolean
   run: (ctx: BenchContext) => Promise<BenchOutput>
 }
 

@@ -21,9 +21,10 @@ import { timeToDirect } from './time-to-direct.ts'
 import { udpPath } from './udp-path.ts'
 import { memory } from './memory.ts'
 import { messageRate } from './message-rate.ts'
+import { soak } from './soak.ts'
 import type { BenchContext, BenchResult, Benchmark, RunDocument, Size } from './report.ts'
 
-export const BENCHMARKS: Benchmark[] = [messages, messageRate, timeToDirect, udpPath, relay, dht, nodeCost, memory]
+export const BENCHMARKS: Benchmark[] = [messages, messageRate, timeToDirect, udpPath, relay, dht, nodeCost, memory, soak]
 
 export interface RunOptions {
   size: Size
@@ -33,6 +34,8 @@ export interface RunOptions {
   write?: boolean
   /** pretend the lab is unavailable (the smoke test runs loopback parts only) */
   noLab?: boolean
+  /** how long the soak runs (`--minutes N`) */
+  minutes?: number
 }
 
 function gitRevision (): string | null {
@@ -59,7 +62,10 @@ export async function runBenchmarks (options: RunOptions): Promise<RunDocument> 
   const log = options.log ?? ((msg: string) => { process.stderr.write(`[bench] ${msg}\n`) })
   const unknown = (options.only ?? []).filter(n => !BENCHMARKS.some(b => b.name === n))
   if (unknown.length > 0) throw new Error(`unknown benchmark ${unknown.join(', ')} (known: ${BENCHMARKS.map(b => b.name).join(', ')})`)
-  const selected = options.only === undefined || options.only.length === 0 ? BENCHMARKS : BENCHMARKS.filter(b => options.only?.includes(b.name))
+  // an opt-in benchmark (the soak) runs when named, and at the smoke size (npm test keeps it from rotting)
+  const selected = options.only === undefined || options.only.length === 0
+    ? BENCHMARKS.filter(b => b.optIn !== true || options.size === 'smoke')
+    : BENCHMARKS.filter(b => options.only?.includes(b.name))
   const lab = await labStatus(options.noLab === true)
   const started = new Date()
   const tmpDir = mkdtempSync(join(tmpdir(), 'burrow-bench-'))
@@ -67,7 +73,7 @@ export async function runBenchmarks (options: RunOptions): Promise<RunDocument> 
   const results: BenchResult[] = []
   try {
     for (const b of selected) {
-      const ctx: BenchContext = { size: options.size, labAvailable: lab.available, labReason: lab.reason, tmpDir, log, signal: controller.signal }
+      const ctx: BenchContext = { size: options.size, labAvailable: lab.available, labReason: lab.reason, tmpDir, log, signal: controller.signal, ...(options.minutes != null ? { minutes: options.minutes } : {}) }
       const t0 = Date.now()
       log(`${b.name}: ${b.title} (${options.size})`)
       try {
@@ -102,7 +108,7 @@ export async function runBenchmarks (options: RunOptions): Promise<RunDocument> 
     const file = join(dir, `${started.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`)
     writeFileSync(file, JSON.stringify(doc, null, 2) + '\n')
     log(`wrote ${file}`)
-    if (selected.length === BENCHMARKS.length) {
+    if (BENCHMARKS.every(b => b.optIn === true || selected.includes(b))) {
       const svg = join(ROOT, 'docs', 'bench.svg')
       mkdirSync(join(ROOT, 'docs'), { recursive: true })
       writeFileSync(svg, renderSvg(doc))
@@ -121,6 +127,7 @@ async function main (): Promise<void> {
       json: { type: 'boolean', default: false },
       markdown: { type: 'boolean', default: false },
       'no-lab': { type: 'boolean', default: false },
+      minutes: { type: 'string' },
       from: { type: 'string' }
     }
   })
@@ -139,7 +146,9 @@ async function main (): Promise<void> {
       void stopAllHelpers().finally(() => process.exit(130))
     })
   }
-  const doc = await runBenchmarks({ size, only, noLab: values['no-lab'] === true })
+  const minutes = values.minutes === undefined ? undefined : Number(values.minutes)
+  if (minutes !== undefined && !(minutes > 0 && minutes <= 24 * 60)) throw new Error(`BAD_MINUTES: --minutes ${values.minutes ?? ''} is not a duration; give minutes between 0 and 1440`)
+  const doc = await runBenchmarks({ size, only, noLab: values['no-lab'] === true, ...(minutes !== undefined ? { minutes } : {}) })
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
   } else {

@@ -46,6 +46,21 @@ describe('benchmarks, smoke size', { timeout: 240_000 }, () => {
       assert.ok(r.figures.some(f => f.value != null), `${r.name}: nothing measured`)
       for (const f of r.figures) assertFigure(f)
     }
+    // the soak (R6): every message sent was delivered once, none twice, despite the churn
+    const soak = doc.results.find(r => r.name === 'soak')
+    assert.ok(soak !== undefined, 'the soak runs at the smoke size')
+    const fig = (key: string): number | undefined => soak.figures.find(f => f.key === key)?.value?.median
+    assert.equal(fig('soak.lost'), 0, `soak: messages lost (${soak.notes.join('; ')})`)
+    assert.equal(fig('soak.duplicated'), 0, 'soak: messages duplicated')
+    assert.ok((fig('soak.churn') ?? 0) > 0, 'soak: connections were closed during the run')
+    assert.ok(soak.figures.find(f => f.key === 'soak.rss-slope')?.value != null, 'soak: an RSS slope per node')
+    // the relay load client's levels (both relays) and the DHT's hops are measured
+    const relay = doc.results.find(r => r.name === 'relay')
+    const level = relay?.figures.find(f => f.key === 'relay.reservations-4.rss')
+    assert.ok(level?.value != null && level.baseline?.value != null, 'relay: RSS at the reservation level, burrow and stock')
+    assert.equal(relay?.figures.find(f => f.key === 'relay.reservations-4.refused')?.value?.median, 0, 'relay: no reservation refused at the smoke size')
+    const dhtHops = doc.results.find(r => r.name === 'dht')?.figures.filter(f => f.key.endsWith('.hops')) ?? []
+    assert.ok(dhtHops.length > 0 && dhtHops.every(f => (f.value?.median ?? 0) >= 1), 'dht: hops per lookup')
     // the outputs render and the JSON round-trips
     assert.deepEqual(JSON.parse(JSON.stringify(doc)), doc)
     assert.match(renderSvg(doc), /^<svg [^>]*>[\s\S]*<\/svg>\n$/)

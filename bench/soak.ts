@@ -1,0 +1,195 @@
+/**
+ * The soak: N burrow nodes, each in its own process on 127.0.0.1 (bench/peers/soak-peer.ts),
+ * send messages to each other for a while with connection churn (each peer closes one of its
+ * connections every few seconds, so sends redial). The runner reads each node's RSS from
+ * /proc every few seconds; the figure is the least-squares slope of RSS over time after a
+ * warm-up, in MB per hour, per node. Lost = sent but never delivered to the receiver's
+ * 'message' listener; duplicated = delivered (or stored) twice (R6: both 0).
+ *
+ * Not part of a full `npm run bench` (it is long): `npm run bench -- --only soak` runs it
+ * for an hour, `--quick` for 2 minutes, `--minutes N` for N minutes.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { summarizeOrNull } from './stats.ts'
+import { startHelper } from './proc.ts'
+import { rssMb } from './node-cost.ts'
+import type { Helper } from './proc.ts'
+import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
+
+interface Plan { peers: number, seconds: number, churnMs: number, sampleMs: number }
+const PLANS: Record<Size, Plan> = {
+  smoke: { peers: 4, seconds: 8, churnMs: 1500, sampleMs: 500 },
+  quick: { peers: 10, seconds: 120, churnMs: 5000, sampleMs: 2000 },
+  full: { peers: 10, seconds: 3600, churnMs: 5000, sampleMs: 10_000 }
+}
+/** messages each peer sends per second, and at least 1,000 per peer (R6: 10 peers × 1,000 messages) */
+const RATE_PER_PEER = 5
+const MIN_MESSAGES = 1000
+const SMOKE_MESSAGES = 40
+/** samples before this share of the run are the warm-up (caches filling, JIT), left out of the slope */
+const WARM_UP_SHARE = 0.25
+
+/** Least-squares slope of y over x (both arrays the same length, ≥ 2 points). */
+export function slope (x: readonly number[], y: readonly number[]): number {
+  const n = x.length
+  if (n < 2 || y.length !== n) return Number.NaN
+  const mx = x.reduce((a, b) => a + b, 0) / n
+  const my = y.reduce((a, b) => a + b, 0) / n
+  let num = 0
+  let den = 0
+  for (let i = 0; i < n; i++) {
+    const dx = (x[i] ?? 0) - mx
+    num += dx * ((y[i] ?? 0) - my)
+    den += dx * dx
+  }
+  return den === 0 ? Number.NaN : num / den
+}
+
+interface Sent { sent: Record<string, number>, acked: number, rejected: number, pending: number, failed: number, churned: number }
+interface Final { received: Record<string, number>, duplicates: number, inboxDuplicates: number, inboxStored: number, malformed: number }
+
+export interface SoakOutcome {
+  peers: number
+  seconds: number
+  messagesPerPeer: number
+  sent: number
+  delivered: number
+  lost: number
+  duplicated: number
+  inboxDuplicated: number
+  rejectedThenRetried: number
+  failed: number
+  churned: number
+  /** MB/hour per node, after the warm-up */
+  slopes: number[]
+  /** per node: [seconds since start, RSS MB] */
+  samples: Array<Array<[number, number]>>
+}
+
+/** Runs one soak; `minutes` overrides the plan's duration. */
+export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutcome> {
+  const messagesPerPeer = ctx.size === 'smoke' ? SMOKE_MESSAGES : Math.max(MIN_MESSAGES, Math.round(RATE_PER_PEER * plan.seconds))
+  const dir = join(ctx.tmpDir, 'soak')
+  mkdirSync(dir, { recursive: true })
+  const helpers: Helper[] = []
+  const samples: Array<Array<[number, number]>> = Array.from({ length: plan.peers }, () => [])
+  let sampler: NodeJS.Timeout | undefined
+  try {
+    for (let i = 0; i < plan.peers; i++) {
+      helpers.push(await startHelper('soak-peer', [
+        '--index', String(i), '--peers', String(plan.peers), '--dir', dir, '--home', join(dir, `home-${i}`),
+        '--messages', String(messagesPerPeer), '--seconds', String(plan.seconds), '--churn-ms', String(plan.churnMs)
+      ]))
+    }
+    await Promise.all(helpers.map(async h => await h.report('ready', 120_000)))
+    const t0 = performance.now()
+    const sample = (): void => {
+      const t = (performance.now() - t0) / 1000
+      helpers.forEach((h, i) => { if (h.running) samples[i]?.push([t, rssMb(h.pid)]) })
+    }
+    sample()
+    sampler = setInterval(sample, plan.sampleMs)
+    let last = 0
+    const progress = setInterval(() => {
+      const m = Math.floor((performance.now() - t0) / 60_000)
+      if (m > last) { last = m; ctx.log(`soak: ${m} min, RSS ${helpers.map(h => h.running ? rssMb(h.pid).toFixed(0) : '-').join(' ')} MB`) }
+    }, 5000)
+    let sent: Sent[]
+    try {
+      sent = await Promise.all(helpers.map(async h => await h.report<Sent>('sent', plan.seconds * 1000 + 300_000)))
+    } finally {
+      clearInterval(progress)
+    }
+    clearInterval(sampler)
+    sampler = undefined
+    writeFileSync(join(dir, 'finish'), '')
+    const finals = await Promise.all(helpers.map(async h => await h.report<Final>('final', 60_000)))
+    let total = 0
+    let delivered = 0
+    let lost = 0
+    sent.forEach((s, from) => {
+      for (const [to, count] of Object.entries(s.sent)) {
+        const got = finals[Number(to)]?.received[String(from)] ?? 0
+        total += count
+        delivered += Math.min(got, count)
+        lost += Math.max(0, count - got)
+      }
+    })
+    const warm = plan.seconds * WARM_UP_SHARE
+    const slopes = samples.map(s => {
+      const after = s.filter(([t]) => t >= warm)
+      return slope(after.map(([t]) => t / 3600), after.map(([, mb]) => mb))
+    })
+    return {
+      peers: plan.peers,
+      seconds: plan.seconds,
+      messagesPerPeer,
+      sent: total,
+      delivered,
+      lost,
+      duplicated: finals.reduce((a, f) => a + f.duplicates, 0),
+      inboxDuplicated: finals.reduce((a, f) => a + f.inboxDuplicates, 0),
+      rejectedThenRetried: sent.reduce((a, s) => a + s.rejected, 0),
+      failed: sent.reduce((a, s) => a + s.failed + s.pending, 0),
+      churned: sent.reduce((a, s) => a + s.churned, 0),
+      slopes,
+      samples
+    }
+  } finally {
+    if (sampler !== undefined) clearInterval(sampler)
+    await Promise.all(helpers.map(async h => { await h.stop() }))
+  }
+}
+
+export const soak: Benchmark = {
+  name: 'soak',
+  title: 'Soak: 10 peers messaging each other with connection churn',
+  optIn: true,
+  async run (ctx: BenchContext): Promise<BenchOutput> {
+    const base = PLANS[ctx.size]
+    const plan = ctx.minutes != null && ctx.size !== 'smoke' ? { ...base, seconds: Math.round(ctx.minutes * 60), sampleMs: ctx.minutes < 10 ? 2000 : 10_000 } : base
+    ctx.log(`soak: ${plan.peers} peers for ${plan.seconds} s, a connection closed every ~${plan.churnMs / 1000} s per peer`)
+    const o = await runSoak(ctx, plan)
+    const slopes = o.slopes.filter(Number.isFinite)
+    const figures: Figure[] = [
+      {
+        key: 'soak.rss-slope',
+        label: `RSS growth per node after a ${Math.round(WARM_UP_SHARE * 100)}% warm-up (${o.peers} nodes, ${(o.seconds / 60).toFixed(o.seconds < 600 ? 1 : 0)} min)`,
+        unit: 'MB/hour',
+        value: summarizeOrNull(slopes),
+        ...(slopes.length === 0 ? { note: 'too few RSS samples after the warm-up' } : {}),
+        target: {
+          id: 'P8',
+          goal: '≤ 1 MB/hour in a 1-hour soak',
+          met: o.seconds < 3600 || slopes.length === 0 ? null : Math.max(...slopes) <= 1,
+          detail: o.seconds < 3600 ? `a ${(o.seconds / 60).toFixed(1)}-minute run: the slope of a short run is mostly warm-up noise` : 'the worst node\'s least-squares slope'
+        }
+      },
+      {
+        key: 'soak.lost',
+        label: `messages lost of ${o.sent} sent (${o.peers} peers × ${o.messagesPerPeer})`,
+        unit: 'messages',
+        value: summarizeOrNull([o.lost]),
+        target: { id: 'R6', goal: 'none lost, none duplicated', met: o.messagesPerPeer >= MIN_MESSAGES && o.peers >= 10 ? o.lost === 0 && o.duplicated === 0 && o.inboxDuplicated === 0 : null, detail: `${o.delivered} delivered; ${o.rejectedThenRetried} sends failed at first and were retried from the outbox; ${o.churned} connections closed` }
+      },
+      {
+        key: 'soak.duplicated',
+        label: 'messages delivered twice (to the listener, or stored twice in the inbox)',
+        unit: 'messages',
+        value: summarizeOrNull([o.duplicated + o.inboxDuplicated])
+      },
+      {
+        key: 'soak.churn',
+        label: 'connections closed during the run (then redialled by the next send)',
+        unit: 'connections',
+        value: summarizeOrNull([o.churned])
+      }
+    ]
+    const notes = [
+      `${o.peers} peers × ${o.messagesPerPeer} messages over ${o.seconds} s: ${o.sent} sent, ${o.delivered} delivered, ${o.lost} lost, ${o.duplicated} duplicated to the listener, ${o.inboxDuplicated} stored twice, ${o.failed} still pending or failed in outboxes`,
+      `RSS slope per node (MB/hour): ${o.slopes.map(s => s.toFixed(1)).join(', ')}`
+    ]
+    return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples } }
+  }
+}
