@@ -1,10 +1,11 @@
 /**
- * Issue 4, acceptance 1: cone × cone over TCP. B knows only A's PeerId: it finds A
+ * Cone × cone over TCP. B knows only A's PeerId: it finds A
  * through the DHT (A is private: its rendezvous record), a message is acknowledged over
  * the relay, then the connection becomes direct by hole punching — conntrack on both
  * routers shows the flow between their WAN addresses — and later messages use it.
- * 20 trials: one lab, relay and A stay up; every trial is a fresh B (new PeerId, new
- * dial port) started, punched and stopped.
+ * 5 trials here (BURROW_PUNCH_TRIALS=20 for the full count; `npm run bench` runs 20 per
+ * delay in time-to-direct): one lab, relay and A stay up; every trial is a fresh B (new
+ * PeerId, new dial port) started, punched and stopped.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
@@ -13,7 +14,7 @@ import { skipReason } from '../lab/helpers.ts'
 import { startPeer, waitReachableByPeerId, statusOf, send, sleep, debugEnv } from './helpers.ts'
 import type { LabNode } from './helpers.ts'
 
-const TRIALS = Number(process.env.BURROW_PUNCH_TRIALS ?? 20)
+const TRIALS = Number(process.env.BURROW_PUNCH_TRIALS ?? 5)
 const skip = skipReason()
 
 describe('hole punching: cone × cone over TCP', { skip }, () => {
