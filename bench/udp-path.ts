@@ -6,7 +6,9 @@
  * gets fresh homes (new identities, new home folders, new log files) and the routers'
  * conntrack is flushed before its peers start.
  *
- * burrow: a relay on the lab internet (burrow's own, `--relay-server on`); A holds a reservation;
+ * burrow: a relay on the lab internet (burrow's own, `--relay-server on`, with its STUN server)
+ * and a second STUN server on another public lab host (two STUN source IPs tell the NAT's UDP
+ * mapping, as amino's default list of public STUN servers does); A holds a reservation;
  * B dials A **by PeerId** (`POST /dial {target: peerId}`: lookup, then the first connection on any
  * path) with `--punch auto` (TCP and UDX raced). Figures per cell: direct success, dial → first
  * connection, dial → direct and relayed → direct (ms and path RTTs), all on B's clock.
@@ -42,21 +44,32 @@ const SYM_SYM_TRIALS = 3
 /** a cell whose first trials all fail stops there, so the run stays within its time budget */
 const GIVE_UP_AFTER = 3
 const HYPERDHT_PEER = join(BENCH_DIR, 'peers', 'hyperdht-peer.cjs')
+const STUN_PORT = 3478
+/** burrow's own STUN server (src/stun) as a plain process on a lab host */
+const STUN_SCRIPT = `
+const { StunServer } = await import(process.argv[1]);
+const s = new StunServer({ port: ${STUN_PORT}, hosts: ['0.0.0.0'] });
+await s.start();
+console.log('stun: listening');
+process.on('SIGTERM', () => { void s.stop().then(() => process.exit(0)) });
+`
 const HYPERDHT_PORT = 49737
 
 interface BurrowTrial { ok: boolean, firstMs?: number, directMs?: number, relayedToDirectMs?: number, method?: string, reason?: string }
 interface HyperTrial { ok: boolean, openMs?: number, ms?: number, reason?: string }
 
 /** Fresh A and B homes in an existing lab, `--punch auto`; B dials A by PeerId. */
-async function burrowTrial (lab: LabType, hosts: { relay: string, a: LabHost, b: LabHost }, t: number, timeoutMs: number): Promise<BurrowTrial> {
+async function burrowTrial (lab: LabType, hosts: { relay: string, stun: string, a: LabHost, b: LabHost }, t: number, timeoutMs: number): Promise<BurrowTrial> {
   const { startBurrow } = await import('../lab/dist/index.js')
   const listen = ['/ip4/0.0.0.0/tcp/4001']
-  const common = ['--port-mapping', 'off', '--punch', 'auto']
+  const common = ['--port-mapping', 'off', '--punch', 'auto', '--udp-stun-server', hosts.stun]
   const na = await startBurrow(lab, hosts.a, { listen, bootstrap: [hosts.relay], args: common, logName: `burrow-a-${t}` })
   const nb = await startBurrow(lab, hosts.b, { listen, bootstrap: [hosts.relay], args: common, logName: `burrow-b-${t}` })
   try {
     await na.waitForStatus(s => s.reservations.length > 0, 30_000, 'a relay reservation')
     await nb.waitForStatus(s => s.connections.length > 0, 30_000, 'a connection to the relay')
+    // both know their NAT's UDP mapping (STUN on the UDX socket) before the dial: part of start-up, not of the dial
+    for (const n of [na, nb]) await n.waitForStatus(s => s.udp.checkedAt != null, 30_000, 'the UDP mapping checked by STUN')
     const control = new ControlClient(nb.home)
     const t0 = Date.now()
     try {
@@ -122,6 +135,7 @@ async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ bu
     lab = await Lab.create({ name: `bench-udp-${cell.a.slice(0, 3)}-${cell.b.slice(0, 3)}-${cell.delayMs}` })
     const relayHost = await lab.addPublicHost('relay')
     const dhtHost = await lab.addPublicHost('hdht')
+    const stunHost = await lab.addPublicHost('stun')
     const homeA = await lab.addHome('a', { nat: cell.a, delayMs: cell.delayMs })
     const homeB = await lab.addHome('b', { nat: cell.b, delayMs: cell.delayMs })
     const a = homeA.hosts[0]
@@ -129,10 +143,12 @@ async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ bu
     if (a === undefined || b === undefined) throw new Error('lab homes without hosts')
     const flush = async (): Promise<void> => { await Promise.all([homeA.router.flushConntrack(), homeB.router.flushConntrack()]) }
 
+    const stun = await lab.spawn(stunHost, process.execPath, ['--input-type=module', '-e', STUN_SCRIPT, new URL('../dist/stun/index.js', import.meta.url).href], { logName: 'stun' })
+    await stun.waitForOutput(/stun: listening/, 10_000)
     const relay = await startBurrow(lab, relayHost, { listen: ['/ip4/0.0.0.0/tcp/4001'], args: ['--relay-server', 'on', '--port-mapping', 'off'], logName: 'burrow-relay' })
     for (let t = 0; t < burrowTrials; t++) {
       await flush()
-      const r = await burrowTrial(lab, { relay: relay.multiaddr, a, b }, t, plan.directTimeoutMs).catch((err: Error): BurrowTrial => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
+      const r = await burrowTrial(lab, { relay: relay.multiaddr, stun: `${stunHost.ip}:${STUN_PORT}`, a, b }, t, plan.directTimeoutMs).catch((err: Error): BurrowTrial => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
       burrow.push(r)
       ctx.log(`udp-path burrow ${cell.a}×${cell.b} ${cell.delayMs} ms: trial ${t + 1}/${burrowTrials}: ${r.ok ? `direct (${r.method ?? '?'}) dial→direct ${r.directMs ?? '?'} ms, relayed→direct ${r.relayedToDirectMs ?? '?'} ms` : r.reason ?? ''}`)
       if (burrow.length >= GIVE_UP_AFTER && burrow.every(x => !x.ok) && !symSym) break
