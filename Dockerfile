@@ -43,8 +43,9 @@ RUN ln -s /app/bin/burrow.js /usr/local/bin/burrow \
  && mkdir -p /home/burrow/.burrow && chown -R burrow:burrow /home/burrow && chmod 700 /home/burrow/.burrow
 USER burrow
 VOLUME ["/home/burrow/.burrow"]
-# 4001/tcp: libp2p (TCP); 3478/udp: the STUN server a relay node serves (stunPort).
-EXPOSE 4001/tcp 3478/udp
+# 4001/tcp: libp2p (TCP); 3478/udp and 3479/udp: the STUN server a relay node serves (stunPort and
+# stunPort + 1, its alternate port).
+EXPOSE 4001/tcp 3478/udp 3479/udp
 # Healthy while the daemon answers on its control socket.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
   CMD ["burrow", "status"]

@@ -30,7 +30,7 @@ import type { UdpPunchService } from '../udppunch/index.js'
 import { stunServersFor, stunService } from '../stun/index.js'
 import type { StunService } from '../stun/index.js'
 import { packageVersion } from '../package/index.js'
-import { udxTransport, udxPunch, udxListenAddresses, udxStunSources, isUdxAddress, probeBudgetFromConfig, probeCapsFromConfig } from '../udx/index.js'
+import { udxTransport, udxPunch, udxListenAddresses, udxStunSources, isUdxAddress, probeBudgetFromConfig, probeCapsFromConfig, stunAlternatePort } from '../udx/index.js'
 import type { UdxPunchService } from '../udx/index.js'
 import type { RelayClient } from '../relay/index.js'
 import { nodeInternals } from './internals.js'
@@ -214,7 +214,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
         ? {
             relay: relayServer(config),
             relayGate: relayGate({ mode: config.relayServer === 'on' ? 'on' : 'auto', limits: config.relay, perIpRefused: () => perIp?.refused ?? 0 }),
-            ...(config.stunPort > 0 ? { stun: stunService({ port: config.stunPort, software: `burrow ${packageVersion()}` }) } : {})
+            ...(config.stunPort > 0 ? { stun: stunService({ port: config.stunPort, alternatePort: stunAlternatePort(config.stunPort), software: `burrow ${packageVersion()}` }) } : {})
           }
         : {}),
       portMapper: portMapper({

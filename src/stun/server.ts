@@ -47,6 +47,12 @@ export const DEFAULT_MAX_TRACKED_SOURCES = 4096
 export interface StunServerInit {
   /** UDP port; 0 picks a free one; default 3478 */
   port?: number
+  /**
+   * a second port answered on the same hosts (RFC 5780's alternate port, without CHANGE-REQUEST):
+   * a client that asks both sees whether its NAT gives each destination a new public port, with
+   * one server IP (src/udx/stun.ts); not bound: only a log line
+   */
+  alternatePort?: number
   /** addresses to bind; default 0.0.0.0 and :: (the IPv6 socket is optional) */
   hosts?: string[]
   /** SOFTWARE attribute; default none */
@@ -121,6 +127,16 @@ export class StunServer {
     if (this.sockets.length === 0) {
       this.error = errors.join('; ')
       throw new Error(`STUN server could not listen: ${this.error}`)
+    }
+    const alt = this.init.alternatePort
+    if (alt != null && alt > 0 && alt !== port) {
+      for (const host of hosts) {
+        try {
+          this.sockets.push(await this.bind(host, alt))
+        } catch (err) {
+          errors.push(`${host}:${alt}: ${(err as Error).message}`)
+        }
+      }
     }
     if (errors.length > 0) log('STUN server: some sockets not bound: %s', errors.join('; '))
   }

@@ -16,4 +16,4 @@ export {
   encodeProbe, decodeProbe, hitProbability, probeCapsFromConfig, probeBudgetFromConfig
 } from './birthday.js'
 export type { ProbeCaps, BirthdayResult, BirthdayOptions, ProbeKind } from './birthday.js'
-export { udxListenAddresses, udxStunSources } from './config.js'
+export { udxListenAddresses, udxStunSources, stunAlternatePort } from './config.js'

@@ -83,6 +83,12 @@ export function verdictOf (sources: StunSourceResult[]): { mapping: UdpMapping, 
   const byIp = new Map<string, string>()
   for (const s of answered) byIp.set(s.address!, s.mapped!)
   if (byIp.size < 2) {
+    // one server IP at two ports: different public ports prove an endpoint-dependent mapping
+    // (the same port proves little: a NAT may map by destination address only)
+    const seenHere = new Set(answered.map(s => s.mapped!))
+    if (answered.length >= 2 && seenHere.size > 1) {
+      return { mapping: 'endpoint-dependent', reason: `one STUN server at ${answered.length} ports saw different public addresses (${[...seenHere].join(', ')}): the NAT maps each destination to a new port`, publicAddress }
+    }
     return { mapping: 'unknown', reason: `only one STUN source IP answered (${first.server}): two at different IPs are needed to tell the NAT's UDP mapping`, publicAddress }
   }
   const seen = new Set(byIp.values())

@@ -121,7 +121,7 @@ describe('the image, built and run with podman', { skip: skipReason(), timeout: 
     const config = JSON.parse(r.stdout) as { ExposedPorts?: Record<string, unknown>, Volumes?: Record<string, unknown>, User?: string }
     const h = await podman(['image', 'inspect', '--format', '{{json .HealthCheck}}', IMAGE])
     const healthcheck = JSON.parse(h.stdout) as { Test?: string[] } | null
-    assert.deepEqual(Object.keys(config.ExposedPorts ?? {}).sort(), ['3478/udp', '4001/tcp'])
+    assert.deepEqual(Object.keys(config.ExposedPorts ?? {}).sort(), ['3478/udp', '3479/udp', '4001/tcp'])
     assert.ok('/home/burrow/.burrow' in (config.Volumes ?? {}), 'home volume')
     assert.deepEqual(healthcheck?.Test, ['CMD', 'burrow', 'status'])
     assert.equal(config.User, 'burrow')
