@@ -33,9 +33,9 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
-import { isRelayed, UpgradeAttemptError } from '../connections/index.js'
+import { isCircuitAddress, isRelayed, UpgradeAttemptError } from '../connections/index.js'
 import type { PathUpgradeService, UpgradeStrategy } from '../connections/index.js'
-import { peerSuppliedRefusal } from '../dial-policy/index.js'
+import { classifyIp, peerSuppliedRefusal } from '../dial-policy/index.js'
 import type { PrivatePolicy } from '../dial-policy/index.js'
 import { UdxPunchError, UdxProtocolError } from './errors.js'
 import { UdxTransport } from './transport.js'
@@ -341,7 +341,8 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const p = await this.components.peerStore.get(peer)
       for (const a of p.addresses) {
         const c = a.multiaddr.getComponents()[0]
-        if ((c?.name === 'ip4' || c?.name === 'ip6') && c.value != null && !a.multiaddr.toString().includes('/p2p-circuit')) out.add(c.value)
+        // public addresses only: a LAN or loopback address says nothing of where the peer is seen from outside
+        if ((c?.name === 'ip4' || c?.name === 'ip6') && c.value != null && !isCircuitAddress(a.multiaddr) && classifyIp(c.value) === 'public') out.add(c.value)
       }
     } catch {}
     return out
@@ -442,9 +443,17 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const connection = await transport.connectOver(main.socket, plan.host, plan.port, { initiator, remotePeer, signal, keepaliveMs })
       return { connection, probes: 0, sockets: 0 }
     }
-    // birthday probes go only toward an IP the peer was seen at (not only what it says of itself)
-    const seen = await this.knownIps(remotePeer)
-    if (!seen.has(plan.host)) throw new UdxPunchError(`the peer's STUN address ${plan.host} is not an IP it was seen at (identify, the peer store): no probes sent`)
+    // Probes (the endpoint-independent side's up to probing.maxProbes datagrams) go only toward
+    // the peer's STUN-reported IP, and never elsewhere than where it was seen when the peer
+    // store holds public addresses for it (identify). A private peer announces none (only its
+    // circuit addresses) and a stock relay tells nobody what IP it saw, so then the IP is the
+    // peer's own claim (already through the dial policy: no private, loopback, reserved IP),
+    // bounded by the caps per attempt, per peer and per node. The endpoint-dependent side
+    // sends only low-TTL datagrams, which die before the peer's network.
+    if (!plan.weAreDependent) {
+      const seen = await this.knownIps(remotePeer)
+      if (seen.size > 0 && !seen.has(plan.host)) throw new UdxPunchError(`the peer's STUN address ${plan.host} is not an IP it was seen at (${[...seen].slice(0, 3).join(', ')}: identify, the peer store): no probes sent`)
+    }
     const caps = this.init.probeCaps ?? DEFAULT_PROBE_CAPS
     const nonce = Buffer.from(nonceHex, 'hex')
     const won = plan.weAreDependent
