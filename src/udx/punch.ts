@@ -31,7 +31,7 @@
 import { randomBytes } from 'node:crypto'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { logger } from '@libp2p/logger'
-import { lpStream } from '@libp2p/utils'
+import { isPrivateIp, lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isRelayed, UpgradeAttemptError } from '../connections/index.js'
 import type { PathUpgradeService, UpgradeStrategy } from '../connections/index.js'
@@ -442,9 +442,10 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const connection = await transport.connectOver(main.socket, plan.host, plan.port, { initiator, remotePeer, signal, keepaliveMs })
       return { connection, probes: 0, sockets: 0 }
     }
-    // birthday probes go only toward an IP the peer was seen at (not only what it says of itself)
-    const seen = await this.knownIps(remotePeer)
-    if (!seen.has(plan.host)) throw new UdxPunchError(`the peer's STUN address ${plan.host} is not an IP it was seen at (identify, the peer store): no probes sent`)
+    // birthday probes go toward an IP the peer was seen at or, where nobody but the peer says
+    // (a stock relay tells neither side what it observed), toward a public unicast IP only
+    const refusal = probeTargetRefusal(plan.host, await this.knownIps(remotePeer))
+    if (refusal != null) throw new UdxPunchError(refusal)
     const caps = this.init.probeCaps ?? DEFAULT_PROBE_CAPS
     const nonce = Buffer.from(nonceHex, 'hex')
     const won = plan.weAreDependent
@@ -536,3 +537,24 @@ async function sleep (ms: number, signal: AbortSignal): Promise<void> {
 export function udxPunch (init: UdxPunchInit): (components: UdxPunchComponents) => UdxPunchService {
   return (components) => new UdxPunchService(components, init)
 }
+
+/**
+ * Why birthday probing must not aim at `host`, or null when it may. An IP the peer was seen at
+ * (identify, the peer store) always may. Otherwise the address is the peer's own STUN claim,
+ * made over an authenticated relayed connection after the peer asked: a stock js-libp2p relay
+ * tells neither side what it observed, and a peer behind an endpoint-dependent NAT cannot prove
+ * the IP before the hit (the hit is the proof). So that claim is accepted only for a public
+ * unicast IP: never loopback, private, link-local, multicast, broadcast or unspecified, and the
+ * probe caps (per attempt, per node) bound what a lying peer could aim at someone else.
+ */
+export function probeTargetRefusal (host: string, seen: ReadonlySet<string>): string | null {
+  if (seen.has(host)) return null
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(host)
+  const first = v4 != null ? Number(v4[1]) : NaN
+  const special = isPrivateIp(host) !== false ||
+    (v4 != null && (first === 0 || first >= 224)) ||
+    (v4 == null && (/^(ff|::$|::1$)/i.test(host) || !host.includes(':')))
+  if (special) return `the peer's STUN address ${host} is not an IP it was seen at (identify, the peer store) and not a public unicast IP: no probes sent`
+  return null
+}
+
