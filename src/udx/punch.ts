@@ -37,7 +37,7 @@ import { isRelayed, UpgradeAttemptError } from '../connections/index.js'
 import type { PathUpgradeService, UpgradeStrategy } from '../connections/index.js'
 import { peerSuppliedRefusal } from '../dial-policy/index.js'
 import type { PrivatePolicy } from '../dial-policy/index.js'
-import { UdxPunchError, UdxProtocolError } from './errors.js'
+import { UdxPunchError, UdxProbeError, UdxProtocolError } from './errors.js'
 import { UdxTransport } from './transport.js'
 import { checkUdpMapping } from './stun.js'
 import type { UdpMapping, UdpMappingReport } from './stun.js'
@@ -407,7 +407,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const fired = AbortSignal.any([both, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + (plan.method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
       const firedAt = Date.now()
       const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired)
-        .catch((err: Error) => fail(plan.method, `${plan.method === 'birthday' ? 'birthday probing' : 'direct UDP punch'} to ${theirs.addr ?? '?'} failed: ${err.message}`, extra))
+        .catch((err: Error) => fail(plan.method, `${plan.method === 'birthday' ? 'birthday probing' : 'direct UDP punch'} to ${theirs.addr ?? '?'} failed: ${err.message}`, { ...extra, ...probeCountsOf(err) }))
       const record = this.record({ ...base, ...extra, method: plan.method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
       return { connection: result.connection, record }
     } catch (err) {
@@ -516,7 +516,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired))
       this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
     } catch (err) {
-      this.record({ ...base, ...extra, method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
+      this.record({ ...base, ...extra, ...probeCountsOf(err), method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
       stream.abort(err as Error)
     } finally {
       if (this.running.get(peer) === controller) this.running.delete(peer)
@@ -558,3 +558,7 @@ export function probeTargetRefusal (host: string, seen: ReadonlySet<string>): st
   return null
 }
 
+/** A failed attempt's record still counts the probes sent and the sockets opened. */
+function probeCountsOf (err: unknown): { probes?: number, sockets?: number } {
+  return err instanceof UdxProbeError ? { probes: err.probes, sockets: err.sockets } : {}
+}

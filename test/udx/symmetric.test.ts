@@ -11,8 +11,8 @@
  *   starting with `BRWP`: ≤ probing.maxProbes per attempt.
  * - one extra trial with small caps (BURROW_PROBING_*): ≤ maxProbes in all, ≤ perSecond + 1 in
  *   any 1 s window, counted at the router.
- * - idle keepalive (acceptance 4), in its own lab started in `before`: cone × cone over UDX
- *   behind routers whose UDP conntrack timeout is 30 s; the LAST test waits until 10 minutes
+ * - idle keepalive (acceptance 4), in its own lab started in `before`: cone × symmetric over
+ *   UDX (birthday) behind routers whose UDP conntrack timeout is 30 s; the LAST test waits until 10 minutes
  *   have passed since it went direct and checks the same connection is open and used.
  * `--punch udx` on both peers, so the TCP punch cannot be what went direct.
  */
@@ -121,7 +121,10 @@ describe('UDX path through one symmetric NAT (birthday probing), daemons, stock 
       idleLab = await Lab.create({ name: 'udx-idle' })
       const inf = await infra(idleLab)
       const ha = await idleLab.addHome('ia', { nat: 'cone' })
-      const hb = await idleLab.addHome('ib', { nat: 'cone' })
+      // B behind the symmetric NAT: an expired mapping cannot come back on the same port, so
+      // only the keepalive keeps this connection (cone × cone heals itself: any datagram after
+      // the expiry re-creates both mappings on the same ports)
+      const hb = await idleLab.addHome('ib', { nat: 'symmetric' })
       for (const r of [ha.router, hb.router]) {
         await r.setConntrackTimeouts({ udpSeconds: 30, udpStreamSeconds: 30 })
         await r.flushConntrack()
@@ -131,7 +134,7 @@ describe('UDX path through one symmetric NAT (birthday probing), daemons, stock 
       await a.waitForStatus(s => s.reservations.length >= 1, 30_000, 'a reservation on the stock relay')
       for (const n of [a, b]) await n.waitForStatus(s => (s as unknown as UdxStatus).udp.checkedAt != null, 20_000, 'the UDP mapping checked by STUN')
       await b.cliJson(['dial', `${inf.relayAddr}/p2p-circuit/p2p/${a.peerId}`], { timeoutMs: 30_000 })
-      const st = await b.waitForStatus(s => s.connections.some(c => c.peerId === a.peerId && c.direct), 20_000, 'the direct UDX connection to A') as unknown as UdxStatus
+      const st = await b.waitForStatus(s => s.connections.some(c => c.peerId === a.peerId && c.direct), 30_000, 'the direct UDX connection to A') as unknown as UdxStatus
       const conn = st.connections.find(c => c.peerId === a.peerId && c.direct)!
       assert.match(conn.remoteAddress, new RegExp(`^/ip4/${esc(ha.router.wanIp)}/udp/\\d+/x-burrow-udx/`))
       const rec = st.udp.attempts.find(x => x.peer === a.peerId && x.outcome === 'direct')
@@ -268,7 +271,7 @@ describe('UDX path through one symmetric NAT (birthday probing), daemons, stock 
       assert.ok(total > 0, 'the counter saw the probes')
       assert.ok(total <= caps.maxProbes, `${total} probes ≤ maxProbes ${caps.maxProbes}`)
       assert.ok(maxPerSecond <= caps.perSecond + 1, `${maxPerSecond} probes in 1 s ≤ ${caps.perSecond}/s + one tick`)
-      assert.ok(rec.probes <= caps.maxProbes, `A's record: ${rec.probes} probes ≤ ${caps.maxProbes}`)
+      assert.equal(rec.probes, total, 'A\'s attempt record counts the probes the router saw, failed attempt or not')
     } finally {
       await counter.remove()
       await p.b.stop()
@@ -276,7 +279,7 @@ describe('UDX path through one symmetric NAT (birthday probing), daemons, stock 
     }
   })
 
-  it('idle keepalive: a direct UDX connection behind 30 s UDP conntrack routers is still open and used after 10 minutes', async (t) => {
+  it('idle keepalive: a direct UDX connection (cone × symmetric) behind 30 s UDP conntrack routers is still open and used after 10 minutes', async (t) => {
     if (idleSetupError != null) throw idleSetupError
     assert.ok(idle != null)
     const left = idle.directAt + IDLE_MS - Date.now()
