@@ -20,7 +20,7 @@ import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-pol
 import { buildNatReport } from '../portmap/index.js'
 import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
 import type { NatReport } from '../portmap/index.js'
-import type { UdpStatus } from '../udx/index.js'
+import type { UdpStatus, UdxAttemptRecord } from '../udx/index.js'
 import { runDoctor } from '../doctor/index.js'
 import type { DoctorReport } from '../doctor/index.js'
 import { parsePeerId, parseTarget } from './targets.js'
@@ -540,6 +540,15 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const onFailed = (evt: CustomEvent<{ peer: string, reason: string }>): void => {
       if (peer != null && evt.detail.peer === peer.toString()) push({ stage: 'no-direct', elapsedMs: Date.now() - started, detail: evt.detail.reason })
     }
+    // the UDX punch's attempts (issue 15), one stage each; a direct one is followed by the `direct` stage
+    const udxSeen = new Set<UdxAttemptRecord>()
+    const udxStage = (r: UdxAttemptRecord): DialStage => ({ stage: 'udx-attempt', elapsedMs: Date.now() - started, detail: r.detail, method: r.method, outcome: r.outcome, probes: r.probes, sockets: r.sockets, ms: r.ms, rttMs: r.rttMs ?? undefined })
+    const onUdx = (evt: CustomEvent<UdxAttemptRecord>): void => {
+      if (peer == null || evt.detail.peer !== peer.toString() || udxSeen.has(evt.detail)) return
+      udxSeen.add(evt.detail)
+      push(udxStage(evt.detail))
+    }
+    libp2p.services.udxPunch.addEventListener('udxpunch:attempt', onUdx)
     libp2p.services.holePunch.addEventListener('holepunch:attempt', onAttempt)
     libp2p.services.holePunch.addEventListener('holepunch:failed', onFailed)
     try {
@@ -563,6 +572,12 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         }
         const direct = libp2p.getConnections(result.peerId === '' ? undefined : parsePeerId(result.peerId)).find(isDirect)
         if (direct != null) {
+          // the UDX record may land just after its connection opened: show it before `direct`
+          for (const r of libp2p.services.udxPunch.status().attempts) {
+            if (r.peer !== result.peerId || udxSeen.has(r) || Date.parse(r.startedAt) < started - 1000) continue
+            udxSeen.add(r)
+            yield udxStage(r)
+          }
           yield { stage: 'direct', elapsedMs: Date.now() - started, detail: direct.remoteAddr.toString() }
           return
         }
@@ -576,6 +591,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     } finally {
       libp2p.services.holePunch.removeEventListener('holepunch:attempt', onAttempt)
       libp2p.services.holePunch.removeEventListener('holepunch:failed', onFailed)
+      libp2p.services.udxPunch.removeEventListener('udxpunch:attempt', onUdx)
     }
   }
 

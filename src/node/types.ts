@@ -104,9 +104,15 @@ export interface BurrowNodeEvents {
 }
 
 export interface DialStage {
-  stage: 'lookup' | 'found' | 'relayed' | 'punch-attempt' | 'direct' | 'no-direct'
+  stage: 'lookup' | 'found' | 'relayed' | 'punch-attempt' | 'udx-attempt' | 'direct' | 'no-direct'
   elapsedMs: number
   detail: string
   attempt?: number
   rttMs?: number
+  /** `udx-attempt` (issue 15): the UDX punch's method, outcome, birthday probes sent (the hit came after this many), probe sockets, and its time */
+  method?: string
+  outcome?: string
+  probes?: number
+  sockets?: number
+  ms?: number
 }

@@ -266,9 +266,9 @@ export async function openBirthdaySockets (udx: UDX, remote: { host: string, por
     options.onOpen?.({ sockets: granted })
 
     const outcome = await raceDeadline(wonPromise, caps.timeoutMs, signal)
-    if (outcome === 'aborted') throw abortedError(remoteHost, signal)
+    if (outcome === 'aborted') throw abortedError(remoteHost, signal, { sockets: granted })
     if (outcome === 'timeout' || winner === undefined) {
-      throw new UdxProbeError('PROBE_TIMEOUT', `no probe from ${remoteHost} reached any of ${granted} sockets in ${seconds(caps.timeoutMs)} s (${ignored} other datagrams ignored); the peer's NAT or firewall may drop them, the connection stays relayed`)
+      throw new UdxProbeError('PROBE_TIMEOUT', `no probe from ${remoteHost} reached any of ${granted} sockets in ${seconds(caps.timeoutMs)} s (${ignored} other datagrams ignored); the peer's NAT or firewall may drop them, the connection stays relayed`, { sockets: granted })
     }
     const ms = Math.round(performance.now() - started)
     log('probe from %s:%d hit after %d ms', remoteHost, winner.port, ms)
@@ -347,10 +347,10 @@ export async function probeRandomPorts (socket: UDXSocket, demux: DatagramDemux,
       log('PROBE_ACK from %s:%d after %d probes, %d ms', host, hit, sent, ms)
       return { socket, remoteHost: host, remotePort: hit, probes: sent, sockets: 1, ms }
     }
-    if (outcome === 'aborted') throw abortedError(host, signal)
+    if (outcome === 'aborted') throw abortedError(host, signal, { probes: sent, sockets: 1 })
     const took = seconds(performance.now() - started)
     const short = skipped > 0 ? ` (${skipped} more skipped: the node's probe budget was in use)` : ''
-    throw new UdxProbeError('PROBE_TIMEOUT', `no answer to ${sent} probes in ${took} s from ${host}${short}; the peer's NAT may map every destination to a new port range, the connection stays relayed`)
+    throw new UdxProbeError('PROBE_TIMEOUT', `no answer to ${sent} probes in ${took} s from ${host}${short}; the peer's NAT may map every destination to a new port range, the connection stays relayed`, { probes: sent, sockets: 1 })
   } finally {
     clearInterval(timer)
     clearTimeout(graceTimer)
@@ -421,8 +421,8 @@ function capsError (what: string): UdxProbeError {
   return new UdxProbeError('PROBE_CAPS', `${what}; fix the probing caps passed to the UDX punch`)
 }
 
-function abortedError (host: string, signal: AbortSignal): UdxProbeError {
-  return new UdxProbeError('PROBE_ABORTED', `probing toward ${host} was cancelled (${String(signal.reason ?? 'aborted')}); nothing to do`, { cause: signal.reason })
+function abortedError (host: string, signal: AbortSignal, counts: { probes?: number, sockets?: number } = {}): UdxProbeError {
+  return new UdxProbeError('PROBE_ABORTED', `probing toward ${host} was cancelled (${String(signal.reason ?? 'aborted')}); nothing to do`, { cause: signal.reason, ...counts })
 }
 
 function seconds (ms: number): string {

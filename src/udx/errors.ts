@@ -27,8 +27,13 @@ export class UdxPunchError extends BurrowError {
  * message says what happened and what to do, in one line.
  */
 export class UdxProbeError extends UdxPunchError {
-  constructor (code: string, message: string, options?: ErrorOptions) {
+  /** what the attempt had done when it failed (for the attempt record): probes sent, probe sockets opened */
+  readonly probes: number
+  readonly sockets: number
+  constructor (code: string, message: string, options?: ErrorOptions & { probes?: number, sockets?: number }) {
     super(message, options, code)
+    this.probes = options?.probes ?? 0
+    this.sockets = options?.sockets ?? 0
   }
 }
 

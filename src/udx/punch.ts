@@ -37,7 +37,7 @@ import { isCircuitAddress, isRelayed, UpgradeAttemptError } from '../connections
 import type { PathUpgradeService, UpgradeStrategy } from '../connections/index.js'
 import { classifyIp, peerSuppliedRefusal } from '../dial-policy/index.js'
 import type { PrivatePolicy } from '../dial-policy/index.js'
-import { UdxPunchError, UdxProtocolError } from './errors.js'
+import { UdxPunchError, UdxProbeError, UdxProtocolError } from './errors.js'
 import { UdxTransport } from './transport.js'
 import { checkUdpMapping } from './stun.js'
 import type { UdpMapping, UdpMappingReport } from './stun.js'
@@ -408,7 +408,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const fired = AbortSignal.any([both, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + (plan.method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
       const firedAt = Date.now()
       const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired)
-        .catch((err: Error) => fail(plan.method, `${plan.method === 'birthday' ? 'birthday probing' : 'direct UDP punch'} to ${theirs.addr ?? '?'} failed: ${err.message}`, extra))
+        .catch((err: Error) => fail(plan.method, `${plan.method === 'birthday' ? 'birthday probing' : 'direct UDP punch'} to ${theirs.addr ?? '?'} failed: ${err.message}`, { ...extra, ...probeCountsOf(err) }))
       const record = this.record({ ...base, ...extra, method: plan.method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
       return { connection: result.connection, record }
     } catch (err) {
@@ -443,17 +443,10 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const connection = await transport.connectOver(main.socket, plan.host, plan.port, { initiator, remotePeer, signal, keepaliveMs })
       return { connection, probes: 0, sockets: 0 }
     }
-    // Probes (the endpoint-independent side's up to probing.maxProbes datagrams) go only toward
-    // the peer's STUN-reported IP, and never elsewhere than where it was seen when the peer
-    // store holds public addresses for it (identify). A private peer announces none (only its
-    // circuit addresses) and a stock relay tells nobody what IP it saw, so then the IP is the
-    // peer's own claim (already through the dial policy: no private, loopback, reserved IP),
-    // bounded by the caps per attempt, per peer and per node. The endpoint-dependent side
-    // sends only low-TTL datagrams, which die before the peer's network.
-    if (!plan.weAreDependent) {
-      const seen = await this.knownIps(remotePeer)
-      if (seen.size > 0 && !seen.has(plan.host)) throw new UdxPunchError(`the peer's STUN address ${plan.host} is not an IP it was seen at (${[...seen].slice(0, 3).join(', ')}: identify, the peer store): no probes sent`)
-    }
+    // birthday probes go toward an IP the peer was seen at or, where nobody but the peer says
+    // (a stock relay tells neither side what it observed), toward a public unicast IP only
+    const refusal = probeTargetRefusal(plan.host, await this.knownIps(remotePeer))
+    if (refusal != null) throw new UdxPunchError(refusal)
     const caps = this.init.probeCaps ?? DEFAULT_PROBE_CAPS
     const nonce = Buffer.from(nonceHex, 'hex')
     const won = plan.weAreDependent
@@ -524,7 +517,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired))
       this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
     } catch (err) {
-      this.record({ ...base, ...extra, method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
+      this.record({ ...base, ...extra, ...probeCountsOf(err), method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
       stream.abort(err as Error)
     } finally {
       if (this.running.get(peer) === controller) this.running.delete(peer)
@@ -544,4 +537,26 @@ async function sleep (ms: number, signal: AbortSignal): Promise<void> {
 
 export function udxPunch (init: UdxPunchInit): (components: UdxPunchComponents) => UdxPunchService {
   return (components) => new UdxPunchService(components, init)
+}
+
+/**
+ * Why birthday probing must not aim at `host`, or null when it may. An IP the peer was seen at
+ * (identify, the peer store) always may. Otherwise the address is the peer's own STUN claim,
+ * made over an authenticated relayed connection after the peer asked: a stock js-libp2p relay
+ * tells neither side what it observed, and a peer behind an endpoint-dependent NAT cannot prove
+ * the IP before the hit (the hit is the proof). So that claim is accepted only for a public
+ * unicast IP: never loopback, private, link-local, multicast, broadcast or unspecified, and the
+ * probe caps (per attempt, per node) bound what a lying peer could aim at someone else.
+ */
+export function probeTargetRefusal (host: string, seen: ReadonlySet<string>): string | null {
+  if (seen.has(host)) return null
+  // a peer that announces public addresses is probed only there
+  if (seen.size > 0) return `the peer's STUN address ${host} is not an IP it was seen at (${[...seen].slice(0, 3).join(', ')}: identify, the peer store): no probes sent`
+  if (classifyIp(host) !== 'public') return `the peer's STUN address ${host} is not an IP it was seen at (identify, the peer store) and not a public unicast IP: no probes sent`
+  return null
+}
+
+/** A failed attempt's record still counts the probes sent and the sockets opened. */
+function probeCountsOf (err: unknown): { probes?: number, sockets?: number } {
+  return err instanceof UdxProbeError ? { probes: err.probes, sockets: err.sockets } : {}
 }

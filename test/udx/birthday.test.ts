@@ -374,7 +374,7 @@ describe('birthday probing on loopback (no NAT)', () => {
     c1.abort(new Error('test'))
     c2.abort(new Error('test'))
     await Promise.all([
-      assert.rejects(a1, (err: UdxPunchError) => err.name === 'UdxPunchError' && err.code === 'PROBE_ABORTED'),
+      assert.rejects(a1, (err: UdxPunchError) => err instanceof UdxPunchError && err.code === 'PROBE_ABORTED'),
       assert.rejects(a2, (err: UdxPunchError) => err.code === 'PROBE_ABORTED')
     ])
     assert.equal(before - udpSocketsOf(process.pid), 80, 'every probe socket is closed after abort')

@@ -15,7 +15,7 @@ import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Connection, Libp2p } from '@libp2p/interface'
-import { udxTransport, udxPunch, UDX_PUNCH_PROTOCOL } from '../../dist/udx/index.js'
+import { udxTransport, udxPunch, UDX_PUNCH_PROTOCOL, probeTargetRefusal } from '../../dist/udx/index.js'
 import type { UdxPunchService } from '../../dist/udx/index.js'
 
 type Peer = Libp2p<{ identify: unknown, udxPunch: UdxPunchService }>
@@ -112,5 +112,19 @@ describe('UDX punch guards', () => {
     const lp = lpStream(stream, { maxDataLength: 4096 })
     await lp.write(new TextEncoder().encode(JSON.stringify({ type: 'CONNECT', addr: '198.51.100.7:4001', nat: 'endpoint-independent', keepaliveMs: 25000, nonce: '0123456789abcdef0123456789abcdef' }))).catch(() => {})
     await assert.rejects(lp.read({ signal: AbortSignal.timeout(5_000) }), 'B resets the stream instead of answering CONNECT')
+  })
+})
+
+describe('birthday probe target (the peer\'s STUN claim)', () => {
+  it('probes an IP the peer was seen at, or a public unicast IP it claims when it was seen nowhere; never a special-purpose one', () => {
+    assert.equal(probeTargetRefusal('10.1.2.3', new Set(['10.1.2.3'])), null, 'seen in the peer store: allowed, even private')
+    // a stock relay says nothing of what it observed: the peer's own claim of a public IP
+    assert.equal(probeTargetRefusal('21.160.154.104', new Set()), null)
+    assert.equal(probeTargetRefusal('2a00:1450::1', new Set()), null)
+    // a peer seen at public addresses is probed only there, whatever its STUN claim says
+    assert.match(probeTargetRefusal('21.160.154.104', new Set(['21.160.154.200'])) ?? '', /not an IP it was seen at \(21\.160\.154\.200/)
+    for (const ip of ['10.1.2.3', '192.168.1.1', '172.16.0.9', '127.0.0.1', '169.254.1.1', '0.0.0.0', '224.0.0.1', '239.1.1.1', '255.255.255.255', '::1', '::', 'ff02::1', 'fe80::1', 'example.org']) {
+      assert.match(probeTargetRefusal(ip, new Set()) ?? '', /not a public unicast IP: no probes sent/, ip)
+    }
   })
 })

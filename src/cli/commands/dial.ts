@@ -32,6 +32,7 @@ export function register (program: Command): void {
           case 'found': console.log(`${t}  found      ${s.detail}`); break
           case 'relayed': console.log(`${t}  relayed    ${s.detail}`); break
           case 'punch-attempt': console.log(`${t}  punch #${s.attempt ?? '?'}   failed (relay RTT ${s.rttMs ?? '?'} ms): ${s.detail}`); break
+          case 'udx-attempt': console.log(`${t}  udp ${s.method ?? '?'}${s.method === 'birthday' ? ` ${s.probes ?? 0} probes from ${s.sockets ?? 0} sockets` : ''}: ${s.outcome ?? '?'} after ${s.ms ?? '?'} ms${s.outcome === 'direct' && s.method === 'birthday' ? ` (hit after ${s.probes ?? 0})` : ''}: ${s.detail}`); break
           case 'direct': console.log(`${t}  direct     ${s.detail}`); break
           case 'no-direct': console.log(`${t}  no direct  ${s.detail}`); break
         }
