@@ -1,5 +1,5 @@
 /**
- * Issue 15, acceptance 2, 4 and 6, end to end with daemons: the UDX punch through one
+ * The UDP path's acceptance 2 and 6, end to end with daemons: the UDX punch through one
  * endpoint-dependent ("symmetric", `masquerade random`) NAT by birthday probing, over a stock
  * js-libp2p relay (no STUN on it) with two lab STUN servers, as in cone.test.ts.
  * - cone × symmetric and symmetric × cone (A: the dialled side, B: the dialler) at 0 and 25 ms
@@ -11,80 +11,24 @@
  *   starting with `BRWP`: ≤ probing.maxProbes per attempt.
  * - one extra trial with small caps (BURROW_PROBING_*): ≤ maxProbes in all, ≤ perSecond + 1 in
  *   any 1 s window, counted at the router.
- * - idle keepalive (acceptance 4), in its own lab started in `before`: cone × symmetric over
- *   UDX (birthday) behind routers whose UDP conntrack timeout is 30 s; the LAST test waits until 10 minutes
- *   have passed since it went direct and checks the same connection is open and used.
+ * The idle keepalive (acceptance 4) is test/long/udx-idle.test.ts, run beside the others.
  * `--punch udx` on both peers, so the TCP punch cannot be what went direct.
  */
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync } from 'node:fs'
-import { join } from 'node:path'
-import { Lab, startBurrow } from '../../lab/dist/index.js'
-import type { Home, LabHost, LabProcess } from '../../lab/dist/index.js'
+import { Lab } from '../../lab/dist/index.js'
+import type { Home } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
-import { startSpec, send, debugEnv } from '../holepunch/helpers.ts'
+import { send } from '../holepunch/helpers.ts'
 import type { LabNode } from '../holepunch/helpers.ts'
+import { infra, udxPeer, esc, median, sleep } from './lab-helpers.ts'
+import type { Attempt, UdxStatus, Stage } from './lab-helpers.ts'
 
 const TRIALS = Number(process.env.BURROW_UDX_SYM_TRIALS ?? 5)
 const NEED = Math.max(1, TRIALS - 1)
-const IDLE_MS = Number(process.env.BURROW_UDX_IDLE_MS ?? 10 * 60_000)
 const skip = skipReason(['conntrack'])
-const STUN_PORT = 3478
 const DEFAULT_MAX_PROBES = 1500
-
-interface Attempt { peer: string, role: string, method: string, outcome: string, detail: string, probes: number, sockets: number, ms: number, keepaliveMs: number | null }
-interface UdxStatus {
-  udp: { mapping: string, reason: string, checkedAt: string | null, attempts: Attempt[] }
-  reservations: unknown[]
-  connections: Array<{ peerId: string, direct: boolean, remoteAddress: string, openedAt: string, whyRelayed?: string }>
-}
-interface Stage { stage: string, elapsedMs: number, detail: string, method?: string, outcome?: string, probes?: number, sockets?: number, ms?: number }
-
-const STUN_SCRIPT = `
-const { StunServer } = await import(process.argv[1]);
-const s = new StunServer({ port: ${STUN_PORT}, hosts: ['0.0.0.0'] });
-await s.start();
-console.log('stun: listening');
-process.on('SIGTERM', () => { void s.stop().then(() => process.exit(0)) });
-`
-
-async function startStun (host: LabHost): Promise<LabProcess> {
-  const stunModule = new URL('../../dist/stun/index.js', import.meta.url).href
-  const proc = await host.spawn(process.execPath, ['--input-type=module', '-e', STUN_SCRIPT, stunModule], { logName: `stun-${host.name}` })
-  await proc.waitForOutput(/stun: listening/, 10_000)
-  return proc
-}
-
-/** A relay (stock js-libp2p) and two STUN servers on public hosts of `lab`. */
-async function infra (lab: Lab): Promise<{ relayAddr: string, stun: string[] }> {
-  const relayHost = await lab.addPublicHost('relay')
-  const s1 = await lab.addPublicHost('stun1')
-  const s2 = await lab.addPublicHost('stun2')
-  await startStun(s1)
-  await startStun(s2)
-  const relay = await startSpec(lab, relayHost, 'relay', ['--serve-relay', '--dial-port', '0'])
-  return { relayAddr: `/ip4/${relayHost.ip}/tcp/4001/p2p/${relay.peerId}`, stun: [`${s1.ip}:${STUN_PORT}`, `${s2.ip}:${STUN_PORT}`] }
-}
-
-async function udxPeer (lab: Lab, host: LabHost, relayAddr: string, stun: string[], name: string, env: Record<string, string> = {}): Promise<LabNode> {
-  const home = mkdtempSync(join(lab.runDir, `${name}-`))
-  return startBurrow(lab, host, {
-    home,
-    bootstrap: [relayAddr],
-    logName: `${name}-${home.slice(-6)}`,
-    args: ['--dht-mode', 'client', '--punch', 'udx', ...stun.flatMap(s => ['--udp-stun-server', s])],
-    env: { ...debugEnv(), ...env }
-  })
-}
-
-const esc = (ip: string): string => ip.replace(/\./g, '\\.')
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!
-}
-const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
 /** A counter at `cone`'s router for UDP datagrams from its LAN to `toWan` whose payload starts with "BRWP". */
 async function probeCounter (cone: Home, toWan: string): Promise<{ read: () => Promise<number>, remove: () => Promise<void> }> {
@@ -111,44 +55,14 @@ describe('UDX path through one symmetric NAT (birthday probing), daemons, stock 
   let stun: string[]
   const report: string[] = []
 
-  // the idle lab (acceptance 4): its own relay, STUN and two cone homes with 30 s UDP conntrack
-  let idleLab: Lab | undefined
-  let idle: { a: LabNode, b: LabNode, openedAt: string, remoteAddress: string, directAt: number, keepaliveMs: number | null } | undefined
-  let idleSetupError: unknown
-
   before(async () => {
-    try {
-      idleLab = await Lab.create({ name: 'udx-idle' })
-      const inf = await infra(idleLab)
-      const ha = await idleLab.addHome('ia', { nat: 'cone' })
-      // B behind the symmetric NAT: an expired mapping cannot come back on the same port, so
-      // only the keepalive keeps this connection (cone × cone heals itself: any datagram after
-      // the expiry re-creates both mappings on the same ports)
-      const hb = await idleLab.addHome('ib', { nat: 'symmetric' })
-      for (const r of [ha.router, hb.router]) {
-        await r.setConntrackTimeouts({ udpSeconds: 30, udpStreamSeconds: 30 })
-        await r.flushConntrack()
-      }
-      const a = await udxPeer(idleLab, ha.hosts[0]!, inf.relayAddr, inf.stun, 'idle-a')
-      const b = await udxPeer(idleLab, hb.hosts[0]!, inf.relayAddr, inf.stun, 'idle-b')
-      await a.waitForStatus(s => s.reservations.length >= 1, 30_000, 'a reservation on the stock relay')
-      for (const n of [a, b]) await n.waitForStatus(s => (s as unknown as UdxStatus).udp.checkedAt != null, 20_000, 'the UDP mapping checked by STUN')
-      await b.cliJson(['dial', `${inf.relayAddr}/p2p-circuit/p2p/${a.peerId}`], { timeoutMs: 30_000 })
-      const st = await b.waitForStatus(s => s.connections.some(c => c.peerId === a.peerId && c.direct), 30_000, 'the direct UDX connection to A') as unknown as UdxStatus
-      const conn = st.connections.find(c => c.peerId === a.peerId && c.direct)!
-      assert.match(conn.remoteAddress, new RegExp(`^/ip4/${esc(ha.router.wanIp)}/udp/\\d+/x-burrow-udx/`))
-      const rec = st.udp.attempts.find(x => x.peer === a.peerId && x.outcome === 'direct')
-      idle = { a, b, openedAt: conn.openedAt, remoteAddress: conn.remoteAddress, directAt: Date.now(), keepaliveMs: rec?.keepaliveMs ?? null }
-    } catch (err) {
-      idleSetupError = err
-    }
     lab = await Lab.create({ name: 'udx-sym' })
     ;({ relayAddr, stun } = await infra(lab))
   })
 
   after(async () => {
     if (report.length > 0) console.log(`# UDX birthday cells:\n#   ${report.join('\n#   ')}`)
-    try { await lab?.teardown() } finally { await idleLab?.teardown() }
+    await lab?.teardown()
   })
 
   type Nat = 'cone' | 'symmetric'
@@ -279,19 +193,5 @@ describe('UDX path through one symmetric NAT (birthday probing), daemons, stock 
     }
   })
 
-  it('idle keepalive: a direct UDX connection (cone × symmetric) behind 30 s UDP conntrack routers is still open and used after 10 minutes', async (t) => {
-    if (idleSetupError != null) throw idleSetupError
-    assert.ok(idle != null)
-    const left = idle.directAt + IDLE_MS - Date.now()
-    t.diagnostic(`idle: direct since ${new Date(idle.directAt).toISOString()} (keepalive ${idle.keepaliveMs ?? '?'} ms); sleeping the remaining ${Math.max(0, Math.round(left / 1000))} s`)
-    if (left > 0) await sleep(left)
-    const st = await idle.b.status() as unknown as UdxStatus
-    const conn = st.connections.find(c => c.peerId === idle!.a.peerId && c.direct)
-    assert.ok(conn != null, `the direct connection is still open after ${Math.round((Date.now() - idle.directAt) / 1000)} s: ${JSON.stringify(st.connections)}`)
-    assert.equal(conn.openedAt, idle.openedAt, 'the same connection (same openedAt), not a new punch')
-    assert.equal(conn.remoteAddress, idle.remoteAddress)
-    const msg = await send(idle.b, idle.a.peerId, 'after 10 minutes idle')
-    assert.equal(msg.via, 'direct', 'a message sent now goes direct')
-    report.push(`idle: the same direct UDX connection open and used after ${Math.round((Date.now() - idle.directAt) / 1000)} s behind 30 s UDP conntrack`)
-  })
+
 })
