@@ -15,7 +15,7 @@ import type { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { isCircuitAddress, isRelayed, relayOf } from '../connections/index.js'
-import { assembleStatus } from './status.js'
+import { assembleStatus, whyRelayedOf } from './status.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { buildNatReport } from '../portmap/index.js'
 import type { NatReport } from '../portmap/index.js'
@@ -466,13 +466,12 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
     const path = libp2p.services.pathUpgrade
-    if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udx: false, udpPunch: false)'
-    const failure = Object.values(path.machine.peer(peer)?.failures ?? {})
-    // the answering side's UDX verdict (e.g. both NATs endpoint-dependent) is the UDX service's
-    const udx = libp2p.services.udxPunch.failureFor(peer)
-    if (udx != null && !failure.some(f => udx.endsWith(f))) failure.push(udx)
-    if (failure.length > 0) return failure.join('; ')
-    return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
+    return whyRelayedOf({
+      holePunch: this.config.holePunch,
+      strategies: path.status().strategies.length,
+      failures: Object.values(path.machine.peer(peer)?.failures ?? {}),
+      udx: libp2p.services.udxPunch.failureFor(peer)
+    })
   }
 
   /** Hole punch attempts, newest last. */
