@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto'
 import { TypedEventEmitter, UnsupportedProtocolError, serviceDependencies } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
 import { byteStream, lpStream, pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HolePunch } from './pb/holepunch.js'
@@ -14,11 +13,9 @@ import type { PathUpgradeService, UpgradeAttempt, UpgradeStrategy } from '../con
 import { classifyIp, ipOf, peerSuppliedRefusal } from '../dial-policy/index.js'
 import type { PrivatePolicy } from '../dial-policy/index.js'
 import type { ObservedAddresses, MappingBehaviour } from '../nat/index.js'
-import type { Connection, ConnectionGater, Libp2pEvents, PeerId, Stream, StreamMuxer, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, ConnectionGater, Libp2pEvents, PeerId, Stream, StreamMuxer, Startable, TypedEventTarget, Logger, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-const log = logger('burrow:holepunch')
 
 /** Our part in the security handshake and muxer of the punched connection. */
 export type HandshakeRole = 'initiator' | 'responder'
@@ -85,6 +82,7 @@ export interface HolePunchComponents {
   peerId: PeerId
   /** the path module's state machine: this punch is its 'tcp' strategy, and it keeps the backoff and the log */
   pathUpgrade: Pick<PathUpgradeService, 'addStrategy' | 'machine'>
+  logger: ComponentLogger
 }
 
 export interface HolePunchInit {
@@ -147,8 +145,11 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
    */
   readonly strategy: UpgradeStrategy
 
+  private readonly log: Logger
+
   constructor (components: HolePunchComponents, init: HolePunchInit) {
     super()
+    this.log = components.logger.forComponent('burrow:holepunch')
     this.components = components
     this.init = init
     this.strategy = {
@@ -168,7 +169,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   async start (): Promise<void> {
     if (this.started || this.init.enabled === false) return
     await this.components.registrar.handle(DCUTR_PROTOCOL, (stream, conn) => {
-      void this.respond(stream, conn).catch(err => { log('answering %p failed - %e', conn.remotePeer, err) })
+      void this.respond(stream, conn).catch(err => { this.log('answering %p failed - %e', conn.remotePeer, err) })
     }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
     this.components.pathUpgrade.addStrategy(this.strategy)
     this.started = true
@@ -271,7 +272,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (oldest === undefined) break
       this.legacyPeers.delete(oldest)
     }
-    log('%s takes the legacy DCUtR roles (%s): the next attempt uses them', peer, peerIsClient ? 'it dialled as the client' : 'it waited as the server')
+    this.log('%s takes the legacy DCUtR roles (%s): the next attempt uses them', peer, peerIsClient ? 'it dialled as the client' : 'it waited as the server')
   }
 
   /**
@@ -342,7 +343,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     const peer = relayed.remotePeer
     const id = peer.toString()
     const refuse = (why: string): void => {
-      log('refusing a %s stream from %p: %s', DCUTR_PROTOCOL, peer, why)
+      this.log('refusing a %s stream from %p: %s', DCUTR_PROTOCOL, peer, why)
       stream.abort(new Error(why))
     }
     if (!isRelayed(relayed)) { refuse('DCUtR runs over relayed connections only'); return }
@@ -531,7 +532,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     try {
       await pingOver(direct)
     } catch (err) {
-      log('the direct connection to %p did not carry a ping - %e', relayed.remotePeer, err)
+      this.log('the direct connection to %p did not carry a ping - %e', relayed.remotePeer, err)
       return
     }
     setTimeout(() => {
@@ -543,7 +544,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
 
   /** Our upgrade as B failed: said once (event and log); the path module keeps the reason and the backoff. */
   private fail (peer: PeerId, reason: string): UpgradeAttemptError {
-    log('no direct connection to %p: %s', peer, reason)
+    this.log('no direct connection to %p: %s', peer, reason)
     this.safeDispatchEvent('holepunch:failed', { detail: { peer: peer.toString(), reason } })
     return new UpgradeAttemptError(reason)
   }
@@ -551,7 +552,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
   /** Answering the peer's exchanges (A) ended in failure: the path module backs the peer off. */
   private failAnswering (peer: PeerId, reason: string): void {
     this.components.pathUpgrade.machine.peerFailed(peer.toString(), 'tcp', reason)
-    log('no direct connection to %p: %s', peer, reason)
+    this.log('no direct connection to %p: %s', peer, reason)
     this.safeDispatchEvent('holepunch:failed', { detail: { peer: peer.toString(), reason } })
   }
 
@@ -566,7 +567,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     const now = Date.now()
     const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake, phases }
     this.components.pathUpgrade.machine.logTry(rec.peer, 'tcp', startedAt, outcome, detail, rec)
-    log('attempt %d with %p as %s (handshake %s): %s (%s)', attempt, peer, role, handshake, outcome, detail)
+    this.log('attempt %d with %p as %s (handshake %s): %s (%s)', attempt, peer, role, handshake, outcome, detail)
     this.safeDispatchEvent('holepunch:attempt', { detail: rec })
     if (outcome === 'direct') this.safeDispatchEvent('holepunch:succeeded', { detail: rec })
   }
@@ -619,7 +620,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (why != null) { refused.push(`${ma.toString()}: ${why}`); continue }
       if (!usable.some(u => u.equals(ma))) usable.push(ma)
     }
-    if (refused.length > 0) log('refused addresses from a CONNECT: %s', refused.join('; '))
+    if (refused.length > 0) this.log('refused addresses from a CONNECT: %s', refused.join('; '))
     return { usable: usable.slice(0, MAX_DIAL_ADDRESSES), refused }
   }
 

@@ -1,12 +1,10 @@
 import { createServer } from 'node:net'
 import { tcp } from '@libp2p/tcp'
-import { logger } from '@libp2p/logger'
 import { asResponder } from '../upstream/index.js'
 import type { TCPComponents, TCPOptions, TCPSocketOptions } from '@libp2p/tcp'
 import type { Transport, DialTransportOptions, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-const log = logger('burrow:holepunch:tcp')
 
 /**
  * Connections that really left from the dial port. Only what peers observe of these
@@ -50,6 +48,7 @@ export function stablePortTcp (init: TCPOptions & { dialPort: number }): (compon
   const factory = tcp({ ...rest, dialOpts: { ...(rest.dialOpts ?? {}), localPort: dialPort } as TCPSocketOptions })
   return (components) => {
     const inner = factory(components)
+    const log = components.logger.forComponent('burrow:holepunch:tcp')
     // remote ip:port we hold (or are opening) a connection to from the dial port
     const busy = new Map<string, number>()
     const hold = (key: string, n: number): void => {

@@ -9,7 +9,6 @@
  */
 import { randomUUID } from 'node:crypto'
 import { setMaxListeners } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
 import { peerIdFromString } from '@libp2p/peer-id'
 import {
   CLOSE_TIMEOUT_MS, DEDUPE_PRUNE_INTERVAL_MS, DEFAULT_ACK_TIMEOUT_MS, DEFAULT_IN_FLIGHT_MAX_BYTES,
@@ -32,10 +31,9 @@ import { checkContentType, checkId, checkSentAtMs } from './validate.js'
 import type {
   InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, MessagingUsage, OutboxEntry, SendOptions, SendResult
 } from './types.js'
-import type { Connection, PeerId, Stream } from '@libp2p/interface'
+import type { Connection, PeerId, Stream, Logger } from '@libp2p/interface'
 import { isRelayed } from '../connections/index.js'
 
-const log = logger('burrow:messaging')
 
 /** An ack is an id, a status and a short reason: never more than this. */
 const MAX_ACK_BYTES = 4096
@@ -202,8 +200,11 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
   private sweeping = false
   private timer?: ReturnType<typeof setTimeout>
 
+  private readonly log: Logger
+
   constructor (components: MessagingComponents, init: MessagingInit = {}) {
     super()
+    this.log = components.logger.forComponent('burrow:messaging')
     this.components = components
     this.maxMessageBytes = init.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES
     this.maxFrameBytes = this.maxMessageBytes + FRAME_OVERHEAD_BYTES
@@ -270,7 +271,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     // entries left pending by a previous run are retried right away
     this.track(this.sweep())
     this.schedule()
-    log('started, %s, max message %d bytes', PROTOCOL, this.maxMessageBytes)
+    this.log('started, %s, max message %d bytes', PROTOCOL, this.maxMessageBytes)
   }
 
   /** Undoes everything start() did: handler, timer, listener, open streams, running retries. */
@@ -285,7 +286,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     clearTimeout(this.timer)
     this.timer = undefined
     this.components.events.removeEventListener('peer:connect', this.onPeerConnect)
-    await this.components.registrar.unhandle(PROTOCOL).catch(err => { log.error('unhandle failed - %e', err) })
+    await this.components.registrar.unhandle(PROTOCOL).catch(err => { this.log.error('unhandle failed - %e', err) })
     this.shutdown.abort(new Error('messaging stopped'))
     for (const stream of this.inboundStreams) {
       stream.abort(new Error('messaging stopped'))
@@ -299,7 +300,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     await Promise.allSettled([...this.tasks])
     await this.inboxStore.flush()
     this.rateLimiter.clear()
-    log('stopped')
+    this.log('stopped')
   }
 
   /**
@@ -414,7 +415,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     if (entry == null) return undefined
     if (this.inFlight.has(`${entry.to}/${entry.id}`)) throw new OutboxBusyError(id)
     await this.outboxStore.remove(entry.to, entry.id)
-    log('message %s to %s cancelled', entry.id, entry.to)
+    this.log('message %s to %s cancelled', entry.id, entry.to)
     return entry
   }
 
@@ -449,7 +450,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
       // the idle stream had ended under us (the receiver's read timeout, a closed connection):
       // once more on a fresh stream. The receiver stores an id once, so a message that did
       // arrive before the ack was lost is not stored twice.
-      log('idle stream to %s failed (%s); sending %s on a new stream', key, outcome.reason, id)
+      this.log('idle stream to %s failed (%s); sending %s on a new stream', key, outcome.reason, id)
     }
     let session: OutboundSession | undefined
     try {
@@ -592,14 +593,14 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     entry.state = 'failed'
     entry.lastError = `expired after ${entry.attempts} attempt(s)${entry.lastError != null ? `; last error: ${entry.lastError}` : ''}`
     await this.outboxStore.update(entry)
-    log('message %s to %s expired', entry.id, entry.to)
+    this.log('message %s to %s expired', entry.id, entry.to)
     this.safeDispatchEvent('message:failed', { detail: { ...entry } })
   }
 
   // --- the outbox loop -----------------------------------------------------------------
 
   private track (task: Promise<unknown>): void {
-    const t = task.catch(err => { log.error('background task failed - %e', err) })
+    const t = task.catch(err => { this.log.error('background task failed - %e', err) })
     this.tasks.add(t)
     void t.finally(() => this.tasks.delete(t))
   }
@@ -633,7 +634,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
         this.lastPruneAt = now
         const pruned = await this.inboxStore.pruneDedupe(now - this.outboxTtlMs)
         if (pruned > 0) {
-          log('dropped %d dedupe ids older than the outbox TTL', pruned)
+          this.log('dropped %d dedupe ids older than the outbox TTL', pruned)
         }
       }
       const byPeer = new Map<string, OutboxEntry[]>()
@@ -708,7 +709,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
           break // stopping: leave the entry as it was
         }
         await this.settle(entry, outcome, true)
-        log.trace('retry of %s to %s: %s', entry.id, to, outcome.kind)
+        this.log.trace('retry of %s to %s: %s', entry.id, to, outcome.kind)
         if (outcome.kind === 'not-delivered' || outcome.kind === 'rate-limited' || outcome.kind === 'quota') {
           break // the peer is unreachable, wants us to slow down, or is full: next sweep
         }
@@ -749,13 +750,13 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
           frame = await frames.read({ signal })
         } catch (err) {
           if (err instanceof FrameTooLargeError) {
-            log('frame from %s refused - %s', from, err.message)
+            this.log('frame from %s refused - %s', from, err.message)
             await frames.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
             refusedMidFrame = true
             break
           }
           if (err instanceof InFlightBudgetError) {
-            log('frame from %s refused - %s', from, err.message)
+            this.log('frame from %s refused - %s', from, err.message)
             await frames.write(Ack.encode({ id: '', status: Ack.Status.RATE_LIMITED, reason: 'receiver busy: too many unfinished frames' }), { signal })
             refusedMidFrame = true
             break
@@ -788,7 +789,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
         await stream.close({ signal: AbortSignal.timeout(CLOSE_TIMEOUT_MS) })
       }
     } catch (err) {
-      log('inbound stream from %s ended - %s', from, errorText(err))
+      this.log('inbound stream from %s ended - %s', from, errorText(err))
       stream.abort(err instanceof Error ? err : new Error(String(err)))
     } finally {
       frames.release()
@@ -811,7 +812,7 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     }
     const bad = checkSentAtMs(message.sentAtMs) ?? checkContentType(message.contentType)
     if (bad != null) {
-      log('message %s from %s refused - %s', id, from, bad)
+      this.log('message %s from %s refused - %s', id, from, bad)
       return { id, status: Ack.Status.MALFORMED, reason: bad }
     }
     if (message.body.byteLength > this.maxMessageBytes) {
@@ -838,10 +839,10 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
       return { id, status: Ack.Status.OK }
     } catch (err) {
       if (err instanceof InboxQuotaError) {
-        log('message %s from %s refused - %s', id, from, err.message)
+        this.log('message %s from %s refused - %s', id, from, err.message)
         return { id, status: Ack.Status.QUOTA_EXCEEDED, reason: err.scope === 'sender' ? 'over the inbox quota for this sender' : 'inbox full' }
       }
-      log.error('could not store message %s from %s - %e', id, from, err)
+      this.log.error('could not store message %s from %s - %e', id, from, err)
       return { id, status: Ack.Status.INTERNAL, reason: 'could not store the message' }
     }
   }

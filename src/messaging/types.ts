@@ -1,5 +1,5 @@
 /** The messaging service's public types (re-exported by index.ts, its door; here so the rooms behind the door need not import it). */
-import type { Libp2pEvents, PeerId, TypedEventTarget } from '@libp2p/interface'
+import type { Libp2pEvents, PeerId, TypedEventTarget, ComponentLogger } from '@libp2p/interface'
 import type { ConnectionManager, Registrar } from '@libp2p/interface-internal'
 import type { Datastore } from 'interface-datastore'
 
@@ -43,6 +43,7 @@ export interface MessagingComponents {
   events: TypedEventTarget<Libp2pEvents>
   /** The shared datastore (libp2p's; LevelDB on disk in production); keys live under /burrow/inbox and /burrow/outbox. */
   datastore: Datastore
+  logger: ComponentLogger
 }
 
 export interface InboxMessage {

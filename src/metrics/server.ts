@@ -4,13 +4,14 @@ import { MAX_METRICS_CONNECTIONS, METRICS_CONTENT_TYPE, METRICS_PATH, METRICS_RE
 import { MetricsListenError } from './errors.js'
 import type { Server, IncomingMessage, ServerResponse } from 'node:http'
 import type { Registry } from 'prom-client'
-
-const log = logger('burrow:metrics:server')
+import type { Logger } from '@libp2p/interface'
 
 export interface MetricsServerInit {
   /** HOST:PORT as config `metrics` holds it (`[::1]:9090` for IPv6) */
   address: string
   registry: Registry
+  /** the owning service's component logger; default `burrow:metrics:server` from @libp2p/logger */
+  log?: Logger
 }
 
 /**
@@ -22,9 +23,11 @@ export class MetricsServer {
   private readonly init: MetricsServerInit
   private server?: Server
   private bound?: { host: string, port: number }
+  private readonly log: Logger
 
   constructor (init: MetricsServerInit) {
     this.init = init
+    this.log = init.log ?? logger('burrow:metrics:server')
   }
 
   /** `http://HOST:PORT/metrics`, with the port actually bound (config may say :0). */
@@ -39,11 +42,11 @@ export class MetricsServer {
       maxConnections: MAX_METRICS_CONNECTIONS,
       requestTimeoutMs: METRICS_REQUEST_TIMEOUT_MS,
       listenError: (address, reason, cause) => new MetricsListenError(address, reason, { cause }),
-      onError: (err) => { log.error('metrics server error - %e', err) }
+      onError: (err) => { this.log.error('metrics server error - %e', err) }
     }, (req, res) => { void this.handle(req, res) })
     this.bound = bound
     this.server = server
-    log('serving %s', this.url)
+    this.log('serving %s', this.url)
   }
 
   async stop (): Promise<void> {
@@ -69,7 +72,7 @@ export class MetricsServer {
       res.writeHead(200, { 'content-type': METRICS_CONTENT_TYPE })
       res.end(req.method === 'HEAD' ? undefined : body)
     } catch (err) {
-      log.error('could not collect metrics - %e', err)
+      this.log.error('could not collect metrics - %e', err)
       res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end('could not collect metrics; see the daemon log (DEBUG=burrow:metrics*)\n')
     }
   }

@@ -13,12 +13,10 @@
  * @see https://github.com/libp2p/specs/blob/master/autonat/autonat-v1.md
  */
 import { autoNAT } from '@libp2p/autonat'
-import { logger } from '@libp2p/logger'
 import { checkAutoNatV1Server } from '../upstream/index.js'
-import type { Connection, Startable, Stream } from '@libp2p/interface'
+import type { Connection, Startable, Stream, Logger, ComponentLogger } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 
-const log = logger('burrow:nat:autonat-v1')
 
 /** The AutoNAT v1 protocol. */
 export const AUTONAT_V1_PROTOCOL = '/libp2p/autonat/1.0.0'
@@ -35,6 +33,7 @@ const MAX_TRACKED_PEERS = 1024
 
 export interface AutoNatV1ServerComponents {
   registrar: Registrar
+  logger: ComponentLogger
 }
 
 export class AutoNatV1Server implements Startable {
@@ -48,7 +47,10 @@ export class AutoNatV1Server implements Startable {
   /** requests refused by the throttle since start */
   refused = 0
 
+  private readonly log: Logger
+
   constructor (components: AutoNatV1ServerComponents & Record<string, unknown>) {
+    this.log = components.logger.forComponent('burrow:nat:autonat-v1')
     this.components = components
     // the stock constructor only sets fields; its client starts only in its start(), never called
     this.stock = autoNAT()(components as unknown as Parameters<ReturnType<typeof autoNAT>>[0])
@@ -61,11 +63,11 @@ export class AutoNatV1Server implements Startable {
     const server = checkAutoNatV1Server(this.stock)
     await this.components.registrar.handle(AUTONAT_V1_PROTOCOL, (stream: Stream, connection: Connection) => {
       if (!this.admit(connection.remotePeer.toString())) {
-        log('request from %p over the throttle: stream reset', connection.remotePeer)
+        this.log('request from %p over the throttle: stream reset', connection.remotePeer)
         stream.abort(new Error('AutoNAT v1 dial-back throttle'))
         return
       }
-      void server.handleIncomingAutonatStream(stream, connection).catch(err => { log('request from %p failed - %e', connection.remotePeer, err) })
+      void server.handleIncomingAutonatStream(stream, connection).catch(err => { this.log('request from %p failed - %e', connection.remotePeer, err) })
     }, { maxInboundStreams: MAX_INBOUND_STREAMS, maxOutboundStreams: 1 })
     this.started = true
   }

@@ -13,12 +13,14 @@
  * `autoNatDialBack` logs once and returns undefined (nothing would ask for a dial-back).
  * @see https://github.com/libp2p/specs/blob/master/autonat/autonat-v2.md
  */
-import { logger } from '@libp2p/logger'
+import { serviceDependencies } from '@libp2p/interface'
 import { checkAutoNatV2Client } from '../upstream/index.js'
 import type { AutoNatClientInternals } from '../upstream/index.js'
-import type { Connection, PeerId, PeerStore } from '@libp2p/interface'
+import type { ComponentLogger, Connection, Logger, PeerId, PeerStore, Startable } from '@libp2p/interface'
+import type { ConnectionManager } from '@libp2p/interface-internal'
 
-const log = logger('burrow:nat:dial-back')
+/** The log name of the dial-back requester. */
+const LOG_NAME = 'burrow:nat:dial-back'
 
 /** AutoNAT v2's dial request protocol: a peer that speaks it can dial us back. */
 export const AUTONAT_V2_DIAL_REQUEST = '/libp2p/autonat/2/dial-request'
@@ -52,6 +54,8 @@ export interface DialBackComponents {
   ping: (conn: Connection, options: { signal: AbortSignal }) => Promise<unknown>
   /** opens a new connection to a peer */
   dial: (peer: PeerId, options: { signal: AbortSignal }) => Promise<unknown>
+  /** where the requester logs (the service's component logger, `burrow:nat:dial-back`) */
+  log: Logger
 }
 
 export interface DialBack {
@@ -72,6 +76,7 @@ export interface DialBack {
  * (RETRY_MS) while an address stays unconfirmed.
  */
 export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): DialBack | undefined {
+  const log = components.log
   let client: AutoNatClientInternals
   try {
     client = checkAutoNatV2Client(autoNat)
@@ -143,4 +148,71 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
     request: () => { retries = 0; run() },
     stop: () => { stopped = true; clearTimeout(retryTimer) }
   }
+}
+
+/** What the dial-back service reads of the port mapper: its new mappings and whether one waits for confirmation. */
+export interface MappingSource extends Pick<EventTarget, 'addEventListener' | 'removeEventListener'> {
+  report: () => { mappings: Array<{ offered: boolean, announced: boolean }> }
+}
+
+export interface AutoNatDialBackComponents {
+  /** the AutoNAT v2 service (its client is reached through src/upstream) */
+  autoNAT: unknown
+  /** emits 'nat:mapping-created' */
+  portMapper: MappingSource
+  ping: { ping: (peer: PeerId, options: { signal: AbortSignal }) => Promise<unknown> }
+  connectionManager: Pick<ConnectionManager, 'getConnections' | 'openConnection'>
+  peerStore: PeerStore
+  logger: ComponentLogger
+}
+
+/**
+ * The dial-back requester as a service: each new port mapping asks the AutoNAT peers we
+ * already have to dial its address back (see autoNatDialBack). Wired once libp2p has
+ * started (afterStart), as the node did; stop() cancels the retries.
+ */
+export class AutoNatDialBackService implements Startable {
+  private readonly components: AutoNatDialBackComponents
+  private readonly log: Logger
+  private dialBack?: DialBack
+  private readonly onMapped = (): void => { this.dialBack?.request() }
+
+  constructor (components: AutoNatDialBackComponents) {
+    this.components = components
+    this.log = components.logger.forComponent(LOG_NAME)
+  }
+
+  readonly [Symbol.toStringTag] = 'burrow:nat:dial-back'
+  readonly [serviceDependencies]: string[] = ['@libp2p/autonat', '@libp2p/ping']
+
+  /** whether a mapping's address is asked for (false: the installed AutoNAT cannot be asked, or not started) */
+  get active (): boolean {
+    return this.dialBack != null
+  }
+
+  start (): void {}
+
+  afterStart (): void {
+    if (this.dialBack != null) return
+    const { connectionManager, portMapper } = this.components
+    this.dialBack = autoNatDialBack(this.components.autoNAT, {
+      getConnections: () => connectionManager.getConnections(),
+      peerStore: this.components.peerStore,
+      unconfirmed: () => portMapper.report().mappings.some(m => m.offered && !m.announced),
+      ping: async (conn, options) => this.components.ping.ping(conn.remotePeer, options),
+      dial: async (peer, options) => connectionManager.openConnection(peer, options),
+      log: this.log
+    })
+    if (this.dialBack != null) portMapper.addEventListener('nat:mapping-created', this.onMapped)
+  }
+
+  stop (): void {
+    this.components.portMapper.removeEventListener('nat:mapping-created', this.onMapped)
+    this.dialBack?.stop()
+    this.dialBack = undefined
+  }
+}
+
+export function autoNatDialBackService (): (components: AutoNatDialBackComponents) => AutoNatDialBackService {
+  return (components) => new AutoNatDialBackService(components)
 }

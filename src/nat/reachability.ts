@@ -1,14 +1,12 @@
-import { logger } from '@libp2p/logger'
 import { TypedEventEmitter, serviceCapabilities } from '@libp2p/interface'
 import { isPrivate } from '@libp2p/utils'
 import { isCircuitAddress, isRelayed } from '../connections/index.js'
 import { tcpEndpoint } from './observed.js'
 import type { ObservedAddresses } from './observed.js'
 import type { MappingBehaviour } from './observed.js'
-import type { Connection, IdentifyResult, Libp2pEvents, TypedEventTarget, Startable } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2pEvents, TypedEventTarget, Startable, Logger, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager } from '@libp2p/interface-internal'
 
-const log = logger('burrow:nat:reachability')
 
 /** Endpoints remembered so 'address:observed' tells each once: a NAT gives a handful, a symmetric one one per observer. */
 const MAX_SEEN_ENDPOINTS = 64
@@ -48,6 +46,7 @@ export interface ReachabilityEvents {
 export interface ReachabilityComponents {
   events: TypedEventTarget<Libp2pEvents>
   addressManager: AddressManager
+  logger: ComponentLogger
 }
 
 export interface ReachabilityInit {
@@ -83,8 +82,11 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
   private timer?: ReturnType<typeof setInterval>
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.record(evt.detail) }
 
+  private readonly log: Logger
+
   constructor (components: ReachabilityComponents, init: ReachabilityInit) {
     super()
+    this.log = components.logger.forComponent('burrow:nat:reachability')
     this.components = components
     this.init = init
     this.observed = init.observed
@@ -137,7 +139,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
       fromDialPort: conn.direction === 'outbound' && (this.init.fromDialPort?.(conn) ?? false),
       at: Date.now()
     })
-    log.trace('%p sees us at %s:%d (%s)', result.peerId, ep.ip, ep.port, conn.direction)
+    this.log.trace('%p sees us at %s:%d (%s)', result.peerId, ep.ip, ep.port, conn.direction)
     const endpoint = `${ep.ip.includes(':') ? `[${ep.ip}]` : ep.ip}:${ep.port}`
     if (!this.seen.has(endpoint)) {
       this.seen.add(endpoint)
@@ -154,7 +156,7 @@ export class ReachabilityService extends TypedEventEmitter<ReachabilityEvents> i
     const prev = this.state
     this.state = next
     if (prev.reachability !== next.reachability || prev.source !== next.source || prev.mapping !== next.mapping) {
-      log('reachability %s (%s): %s', next.reachability, next.source, next.reason)
+      this.log('reachability %s (%s): %s', next.reachability, next.source, next.reason)
       this.safeDispatchEvent('reachability:changed', { detail: next })
     }
   }

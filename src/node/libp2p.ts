@@ -17,8 +17,8 @@ import type { Messaging } from '../messaging/index.js'
 import type { DhtModeService, KnownPeers, RendezvousService } from '../swarm/index.js'
 import { denyDialUnlessNamed, isOwnListenAddress, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
-import { reachability, ObservedAddresses, autoNatV1Server } from '../nat/index.js'
-import type { ReachabilityService } from '../nat/index.js'
+import { reachability, ObservedAddresses, autoNatV1Server, autoNatDialBackService } from '../nat/index.js'
+import type { AutoNatDialBackService, ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
 import { pathUpgrade } from '../connections/index.js'
 import type { PathUpgradeService } from '../connections/index.js'
@@ -41,7 +41,7 @@ import type { Ping } from '@libp2p/ping'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { Libp2p, PrivateKey } from '@libp2p/interface'
 import type { Datastore } from 'interface-datastore'
-import type { Registry } from '../metrics/index.js'
+import type { BurrowMetricsService } from '../metrics/index.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
 export interface BurrowServices {
@@ -70,6 +70,12 @@ export interface BurrowServices {
   stun?: StunService
   /** the UDX path (src/udx): STUN on its socket, its punch (the path module\'s `udx` strategy) */
   udxPunch: UdxPunchService
+  /** the stock AutoNAT v2 service; its client is reached through src/upstream (autonat-v2-dial-back) */
+  autoNAT: unknown
+  /** asks AutoNAT peers to dial a new port mapping's address back (src/nat) */
+  autoNatDialBack: AutoNatDialBackService
+  /** config `metrics`: burrow's series and the /metrics server (src/metrics) */
+  burrowMetrics?: BurrowMetricsService
   [key: string]: unknown
 }
 
@@ -88,8 +94,6 @@ export interface AssembleOptions {
   relayServer: boolean
   /** addresses the user named (`--bootstrap`, `burrow dial MULTIADDR`): dialled even when private */
   named: NamedAddresses
-  /** config `metrics` is set: libp2p's own metrics go into this registry (src/metrics serves it) */
-  metricsRegistry?: Registry
 }
 
 const withoutUdx = (addrs: Multiaddr[]): Multiaddr[] => addrs.filter(a => !isUdxAddress(a))
@@ -129,8 +133,11 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
   const webRTC = udp ? (await import('@libp2p/webrtc')).webRTC : undefined
   // loaded only on a LAN-only node, the one that discovers peers by multicast DNS
   const mdns = config.lanOnly ? (await import('@libp2p/mdns')).mdns : undefined
-  // loaded only when metrics are on; a registry of this node's own, not prom-client's global one
-  const metrics = options.metricsRegistry != null ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: options.metricsRegistry }) : undefined
+  // loaded only when metrics are on (prom-client costs start time and memory); a registry
+  // of this node's own, not prom-client's global one: libp2p's series and burrow's (src/metrics)
+  const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
+  const metricsRegistry = metricsRoom?.createRegistry()
+  const metrics = metricsRegistry != null ? (await import('@libp2p/prometheus-metrics')).prometheusMetrics({ registry: metricsRegistry }) : undefined
 
   // amino: a node serves the DHT only when it has a public address (kad-dht switches
   // by itself when clientMode is left undefined); own swarms serve by default.
@@ -196,6 +203,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       autoNAT: autoNATv2(),
       // answers peers that speak only AutoNAT v1 (server half only; src/nat/autonat-v1.ts)
       autoNATv1: autoNatV1Server(),
+      // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
+      autoNatDialBack: autoNatDialBackService(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
       holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
       pathUpgrade: pathUpgrade(),
@@ -244,7 +253,10 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
         inboxMaxBytesPerSender: config.messages.inboxMaxBytesPerSender,
         inboxMaxCountPerSender: config.messages.inboxMaxCountPerSender,
         inFlightMaxBytes: config.messages.inFlightMaxBytes
-      })
+      }),
+      ...(metricsRoom != null && metricsRegistry != null && config.metrics != null
+        ? { burrowMetrics: metricsRoom.burrowMetrics({ registry: metricsRegistry, address: config.metrics }) }
+        : {})
     }
   })
   ownListenAddrs = () => node.services.internals.transportManager.getAddrs()

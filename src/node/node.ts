@@ -5,7 +5,7 @@ import { logger } from '@libp2p/logger'
 import { SOCKET_FILE, loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
 import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, findViaRendezvous } from '../swarm/index.js'
-import { ObservedAddresses, autoNatDialBack } from '../nat/index.js'
+import { ObservedAddresses } from '../nat/index.js'
 import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
@@ -15,10 +15,9 @@ import type { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
 import { isCircuitAddress, isRelayed, relayOf } from '../connections/index.js'
-import { assembleStatus } from './status.js'
+import { assembleStatus, whyRelayedOf } from './status.js'
 import { NamedAddresses, classifyIp, ipOf, privateDialPolicy } from '../dial-policy/index.js'
 import { buildNatReport } from '../portmap/index.js'
-import type { BurrowMetrics, MetricsServer } from '../metrics/index.js'
 import type { NatReport } from '../portmap/index.js'
 import type { UdpStatus, UdxAttemptRecord } from '../udx/index.js'
 import { runDoctor } from '../doctor/index.js'
@@ -88,8 +87,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   /** recent events, for `GET /v1/events` and late listeners */
   private readonly ring = new EventRing()
   private eventSources?: NodeEventSources
-  /** config `metrics`: burrow's series and the /metrics server */
-  private metrics?: { series: BurrowMetrics, server: MetricsServer }
 
   constructor (options: CreateNodeOptions = {}) {
     super()
@@ -113,7 +110,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
 
   /** Where Prometheus metrics are served (`http://HOST:PORT/metrics`), when config `metrics` is set. */
   get metricsUrl (): string | undefined {
-    return this.metrics?.server.url
+    return this._libp2p?.services.burrowMetrics?.url
   }
 
   get isStarted (): boolean {
@@ -152,10 +149,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       const dialPort = config.holePunch && !config.lanOnly ? (config.tcpDialPort > 0 ? config.tcpDialPort : await freeTcpPort()) : 0
       const relayServer = config.relayServer !== 'off' && !config.lanOnly
       if (relayServer) await patchRelayLimitCodec()
-      // loaded only when metrics are on (prom-client costs start time and memory)
-      const metricsRoom = config.metrics != null ? await import('../metrics/index.js') : undefined
-      const metricsRegistry = metricsRoom?.createRegistry()
-      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, named: this.named, metricsRegistry })
+      const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, named: this.named })
       // every patch of a dependency the enabled capabilities need still finds its shape (src/upstream)
       await checkUpstream({ services: libp2p.services, transports: libp2p.services.internals.transportManager.getTransports() }, {
         relayServer,
@@ -191,38 +185,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         throw err
       }
       log('libp2p started')
-      // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
-      const dialBack = autoNatDialBack(libp2p.services.autoNAT, {
-        getConnections: () => libp2p.getConnections(),
-        peerStore: libp2p.peerStore,
-        unconfirmed: () => libp2p.services.portMapper.report().mappings.some(m => m.offered && !m.announced),
-        ping: async (conn, options) => libp2p.services.ping.ping(conn.remotePeer, options),
-        dial: async (peer, options) => libp2p.dial(peer, options)
-      })
-      if (dialBack != null) {
-        const onMapped = (): void => { dialBack.request() }
-        libp2p.services.portMapper.addEventListener('nat:mapping-created', onMapped)
-        this.unsubscribe.push(() => { libp2p.services.portMapper.removeEventListener('nat:mapping-created', onMapped); dialBack.stop() })
-      }
-      if (metricsRoom != null && metricsRegistry != null && config.metrics != null) {
-        const series = new metricsRoom.BurrowMetrics(metricsRegistry, {
-          holePunch: libp2p.services.holePunch,
-          udpPunch: libp2p.services.udpPunch,
-          messages: messaging,
-          messageTotals: () => messaging.totals,
-          outbox: async () => messaging.outbox(),
-          inbox: () => messaging.usage().inbox,
-          reachability: () => (libp2p.services.portMapper.reachability() ?? libp2p.services.reachability.current).reachability,
-          portMappings: () => libp2p.services.portMapper.portMappings(),
-          reservationsHeld: () => libp2p.services.relayClient.reservations().length,
-          relayServer: () => gate != null ? { reservations: gate.reservationsServed, refusals: gate.refusals } : undefined,
-          routingTableSize: () => libp2p.services.dhtMode.status().routingTable
-        })
-        series.start()
-        const server = new metricsRoom.MetricsServer({ address: config.metrics, registry: metricsRegistry })
-        this.metrics = { series, server }
-        await server.start()
-      }
 
       this._config = config
       this.bootstrapPeers = bootstrapList
@@ -245,9 +207,6 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     for (const off of this.unsubscribe.splice(0)) off()
     this.eventSources?.stop()
     this.eventSources = undefined
-    this.metrics?.series.stop()
-    await this.metrics?.server.stop()
-    this.metrics = undefined
     await this._libp2p?.stop()
     await this.datastore?.close()
     this.messaging = undefined
@@ -507,13 +466,12 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   private whyRelayed (peer: string): string {
     const libp2p = this.libp2p
     const path = libp2p.services.pathUpgrade
-    if (!this.config.holePunch && path.status().strategies.length === 0) return 'hole punching is off (holePunch: false, udx: false, udpPunch: false)'
-    const failure = Object.values(path.machine.peer(peer)?.failures ?? {})
-    // the answering side's UDX verdict (e.g. both NATs endpoint-dependent) is the UDX service's
-    const udx = libp2p.services.udxPunch.failureFor(peer)
-    if (udx != null && !failure.some(f => udx.endsWith(f))) failure.push(udx)
-    if (failure.length > 0) return failure.join('; ')
-    return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
+    return whyRelayedOf({
+      holePunch: this.config.holePunch,
+      strategies: path.status().strategies.length,
+      failures: Object.values(path.machine.peer(peer)?.failures ?? {}),
+      udx: libp2p.services.udxPunch.failureFor(peer)
+    })
   }
 
   /** Hole punch attempts, newest last. */

@@ -33,6 +33,28 @@ export interface StatusParts {
   messages: { outbox: Array<Pick<OutboxEntry, 'state'>>, usage: MessagingUsage }
 }
 
+/** What a relayed connection's `whyRelayed` is told from: the path module's and the UDX punch's slices for one peer. */
+export interface WhyRelayedParts {
+  /** config `holePunch` */
+  holePunch: boolean
+  /** strategies registered with the path module */
+  strategies: number
+  /** the path module's last failure per strategy for the peer */
+  failures: string[]
+  /** the UDX punch's verdict for the peer as the answering side (e.g. both NATs endpoint-dependent) */
+  udx?: string
+}
+
+/** Why a relayed connection has not become direct, in one line. */
+export function whyRelayedOf (p: WhyRelayedParts): string {
+  if (!p.holePunch && p.strategies === 0) return 'hole punching is off (holePunch: false, udx: false, udpPunch: false)'
+  const failures = [...p.failures]
+  const udx = p.udx
+  if (udx != null && !failures.some(f => udx.endsWith(f))) failures.push(udx)
+  if (failures.length > 0) return failures.join('; ')
+  return 'hole punch in progress or not started yet (the peer that received the relayed connection starts it)'
+}
+
 /**
  * The node's status from its services' slices. A port mapping (or --announce) decides
  * reachability over the dial-back verdict: it is the stronger evidence.

@@ -2,14 +2,12 @@
  * LAN-only mode: nothing is mapped, only LAN addresses are announced, and peers on the LAN
  * are found by mDNS (@libp2p/mdns) and dialed.
  */
-import { logger } from '@libp2p/logger'
 import { classifyIPv4 } from './addresses.js'
 import { isCircuitAddress } from '../connections/index.js'
-import type { PeerInfo, Startable, TypedEventTarget, Libp2pEvents } from '@libp2p/interface'
+import type { PeerInfo, Startable, TypedEventTarget, Libp2pEvents, Logger, ComponentLogger } from '@libp2p/interface'
 import type { ConnectionManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 
-const log = logger('burrow:portmap:lan')
 
 /** Keeps the addresses a LAN peer can dial: private, loopback and link-local IPs (no public, no relayed). */
 export function lanAddressFilter (addrs: Multiaddr[]): Multiaddr[] {
@@ -26,6 +24,7 @@ export function lanAddressFilter (addrs: Multiaddr[]): Multiaddr[] {
 export interface LanDiscoveryComponents {
   events: TypedEventTarget<Libp2pEvents>
   connectionManager: ConnectionManager
+  logger: ComponentLogger
 }
 
 /** Dials every peer mDNS discovers (libp2p leaves dialing discovered peers to the application). */
@@ -36,11 +35,14 @@ export class LanDiscovery implements Startable {
     const peer = evt.detail
     const lan = lanAddressFilter(peer.multiaddrs)
     if (lan.length === 0) return
-    log('found %p on the LAN: dialing', peer.id)
-    void this.components.connectionManager.openConnection(peer.id).catch((err: Error) => { log('dial %p failed - %e', peer.id, err) })
+    this.log('found %p on the LAN: dialing', peer.id)
+    void this.components.connectionManager.openConnection(peer.id).catch((err: Error) => { this.log('dial %p failed - %e', peer.id, err) })
   }
 
+  private readonly log: Logger
+
   constructor (components: LanDiscoveryComponents) {
+    this.log = components.logger.forComponent('burrow:portmap:lan')
     this.components = components
   }
 

@@ -5,7 +5,6 @@
  * mappings on stop.
  */
 import { TypedEventEmitter } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { classifyIPv4, defaultGateway, externalMultiaddr } from './addresses.js'
 import { isCircuitAddress } from '../connections/index.js'
@@ -19,10 +18,9 @@ import { PcpClient } from './pcp.js'
 import { UpnpClient } from './upnp.js'
 import type { AddressKind } from './addresses.js'
 import type { MapResult, MappingClient, MappingProtocolName, PortMappingMode, ProtocolProbe } from './types.js'
-import type { AbortOptions, Libp2pEvents, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { AbortOptions, Libp2pEvents, Startable, TypedEventTarget, Logger, ComponentLogger } from '@libp2p/interface'
 import type { AddressManager, TransportManager } from '@libp2p/interface-internal'
 
-const log = logger('burrow:portmap')
 
 export interface PortMapperInit {
   mode?: PortMappingMode
@@ -53,6 +51,7 @@ export interface PortMapperComponents {
   transportManager: TransportManager
   /** 'self:peer:update' tells when a dial-back confirmed (or no longer confirms) a mapped address */
   events?: TypedEventTarget<Libp2pEvents>
+  logger: ComponentLogger
 }
 
 /** One mapping this node holds on the gateway. */
@@ -141,8 +140,11 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
   private started = false
   private readonly onSelfUpdate = (): void => { this.refreshConfirmations() }
 
+  private readonly log: Logger
+
   constructor (components: PortMapperComponents, init: PortMapperInit = {}) {
     super()
+    this.log = components.logger.forComponent('burrow:portmap')
     this.components = components
     this.init = init
     this.mode = init.mode ?? 'auto'
@@ -197,7 +199,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       try {
         await client.unmap(toResult(m), { signal })
       } catch (err) {
-        log.error('could not delete mapping of port %d - %e', m.internalPort, err)
+        this.log.error('could not delete mapping of port %d - %e', m.internalPort, err)
       }
     }))
     this.mappings.clear()
@@ -212,7 +214,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
         await fn()
       } catch (err) {
         if (!this.started) return
-        log.error('port mapping failed - %e', err)
+        this.log.error('port mapping failed - %e', err)
         this.lastError = (err as Error).message
       }
     })
@@ -308,7 +310,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     if (usable.length === 0) {
       this.status = upstream ? 'double-nat' : found.some(f => f.probe.answered === 'refused') ? 'refused' : 'no-protocol'
       this.lastError = found.map(f => `${f.probe.protocol}: ${f.probe.detail ?? f.probe.answered}`).join('; ')
-      log('no mapping protocol usable: %s', this.lastError)
+      this.log('no mapping protocol usable: %s', this.lastError)
       this.armCheck()
       return
     }
@@ -325,7 +327,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
         const probe = this.probes.find(p => p.protocol === client.protocol)
         if (probe != null && err instanceof MappingRefusedError) { probe.answered = 'refused'; probe.detail = err.message }
         this.lastError = `${client.protocol}: ${(err as Error).message}`
-        log('%s did not map - %e', client.protocol, err)
+        this.log('%s did not map - %e', client.protocol, err)
       }
     }
     // 'refused' only when the gateway said no; a garbage or missing answer to the mapping
@@ -404,7 +406,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     } else {
       // another NAT upstream (or none assigned yet): this address cannot be reached from the internet
       this.status = 'double-nat'
-      log('gateway external address %s is %s: double NAT, not announcing it', r.externalIp, kind)
+      this.log('gateway external address %s is %s: double NAT, not announcing it', r.externalIp, kind)
       this.safeDispatch('nat:double-nat', { externalIp: r.externalIp, kind })
     }
     this.safeDispatch(changed || event === 'created' ? 'nat:mapping-created' : 'nat:mapping-renewed', { ...mapping })
@@ -427,10 +429,10 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       // the gateway lost the mapping (a reboot) and made it again on the very address a peer's
       // dial-back reached lately: that proof still holds, and AutoNAT, which keeps its verdict
       // per address, may not ask again for a long while
-      log('mapped /ip4/%s/%s/%d again: a dial-back reached this address %d s ago, announcing it', m.externalIp, m.transport, m.externalPort, Math.round((Date.now() - at) / 1000))
+      this.log('mapped /ip4/%s/%s/%d again: a dial-back reached this address %d s ago, announcing it', m.externalIp, m.transport, m.externalPort, Math.round((Date.now() - at) / 1000))
       this.components.addressManager.confirmObservedAddr(multiaddr(`/ip4/${m.externalIp}/${m.transport}/${m.externalPort}`), { type: 'ip-mapping' })
     } else {
-      log('mapped /ip4/%s/%s/%d: waiting for a dial-back to confirm it before announcing it', m.externalIp, m.transport, m.externalPort)
+      this.log('mapped /ip4/%s/%s/%d: waiting for a dial-back to confirm it before announcing it', m.externalIp, m.transport, m.externalPort)
     }
     this.refreshConfirmations()
   }
@@ -459,10 +461,10 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
           if (oldest === undefined) break
           this.confirmedBefore.delete(oldest)
         }
-        log('a dial-back reached /ip4/%s/%s/%d: announcing it', m.externalIp, m.transport, m.externalPort)
+        this.log('a dial-back reached /ip4/%s/%s/%d: announcing it', m.externalIp, m.transport, m.externalPort)
         this.safeDispatch('nat:mapping-confirmed', { ...m })
       } else {
-        log('/ip4/%s/%s/%d is no longer confirmed by dial-backs: not announced', m.externalIp, m.transport, m.externalPort)
+        this.log('/ip4/%s/%s/%d is no longer confirmed by dial-backs: not announced', m.externalIp, m.transport, m.externalPort)
       }
     }
   }
@@ -472,7 +474,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     this.components.addressManager.removePublicAddressMapping(m.internalIp, m.internalPort, m.externalIp, m.externalPort, m.transport)
     m.offered = false
     m.announced = false
-    log('withdrew /ip4/%s/%s/%d', m.externalIp, m.transport, m.externalPort)
+    this.log('withdrew /ip4/%s/%s/%d', m.externalIp, m.transport, m.externalPort)
   }
 
   /** Renewal at half the granted lifetime; PCP at a random point in [1/2, 5/8] of it (RFC 6887 §11.2.1). */
@@ -508,7 +510,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
 
   /** After a failure: lose the mappings and rediscover the gateway (it may have a new address or port). */
   private async recover (reason: string): Promise<void> {
-    log('%s: rediscovering the gateway', reason)
+    this.log('%s: rediscovering the gateway', reason)
     this.lastError = reason
     this.loseAll(reason)
     await this.establish()
@@ -532,12 +534,12 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
       return
     }
     if (state.lostState) {
-      log('the gateway lost our mappings (reboot?): mapping again')
+      this.log('the gateway lost our mappings (reboot?): mapping again')
       this.loseAll('the gateway lost its mappings (reboot)')
       this.client = client
       await this.remap(client, ours)
     } else if (state.externalIp !== '' && state.externalIp !== this.externalIp) {
-      log('external address %s -> %s: mapping again', this.externalIp, state.externalIp)
+      this.log('external address %s -> %s: mapping again', this.externalIp, state.externalIp)
       await this.remap(client, ours)
     }
     this.armCheck()
@@ -560,7 +562,7 @@ export class PortMapper extends TypedEventEmitter<PortMapperEvents> implements S
     try {
       this.dispatchEvent(new CustomEvent(type, { detail }))
     } catch (err) {
-      log.error('a %s listener threw - %e', type, err)
+      this.log.error('a %s listener threw - %e', type, err)
     }
   }
 

@@ -1,16 +1,14 @@
-import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { RELAY_HOP_PROTOCOL, RELAY_RETRY_MAX_MS, RELAY_RETRY_MIN_MS, RESERVATION_CHECK_INTERVAL_MS, RESERVE_TIMEOUT_MS } from './constants.js'
 import type { Multiaddr } from '@multiformats/multiaddr'
-import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger } from '@libp2p/interface'
+import type { PeerId, PeerStore, Startable, TypedEventTarget, Libp2pEvents, ComponentLogger, Logger } from '@libp2p/interface'
 import type { AddressManager, ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import { isCircuitVia, isRelayed, relayOf } from '../connections/index.js'
 import { findReservationStore } from '../upstream/index.js'
 import type { StockReservationStore } from '../upstream/index.js'
 import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
 
-const log = logger('burrow:relay:client')
 
 export interface RelayClientComponents {
   peerId: PeerId
@@ -60,7 +58,10 @@ export class RelayClient implements Startable {
   private readonly held = new Map<string, number>()
   private running = false
 
+  private readonly log: Logger
+
   constructor (components: RelayClientComponents, init: RelayClientInit) {
+    this.log = components.logger.forComponent('burrow:relay:client')
     this.components = components
     this.init = init
   }
@@ -101,7 +102,7 @@ export class RelayClient implements Startable {
   setWanted (wanted: boolean): void {
     if (this.wanted === wanted) return
     this.wanted = wanted
-    log('reservations %s', wanted ? 'wanted' : 'not wanted')
+    this.log('reservations %s', wanted ? 'wanted' : 'not wanted')
     this.check()
   }
 
@@ -147,7 +148,7 @@ export class RelayClient implements Startable {
     const current = this.relaysInAddresses()
     for (const r of [...this.held.keys()]) {
       if (!current.has(r)) {
-        log('reservation on relay %s is gone', r)
+        this.log('reservation on relay %s is gone', r)
         this.held.delete(r)
         this.backoff(r)
       }
@@ -188,7 +189,7 @@ export class RelayClient implements Startable {
   }
 
   private async reserve (id: string, addr?: Multiaddr): Promise<void> {
-    log('trying relay %s', id)
+    this.log('trying relay %s', id)
     const signal = AbortSignal.timeout(RESERVE_TIMEOUT_MS)
     try {
       const peer = peerIdFromString(id)
@@ -203,13 +204,13 @@ export class RelayClient implements Startable {
       }
       if (!protocols.includes(RELAY_HOP_PROTOCOL)) throw new Error('it offers no relay service')
       const relayAddr = conn.remoteAddr.toString().includes(`/p2p/${id}`) ? conn.remoteAddr : conn.remoteAddr.encapsulate(`/p2p/${id}`)
-      log('asking %s for a reservation', id)
+      this.log('asking %s for a reservation', id)
       await raceTimeout(this.components.transportManager.listen([relayAddr.encapsulate('/p2p-circuit')]), RESERVE_TIMEOUT_MS, 'the reservation request timed out')
       this.held.set(id, this.held.get(id) ?? Date.now())
       this.retryAt.delete(id)
-      log('reservation on relay %s via %a', id, relayAddr)
+      this.log('reservation on relay %s via %a', id, relayAddr)
     } catch (err) {
-      log('no reservation on %s - %s', id, (err as Error).message)
+      this.log('no reservation on %s - %s', id, (err as Error).message)
       this.backoff(id)
     }
   }

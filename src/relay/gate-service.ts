@@ -73,7 +73,7 @@ export class RelayGateService extends TypedEventEmitter<RelayGateEvents> impleme
       return
     }
     this.gate = new RelayServiceGate(
-      { registrar: c.registrar, events: c.events, relay, connections: (peer) => c.connectionManager.getConnections(peer), onRefused: (status, reason) => { this.safeDispatchEvent('relay:refused', { detail: { status, reason } }) } },
+      { registrar: c.registrar, events: c.events, relay, log: c.logger.forComponent('burrow:relay:server'), connections: (peer) => c.connectionManager.getConnections(peer), onRefused: (status, reason) => { this.safeDispatchEvent('relay:refused', { detail: { status, reason } }) } },
       this.init.limits,
       () => this.init.mode === 'on' || c.reachability.current.reachability === 'public')
     await this.gate.start()

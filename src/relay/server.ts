@@ -1,17 +1,14 @@
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2'
-import { logger } from '@libp2p/logger'
 import { pbStream } from '@libp2p/utils'
 import { HOP_STREAMS_ABOVE_CIRCUITS, HOP_TIMEOUT_MS, MAX_BUDGETED_ADDRESSES, MAX_LEFT_RESERVATIONS_KEPT, RELAY_HOP_PROTOCOL } from './constants.js'
 import { ipKey, ReservationLedger, Tally } from './fairness.js'
 import type { BurrowConfig } from '../config/index.js'
 import type { CircuitRelayService, RelayReservation } from '@libp2p/circuit-relay-v2'
-import type { Connection, Libp2pEvents, PeerId, Stream, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, Libp2pEvents, Logger, PeerId, Stream, StreamHandlerOptions, TypedEventTarget } from '@libp2p/interface'
 import type { Registrar } from '@libp2p/interface-internal'
 import type { ProtobufStream } from '@libp2p/utils'
 import { loadStockHop } from '../upstream/index.js'
 import type { HopRequest, StockHopPb as StockPb, StockHopServer } from '../upstream/index.js'
-
-const log = logger('burrow:relay:server')
 
 /**
  * The stock circuit relay v2 server with burrow's explicit limits. Durations stay in
@@ -70,6 +67,8 @@ export interface RelayServiceGateComponents {
   connections: (peer: PeerId) => Connection[]
   /** told of each refusal (status, one-line reason): the node's 'relay:refused' event */
   onRefused?: (status: string, reason: string) => void
+  /** the gate service's component logger for `burrow:relay:server` */
+  log: Logger
 }
 
 /**
@@ -109,7 +108,10 @@ export class RelayServiceGate {
   /** requests refused since start, by reason (the config key of the cap, or 'malformed'): burrow_relay_refusals_total */
   readonly refusals = new Map<string, number>()
 
+  private readonly log: Logger
+
   constructor (components: RelayServiceGateComponents, limits: RelayServiceLimits, allow: () => boolean) {
+    this.log = components.log
     this.components = components
     this.limits = limits
     this.allow = allow
@@ -165,10 +167,10 @@ export class RelayServiceGate {
     this.offered = want
     if (want) {
       await this.components.registrar.handle(RELAY_HOP_PROTOCOL, this.handler, this.registered.options)
-      log('relay service offered')
+      this.log('relay service offered')
     } else {
       await this.components.registrar.unhandle(RELAY_HOP_PROTOCOL)
-      log('relay service withdrawn while not publicly reachable')
+      this.log('relay service withdrawn while not publicly reachable')
     }
   }
 
@@ -182,7 +184,7 @@ export class RelayServiceGate {
     const reservations = this.components.relay.reservations
     if (!reservations.has(peer)) return
     reservations.delete(peer)
-    log('reservation of %p dropped: its last connection closed', peer)
+    this.log('reservation of %p dropped: its last connection closed', peer)
   }
 
   private readonly handler = async (stream: Stream, connection: Connection): Promise<void> => {
@@ -222,7 +224,7 @@ export class RelayServiceGate {
       await this.answer(connection, { stream, request, pbstr, signal, refuse, pb, server })
     } catch (err) {
       // the stock handler answered what it could; a peer's request never throws past here
-      log('hop request from %p failed - %e', connection.remotePeer, err)
+      this.log('hop request from %p failed - %e', connection.remotePeer, err)
       stream.abort(err as Error)
     }
   }
@@ -259,11 +261,11 @@ export class RelayServiceGate {
 
   /** One log line per refusal, and the node's 'relay:refused' event. */
   private tell (status: string, why: string): void {
-    log('%s: %s', status, why)
+    this.log('%s: %s', status, why)
     try {
       this.components.onRefused?.(status, why)
     } catch (err) {
-      log.error('a refusal listener threw - %e', err)
+      this.log.error('a refusal listener threw - %e', err)
     }
   }
 

@@ -23,8 +23,7 @@ import { isIPv4 } from 'node:net'
 import { logger } from '@libp2p/logger'
 import { BINDING_REQUEST, encodeBindingResponse, fingerprintOk, hasFingerprint, ipv6Bytes, parseHeader } from './codec.js'
 import type { Socket } from 'node:dgram'
-
-const log = logger('burrow:stun')
+import type { Logger } from '@libp2p/interface'
 
 /** The registered STUN port (RFC 5389 §18.4). */
 export const DEFAULT_STUN_PORT = 3478
@@ -64,6 +63,8 @@ export interface StunServerInit {
   totalPerSecond?: number
   /** source IPs tracked at once; default 4096 */
   maxTrackedSources?: number
+  /** where the server logs: the STUN service's component logger; default `burrow:stun` from @libp2p/logger (the lab has no libp2p) */
+  log?: Logger
 }
 
 /** A token bucket: `burst` tokens, refilled at `perSecond`. */
@@ -105,8 +106,11 @@ export class StunServer {
   private readonly buckets = new Map<string, Bucket>()
   private total?: Bucket
 
+  private readonly log: Logger
+
   constructor (init: StunServerInit = {}) {
     this.init = init
+    this.log = init.log ?? logger('burrow:stun')
   }
 
   /**
@@ -138,7 +142,7 @@ export class StunServer {
         }
       }
     }
-    if (errors.length > 0) log('STUN server: some sockets not bound: %s', errors.join('; '))
+    if (errors.length > 0) this.log('STUN server: some sockets not bound: %s', errors.join('; '))
   }
 
   async stop (): Promise<void> {
@@ -173,11 +177,11 @@ export class StunServer {
       socket.once('error', onError)
       socket.bind(port, host, () => {
         socket.off('error', onError)
-        socket.on('error', err => { log('STUN socket %s error - %e', host, err) })
+        socket.on('error', err => { this.log('STUN socket %s error - %e', host, err) })
         resolve()
       })
     })
-    log('STUN server on %s:%d', host, socket.address().port)
+    this.log('STUN server on %s:%d', host, socket.address().port)
     return socket
   }
 
@@ -195,7 +199,7 @@ export class StunServer {
       }
     }
     socket.send(response, port, address, err => {
-      if (err != null) log('STUN response to %s:%d failed - %e', address, port, err)
+      if (err != null) this.log('STUN response to %s:%d failed - %e', address, port, err)
     })
     this.answered++
   }

@@ -63,7 +63,7 @@ export class StunService implements Startable {
     this.switching = this.switching.then(async () => {
       const want = this.components.relayGate?.offering === true
       if (want && this.server == null) {
-        const server = new StunServer(this.init)
+        const server = new StunServer({ ...this.init, log: this.components.logger.forComponent('burrow:stun') })
         this.server = server
         // kept on failure: status() tells why no socket was bound
         await server.start().catch(err => { this.log.error('no STUN server - %e', err) })

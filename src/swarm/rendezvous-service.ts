@@ -75,7 +75,8 @@ export class RendezvousService implements Startable {
     if (relayed === this.providedFor && Date.now() - this.providedAt < RENDEZVOUS_REFRESH_MS) return
     this.providing = true
     try {
-      await provideSelf(this.components.dht, this.components.peerId, { signal: AbortSignal.timeout(RENDEZVOUS_PROVIDE_TIMEOUT_MS) })
+      const { key, stored } = await provideSelf(this.components.dht, this.components.peerId, { signal: AbortSignal.timeout(RENDEZVOUS_PROVIDE_TIMEOUT_MS) })
+      this.log('provided rendezvous key %s (%d responses)', key, stored)
       this.providedFor = relayed
       this.providedAt = Date.now()
     } catch (err) {

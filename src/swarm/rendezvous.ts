@@ -1,12 +1,9 @@
 import { CID } from 'multiformats/cid'
 import { sha256 } from 'multiformats/hashes/sha2'
 import * as raw from 'multiformats/codecs/raw'
-import { logger } from '@libp2p/logger'
 import type { KadDHT } from '@libp2p/kad-dht'
 import type { PeerId, AbortOptions } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
-
-const log = logger('burrow:swarm:rendezvous')
 
 /** Re-announce this often; provider records live 48 h on amino, but relay addresses change. */
 export const RENDEZVOUS_REFRESH_MS = 10 * 60_000
@@ -24,14 +21,14 @@ export async function rendezvousKey (peer: PeerId | string): Promise<CID> {
   return CID.createV1(raw.code, digest)
 }
 
-/** Announces us under our rendezvous key; resolves once the DHT query finished. */
-export async function provideSelf (dht: Pick<KadDHT, 'provide'>, self: PeerId, options: AbortOptions = {}): Promise<void> {
+/** Announces us under our rendezvous key; resolves, once the DHT query finished, to the key and how many peers stored it. */
+export async function provideSelf (dht: Pick<KadDHT, 'provide'>, self: PeerId, options: AbortOptions = {}): Promise<{ key: CID, stored: number }> {
   const key = await rendezvousKey(self)
   let stored = 0
   for await (const evt of dht.provide(key, options)) {
     if (evt.name === 'PEER_RESPONSE') stored++
   }
-  log('provided rendezvous key %s (%d responses)', key, stored)
+  return { key, stored }
 }
 
 /** Looks the peer up under its rendezvous key: the addresses its provider record carries. */

@@ -17,15 +17,12 @@
  * this module is the protocol, registered there as the 'webrtc' strategy.
  */
 import { TypedEventEmitter, serviceDependencies } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, Libp2pEvents, PeerId, Startable, TypedEventTarget, Logger, ComponentLogger } from '@libp2p/interface'
 import type { ConnectionManager, TransportManager } from '@libp2p/interface-internal'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { isRelayed, relayAddressOf, triesOf, UpgradeAttemptError, FAILED_PEER_BACKOFF_MS as UPGRADE_BACKOFF_MS } from '../connections/index.js'
 import type { PathUpgradeService, UpgradeAttempt, UpgradeStrategy } from '../connections/index.js'
-
-const log = logger('burrow:udppunch')
 
 /** One WebRTC dial: signalling over the relay plus ICE; measured 150–250 ms on a 0 ms lab. */
 export const UDP_PUNCH_TIMEOUT_MS = 10_000
@@ -65,6 +62,7 @@ export interface UdpPunchComponents {
   events: TypedEventTarget<Libp2pEvents>
   /** the path module's state machine this path registers with as the 'webrtc' strategy */
   pathUpgrade: Pick<PathUpgradeService, 'addStrategy' | 'machine'>
+  logger: ComponentLogger
 }
 
 export interface UdpPunchInit {
@@ -87,8 +85,11 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
   /** WebRTC dials (ICE probes through our STUN servers) this path started: burrow_udppunch_probes_sent_total */
   probesSent = 0
 
+  private readonly log: Logger
+
   constructor (components: UdpPunchComponents, init: UdpPunchInit) {
     super()
+    this.log = components.logger.forComponent('burrow:udppunch')
     this.components = components
     this.init = init
     this.strategy = {
@@ -165,7 +166,7 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
         })
         if (isRelayed(conn)) throw new Error(`the dial returned a relayed connection (${conn.remoteAddr.toString()})`)
         this.record(tries, { peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'direct', detail: conn.remoteAddr.toString() })
-        log('direct WebRTC connection to %p in %d ms (attempt %d)', peer, Date.now() - t0, attempt)
+        this.log('direct WebRTC connection to %p in %d ms (attempt %d)', peer, Date.now() - t0, attempt)
         if (this.init.closeRelayed !== false) this.closeLater(relayed, conn)
         return { connection: conn, record: { tries: tries.length } }
       } catch (err) {
@@ -173,14 +174,14 @@ export class UdpPunchService extends TypedEventEmitter<UdpPunchEvents> implement
         const reason = describe(err, Date.now() - t0)
         errors.push(reason)
         this.record(tries, { peer: id, attempt, startedAt: new Date(t0).toISOString(), durationMs: Date.now() - t0, sinceRelayedMs: Date.now() - relayed.timeline.open, outcome: 'failed', detail: reason })
-        log('WebRTC attempt %d to %p failed: %s', attempt, peer, reason)
+        this.log('WebRTC attempt %d to %p failed: %s', attempt, peer, reason)
       }
       if (attempt < MAX_ATTEMPTS) await sleep(RETRY_PAUSE_MS, stop)
     }
     const direct = this.directConnection(peer)
     if (direct != null) return { connection: direct, record: { tries: tries.length } }
     const reason = `no UDP path (WebRTC, ${MAX_ATTEMPTS} attempts; STUN ${this.init.stunServers.length > 0 ? this.init.stunServers.join(', ') : 'none'}): ${errors.at(-1) ?? 'not tried'}; a symmetric NAT on either side defeats it; next try in ${FAILED_PEER_BACKOFF_MS / 60_000} min`
-    log('%s: %s', id, reason)
+    this.log('%s: %s', id, reason)
     this.safeDispatchEvent('udppunch:failed', { detail: { peer: id, reason } })
     throw new UpgradeAttemptError(reason, { tries: tries.length })
   }

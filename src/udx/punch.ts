@@ -30,7 +30,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import { TypedEventEmitter } from '@libp2p/interface'
-import { logger } from '@libp2p/logger'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isCircuitAddress, isRelayed, UpgradeAttemptError } from '../connections/index.js'
@@ -48,10 +47,9 @@ import {
   MAX_TRACKED_PEERS, MIN_KEEPALIVE_MS, PUNCH_DIRECT_TIMEOUT_MS, PUNCH_EXCHANGE_TIMEOUT_MS, PUNCH_PEER_WINDOW_MS,
   STUN_RECHECK_MS, STUN_RECHECK_UNKNOWN_MS, UDX_PUNCH_PROTOCOL
 } from './constants.js'
-import type { Connection, Libp2pEvents, PeerId, PeerStore, Startable, Stream, TypedEventTarget } from '@libp2p/interface'
+import type { Connection, Libp2pEvents, PeerId, PeerStore, Startable, Stream, TypedEventTarget, Logger, ComponentLogger } from '@libp2p/interface'
 import type { ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
-const log = logger('burrow:udx:punch')
 
 export type UdxMethod = 'direct' | 'birthday' | 'none'
 
@@ -134,6 +132,7 @@ export interface UdxPunchComponents {
   peerId: PeerId
   /** the path module (src/connections): with `autoAttempt` the punch registers as its `udx` strategy */
   pathUpgrade?: Pick<PathUpgradeService, 'addStrategy'>
+  logger: ComponentLogger
 }
 
 export interface UdxPunchInit {
@@ -210,8 +209,11 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     }
   }
 
+  private readonly log: Logger
+
   constructor (components: UdxPunchComponents, init: UdxPunchInit) {
     super()
+    this.log = components.logger.forComponent('burrow:udx:punch')
     this.components = components
     this.init = init
     const caps = init.probeCaps ?? DEFAULT_PROBE_CAPS
@@ -231,7 +233,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   async start (): Promise<void> {
     if (this.started || !this.init.enabled) return
     await this.components.registrar.handle(UDX_PUNCH_PROTOCOL, (stream, conn) => {
-      void this.respond(stream, conn).catch(err => { log('answering %p failed - %e', conn.remotePeer, err) })
+      void this.respond(stream, conn).catch(err => { this.log('answering %p failed - %e', conn.remotePeer, err) })
     }, { runOnLimitedConnection: true, maxInboundStreams: 4, maxOutboundStreams: 4 })
     if (this.init.autoAttempt === true) this.components.pathUpgrade?.addStrategy(this.strategy)
     this.started = true
@@ -260,7 +262,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       if (main == null) return undefined
       const report = await checkUdpMapping(main.socket, main.demux, this.init.stunServers())
       this.report = report
-      log('UDP mapping %s: %s', report.mapping, report.reason)
+      this.log('UDP mapping %s: %s', report.mapping, report.reason)
       this.safeDispatchEvent('udxpunch:mapping', { detail: report })
       clearTimeout(this.recheck)
       if (this.started) {
@@ -462,7 +464,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     const started = Date.now()
     const base = { peer, role: 'responder' as const, localNat: this.report?.mapping ?? 'unknown' as UdpMapping, remoteNat: null, remoteAddress: null, rttMs: null, probes: 0, sockets: 0, keepaliveMs: null, startedAt: new Date(started).toISOString() }
     const refuse = (why: string): void => {
-      log('refusing a %s stream from %p: %s', UDX_PUNCH_PROTOCOL, relayed.remotePeer, why)
+      this.log('refusing a %s stream from %p: %s', UDX_PUNCH_PROTOCOL, relayed.remotePeer, why)
       stream.abort(new UdxPunchError(why))
     }
     if (!isRelayed(relayed)) { refuse('the UDX punch runs over relayed connections only'); return }

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { pbStream, streamPair } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { MemoryDatastore } from 'datastore-core'
+import { defaultLogger } from '@libp2p/logger'
 import { CONFIG_FILE, defaultsObject, loadConfig } from '../../dist/config/index.js'
 import { ControlServer, inboxJson } from '../../dist/control/index.js'
 import { MAX_MESSAGE_BYTES as DCUTR_MAX_MESSAGE_BYTES } from '../../dist/holepunch/constants.js'
@@ -149,7 +150,7 @@ function concatFrames (frames: Uint8Array[]): Uint8Array {
 /** The receive path of the message protocol: decode, check, store, then render as `burrow inbox` does. */
 async function receiveAndRender (frame: Uint8Array): Promise<unknown> {
   // a fresh store per input, so an input's result does not depend on the ones before it
-  const messaging = new Messaging({ datastore: new MemoryDatastore() } as unknown as MessagingComponents, { maxInboundPerSecond: 1e9 })
+  const messaging = new Messaging({ datastore: new MemoryDatastore(), logger: defaultLogger() } as unknown as MessagingComponents, { maxInboundPerSecond: 1e9 })
   let stored: Parameters<typeof inboxJson>[0] | undefined
   messaging.addEventListener('message', evt => { stored = evt.detail })
   // the private step 2–4 of handleStream: what one frame from a peer turns into

@@ -53,8 +53,8 @@ describe('WebRTC is loaded only when its path is on', { timeout: 120_000 }, () =
     assert.doesNotMatch(mapped, NATIVE_WEBRTC, 'the native WebRTC library is mapped into the daemon')
   })
 
-  it('control: with WebRTC on (--punch both) the same checks see it loaded', async () => {
-    const { modules, mapped } = await loadedBy('webrtc-on', ['--punch', 'both'])
+  it('control: with WebRTC on (--punch webrtc) the same checks see it loaded', async () => {
+    const { modules, mapped } = await loadedBy('webrtc-on', ['--punch', 'webrtc'])
     assert.ok(modules.some(u => WEBRTC_MODULE.test(u)), 'the module log shows no @libp2p/webrtc with WebRTC on')
     assert.match(mapped, NATIVE_WEBRTC)
   })

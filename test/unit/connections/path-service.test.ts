@@ -29,7 +29,8 @@ function setup (dial: () => Promise<Connection>): { events: TypedEventEmitter<Li
     events,
     connectionManager: connectionManager as never,
     transportManager: { dial: async (ma: { toString: () => string }) => { dials.push(ma.toString()); return dial() } } as never,
-    pathUpgrade: path
+    pathUpgrade: path,
+    logger
   })
   return { events, open, dials, path, udp }
 }

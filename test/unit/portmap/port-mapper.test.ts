@@ -9,6 +9,7 @@ import { describe, it, beforeEach, afterEach } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { TypedEventEmitter } from '@libp2p/interface'
+import { defaultLogger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import { PortMapper } from '../../../src/portmap/index.ts'
 import { natAdvice } from '../../../src/portmap/report.ts'
@@ -66,7 +67,7 @@ async function setup (gateway: FakeGatewayInit, init: PortMapperInit = {}): Prom
   await gw.start()
   const am = new FakeAddressManager()
   const transportManager = { getAddrs: () => [multiaddr(LISTEN)] } as unknown as TransportManager
-  const pm = new PortMapper({ addressManager: am as unknown as AddressManager, transportManager, events: am.events }, {
+  const pm = new PortMapper({ addressManager: am as unknown as AddressManager, transportManager, events: am.events, logger: defaultLogger() }, {
     gateway: '127.0.0.1',
     gatewayPort: gw.pxpPort,
     // never the real multicast group: SSDP goes to the fake router's socket

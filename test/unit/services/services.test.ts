@@ -158,7 +158,7 @@ describe('known peers, started on its own', () => {
 
 describe('service dependencies', () => {
   it('the reachability service provides what the relay gate, DHT mode and rendezvous services depend on', () => {
-    const reach = reachability({ manual: false, observed: new ObservedAddresses() })({ events: new TypedEventEmitter(), addressManager: { getAddressesWithMetadata: () => [] } } as never)
+    const reach = reachability({ manual: false, observed: new ObservedAddresses() })({ events: new TypedEventEmitter(), addressManager: { getAddressesWithMetadata: () => [] }, logger } as never)
     const provided = reach[serviceCapabilities]
     const gate = relayGate({ mode: 'auto', limits: { maxCircuits: 1, maxCircuitsPerPeer: 1, maxCircuitsPerIp: 1, maxReservations: 1, maxReservationsPerIp: 1, reservationsPerIpPerHour: 1 } })({ logger } as never)
     assert.ok(gate[serviceDependencies].every(d => provided.includes(d)))

@@ -3,7 +3,7 @@
 // are told apart from the node's own, and the outbox is counted by state.
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
-import { assembleStatus } from '../../../dist/node/status.js'
+import { assembleStatus, whyRelayedOf } from '../../../dist/node/status.js'
 import type { StatusParts } from '../../../dist/node/status.js'
 
 const RELAY = '12D3KooWH3uVF6wv47WnArKHk5p6cvgCJEb74UTmxztmQDc298L3'
@@ -57,5 +57,18 @@ describe('status assembly', () => {
     assert.equal(st.reachabilitySource, 'port-mapping')
     assert.equal(st.reachabilityReason, 'reachable through a mapped or forwarded port')
     assert.equal(st.portMappings.length, 1)
+  })
+})
+
+describe('whyRelayed, told from the path module\'s and the UDX punch\'s slices', () => {
+  it('says hole punching is off only when no strategy is registered', () => {
+    assert.equal(whyRelayedOf({ holePunch: false, strategies: 0, failures: [] }), 'hole punching is off (holePunch: false, udx: false, udpPunch: false)')
+    assert.match(whyRelayedOf({ holePunch: false, strategies: 1, failures: [] }), /^hole punch in progress/)
+  })
+
+  it('joins the failures per strategy, and adds the UDX verdict unless a failure already ends with it', () => {
+    assert.equal(whyRelayedOf({ holePunch: true, strategies: 2, failures: ['tcp: timed out'], udx: 'udx: both NATs endpoint-dependent' }), 'tcp: timed out; udx: both NATs endpoint-dependent')
+    assert.equal(whyRelayedOf({ holePunch: true, strategies: 2, failures: ['both NATs endpoint-dependent'], udx: 'udx: both NATs endpoint-dependent' }), 'both NATs endpoint-dependent')
+    assert.match(whyRelayedOf({ holePunch: true, strategies: 2, failures: [] }), /^hole punch in progress or not started yet/)
   })
 })
