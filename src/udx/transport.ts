@@ -50,6 +50,18 @@ export interface ConnectOverOptions {
 
 /** yamux's protocol id: the muxer of every UDX connection (both ends are burrow) */
 const YAMUX = '/yamux/1.0.0'
+/** multistream-select 1.0's header line */
+const MSS_HEADER = '/multistream/1.0.0\n'
+
+/** A line as multistream-select sends it: unsigned-varint length, then the bytes. */
+function lengthPrefixed (line: string): Buffer {
+  const bytes = Buffer.from(line, 'utf8')
+  const len: number[] = []
+  let n = bytes.byteLength
+  while (n >= 0x80) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
+  len.push(n)
+  return Buffer.concat([Buffer.from(len), bytes])
+}
 
 /** The node's one UDP socket, bound once, shared by the listener, dials, STUN and punches. */
 export interface MainSocket {
@@ -192,7 +204,7 @@ export class UdxTransport implements Transport {
     const upgradeAt = Date.now()
     if (options.phases != null) options.phases.handshakeMs = upgradeAt - handshakeAt
     const ma = udxMultiaddr(remoteHost, remotePort).encapsulate(`/p2p/${options.remotePeer.toString()}`)
-    const maConn = this.wrap(stream, options.initiator ? 'outbound' : 'inbound', ma, socket, remoteHost, remotePort, options.keepaliveMs, release)
+    const maConn = this.wrap(stream, options.initiator ? 'outbound' : 'inbound', ma, socket, remoteHost, remotePort, options.keepaliveMs, release, options.initiator ? this.lazyAnswer() : undefined)
     try {
       const connection = await this.components.upgrader.upgradeOutbound(maConn, { signal: options.signal, initiator: options.initiator, muxerFactory: this.muxerFactory() })
       if (options.phases != null) options.phases.upgradeMs = Date.now() - upgradeAt
@@ -213,7 +225,21 @@ export class UdxTransport implements Transport {
     return this.components.upgrader.getStreamMuxers().get(YAMUX)
   }
 
-  private wrap (stream: import('udx-native').UDXStream, direction: 'inbound' | 'outbound', remoteAddr: Multiaddr, socket: UDXSocket, host: string, port: number, keepaliveMs?: number, onClosed?: () => Promise<void>): UdxMultiaddrConnection {
+  /**
+   * The multistream-select answer a burrow peer gives to our encryption proposal (its header,
+   * then our first encrypter's protocol, each length-prefixed), for a lazy select on a punched
+   * connection (the peer is burrow, it told us so over the relayed connection): the upgrader's
+   * select then costs no round trip and Noise's first message goes out with the proposal. The
+   * real answer is checked byte for byte when it comes (src/udx/connection.ts). Noise still
+   * authenticates the peer; its first message carries only an ephemeral key.
+   */
+  private lazyAnswer (): Uint8Array | undefined {
+    const first = [...this.components.upgrader.getConnectionEncrypters().keys()][0]
+    if (first == null) return undefined
+    return Buffer.concat([lengthPrefixed(MSS_HEADER), lengthPrefixed(`${first}\n`)])
+  }
+
+  private wrap (stream: import('udx-native').UDXStream, direction: 'inbound' | 'outbound', remoteAddr: Multiaddr, socket: UDXSocket, host: string, port: number, keepaliveMs?: number, onClosed?: () => Promise<void>, lazyAnswer?: Uint8Array): UdxMultiaddrConnection {
     const every = keepaliveMs ?? this.init.keepaliveMs ?? DEFAULT_UDX_KEEPALIVE_MS
     let timer: NodeJS.Timeout | undefined
     if (every > 0) {
@@ -227,6 +253,7 @@ export class UdxTransport implements Transport {
       direction,
       remoteAddr,
       log: this.components.logger.forComponent(`burrow:udx:connection:${direction}`),
+      ...(lazyAnswer != null ? { lazyAnswer } : {}),
       onClosed: () => {
         clearInterval(timer)
         void onClosed?.()
