@@ -12,7 +12,8 @@
  * 1. A sends CONNECT with its public UDX address (STUN on its UDX socket), its NAT's UDP
  *    mapping, the keepalive it wants and a fresh nonce; A's RTT timer starts.
  * 2. B answers CONNECT with its own; A's timer stops: RTT.
- * 3. A sends SYNC, waits RTT/2 and fires; B fires when SYNC arrives. Both decide the method
+ * 3. A sends SYNC and fires (birthday: RTT/2 after SYNC); B fires when SYNC arrives (direct
+ *    method: on CONNECT, so its NAT is open before A's HELLO can come). Both decide the method
  *    from the two NAT kinds alone, so they agree without another message:
  *    - neither endpoint-dependent: each sends to the other's public address (A: HELLO, the
  *      UDX handshake's initiator; B: PUNCH datagrams until A's HELLO arrives);
@@ -58,8 +59,8 @@ export type UdxMethod = 'direct' | 'birthday' | 'none'
 /**
  * Where the attempt's time went, in ms (null: the phase did not run). `streamMs`: opening the
  * punch stream on the relayed connection (A; ~0 when pipelined); `connectRttMs`: CONNECT each
- * way (A: our CONNECT → theirs; B: our CONNECT → A's SYNC); `syncWaitMs`: A's RTT/2 wait after
- * SYNC (B: 0); `handshakeMs`: the BRWH HELLO/ACK stream handshake (for birthday: after probing
+ * way (A: our CONNECT → theirs; B: our CONNECT → A's SYNC); `syncWaitMs`: A's wait after
+ * SYNC (birthday: RTT/2; direct: 0; B: 0); `handshakeMs`: the BRWH HELLO/ACK stream handshake (for birthday: after probing
  * won); `upgradeMs`: the libp2p upgrade (Noise with its multistream-select; yamux is chosen
  * inside Noise's handshake, no round trip).
  */
@@ -439,8 +440,11 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       await lp.write(encodePunchMessage({ type: 'SYNC' }), { signal: exchange })
       const plan = this.plan(ours, theirs, relayed.remotePeer)
       if (typeof plan === 'string') return fail(methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', plan, extra, 'skipped')
+      // the direct method fires at once: B fires on our CONNECT (PUNCH datagrams open its NAT
+      // toward us), so its NAT is open before our HELLO, sent now, can reach it (a relayed
+      // half RTT at least); birthday probing keeps DCUtR's RTT/2 so both sides start together
       const syncAt = Date.now()
-      await sleep(rttMs / 2, both)
+      if (plan.method === 'birthday') await sleep(rttMs / 2, both)
       phases.syncWaitMs = Date.now() - syncAt
       // the race with DCUtR: a direct connection that came meanwhile wins, no datagram is sent
       if (this.hasDirect(relayed.remotePeer)) return fail(plan.method, 'a direct connection came first (the TCP punch won the race)', extra, 'skipped')
