@@ -12,7 +12,8 @@
  * 1. A sends CONNECT with its public UDX address (STUN on its UDX socket), its NAT's UDP
  *    mapping, the keepalive it wants and a fresh nonce; A's RTT timer starts.
  * 2. B answers CONNECT with its own; A's timer stops: RTT.
- * 3. A sends SYNC, waits RTT/2 and fires; B fires when SYNC arrives. Both decide the method
+ * 3. A sends SYNC and fires (birthday: RTT/2 after SYNC); B fires when SYNC arrives (direct
+ *    method: on CONNECT, so its NAT is open before A's HELLO can come). Both decide the method
  *    from the two NAT kinds alone, so they agree without another message:
  *    - neither endpoint-dependent: each sends to the other's public address (A: HELLO, the
  *      UDX handshake's initiator; B: PUNCH datagrams until A's HELLO arrives);
@@ -29,7 +30,7 @@
  * attempt record.
  */
 import { randomBytes } from 'node:crypto'
-import { TypedEventEmitter } from '@libp2p/interface'
+import { TypedEventEmitter, UnsupportedProtocolError } from '@libp2p/interface'
 import { lpStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { isCircuitAddress, isRelayed, UpgradeAttemptError } from '../connections/index.js'
@@ -47,11 +48,29 @@ import {
   MAX_TRACKED_PEERS, MIN_KEEPALIVE_MS, PUNCH_DIRECT_TIMEOUT_MS, PUNCH_EXCHANGE_TIMEOUT_MS, PUNCH_PEER_WINDOW_MS,
   STUN_RECHECK_MS, STUN_RECHECK_UNKNOWN_MS, UDX_PUNCH_PROTOCOL
 } from './constants.js'
-import type { Connection, Libp2pEvents, PeerId, PeerStore, Startable, Stream, TypedEventTarget, Logger, ComponentLogger } from '@libp2p/interface'
+import type { Connection, Libp2pEvents, PeerId, PeerStore, Startable, Stream, StreamMuxer, TypedEventTarget, Logger, ComponentLogger } from '@libp2p/interface'
 import type { ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 
 
 export type UdxMethod = 'direct' | 'birthday' | 'none'
+
+/**
+ * Where the attempt's time went, in ms (null: the phase did not run). `streamMs`: opening the
+ * punch stream on the relayed connection (A; ~0 when pipelined); `connectRttMs`: CONNECT each
+ * way (A: our CONNECT → theirs; B: our CONNECT → A's SYNC); `syncWaitMs`: A's wait after
+ * SYNC (birthday: RTT/2; direct: 0; B: 0); `handshakeMs`: the BRWH HELLO/ACK stream handshake (for birthday: after probing
+ * won); `upgradeMs`: the libp2p upgrade (Noise with its multistream-select; yamux is chosen
+ * inside Noise's handshake, no round trip).
+ */
+export interface UdxPhases {
+  streamMs: number | null
+  connectRttMs: number | null
+  syncWaitMs: number | null
+  handshakeMs: number | null
+  upgradeMs: number | null
+}
+
+const NO_PHASES: UdxPhases = { streamMs: null, connectRttMs: null, syncWaitMs: null, handshakeMs: null, upgradeMs: null }
 
 export interface UdxAttemptRecord {
   peer: string
@@ -76,6 +95,8 @@ export interface UdxAttemptRecord {
   ms: number
   /** from firing (A: RTT/2 after SYNC; B: on CONNECT for the direct method, else on SYNC) to the upgraded connection */
   fireMs?: number
+  /** where the time went (see UdxPhases) */
+  phases: UdxPhases
 }
 
 export interface ConnectMessage {
@@ -367,9 +388,10 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   async attemptUdx (relayed: Connection, signal: AbortSignal): Promise<{ connection: Connection, record: UdxAttemptRecord }> {
     const peer = relayed.remotePeer.toString()
     const started = Date.now()
-    const base = { peer, role: 'initiator' as const, localNat: this.report?.mapping ?? 'unknown' as UdpMapping, remoteNat: null, remoteAddress: null, rttMs: null, probes: 0, sockets: 0, keepaliveMs: null, startedAt: new Date(started).toISOString() }
+    const phases: UdxPhases = { ...NO_PHASES }
+    const base = { peer, role: 'initiator' as const, localNat: this.report?.mapping ?? 'unknown' as UdpMapping, remoteNat: null, remoteAddress: null, rttMs: null, probes: 0, sockets: 0, keepaliveMs: null, startedAt: new Date(started).toISOString(), phases }
     const fail = (method: UdxMethod, detail: string, extra: Partial<UdxAttemptRecord> = {}, outcome: 'failed' | 'skipped' = 'failed'): never => {
-      const record = this.record({ ...base, ...extra, method, outcome, detail, ms: Date.now() - started })
+      const record = this.record({ ...base, ...extra, method, outcome, detail, ms: Date.now() - started, phases: { ...phases } })
       throw Object.assign(new UdxPunchError(detail), { record })
     }
     if (!this.started) fail('none', 'the UDX path is off', {}, 'skipped')
@@ -390,13 +412,30 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       const ours = this.ourConnect(nonce)
       base.localNat = ours.nat
       const exchange = AbortSignal.any([both, AbortSignal.timeout(PUNCH_EXCHANGE_TIMEOUT_MS)])
-      stream = await relayed.newStream(UDX_PUNCH_PROTOCOL, { runOnLimitedConnection: true, signal: exchange })
+      // the stream, pipelined as the TCP punch does (src/holepunch/holepunch.ts exchangeOnce):
+      // multistream-select's header, our protocol and our CONNECT in one write on a fresh muxer
+      // stream, instead of a relayed round trip for the protocol's confirmation first; where the
+      // connection's muxer is not reachable, the stream is negotiated first as before
+      const openedAt = Date.now()
+      const muxer = muxerOf(relayed)
+      stream = muxer != null ? await muxer.createStream({ signal: exchange }) : await relayed.newStream(UDX_PUNCH_PROTOCOL, { runOnLimitedConnection: true, signal: exchange })
       const lp = lpStream(stream, { maxDataLength: MAX_PUNCH_MESSAGE_BYTES })
       // 1–2: CONNECT each way; the RTT
       const t0 = Date.now()
-      await lp.write(encodePunchMessage(ours), { signal: exchange })
+      phases.streamMs = t0 - openedAt
+      if (muxer != null) {
+        await lp.writeV([MSS_HEADER, MSS_UDX_PUNCH, encodePunchMessage(ours)], { signal: exchange })
+        const header = await lp.read({ signal: exchange })
+        if (!equalBytes(header.subarray(), MSS_HEADER)) throw new UdxProtocolError('the peer did not answer with the multistream-select header')
+        const proto = await lp.read({ signal: exchange })
+        if (!equalBytes(proto.subarray(), MSS_UDX_PUNCH)) throw new UnsupportedProtocolError(`the peer does not speak ${UDX_PUNCH_PROTOCOL}`)
+        stream.protocol = UDX_PUNCH_PROTOCOL
+      } else {
+        await lp.write(encodePunchMessage(ours), { signal: exchange })
+      }
       const theirs = decodePunchMessage((await lp.read({ signal: exchange })).subarray())
       const rttMs = Date.now() - t0
+      phases.connectRttMs = rttMs
       if (theirs.type !== 'CONNECT') throw new UdxProtocolError('expected CONNECT')
       const keepaliveMs = Math.max(MIN_KEEPALIVE_MS, Math.min(ours.keepaliveMs, theirs.keepaliveMs))
       const extra = { remoteNat: theirs.nat, remoteAddress: theirs.addr, rttMs, keepaliveMs }
@@ -404,14 +443,19 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       await lp.write(encodePunchMessage({ type: 'SYNC' }), { signal: exchange })
       const plan = this.plan(ours, theirs, relayed.remotePeer)
       if (typeof plan === 'string') return fail(methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', plan, extra, 'skipped')
-      await sleep(rttMs / 2, both)
+      // the direct method fires at once: B fires on our CONNECT (PUNCH datagrams open its NAT
+      // toward us), so its NAT is open before our HELLO, sent now, can reach it (a relayed
+      // half RTT at least); birthday probing keeps DCUtR's RTT/2 so both sides start together
+      const syncAt = Date.now()
+      if (plan.method === 'birthday') await sleep(rttMs / 2, both)
+      phases.syncWaitMs = Date.now() - syncAt
       // the race with DCUtR: a direct connection that came meanwhile wins, no datagram is sent
       if (this.hasDirect(relayed.remotePeer)) return fail(plan.method, 'a direct connection came first (the TCP punch won the race)', extra, 'skipped')
       const fired = AbortSignal.any([both, AbortSignal.timeout(PUNCH_DIRECT_TIMEOUT_MS + (plan.method === 'birthday' ? (this.init.probeCaps ?? DEFAULT_PROBE_CAPS).timeoutMs : 0))])
       const firedAt = Date.now()
-      const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired)
+      const result = await this.fire(transport!, main!, plan, relayed.remotePeer, true, ours.nonce, keepaliveMs, fired, phases)
         .catch((err: Error) => fail(plan.method, `${plan.method === 'birthday' ? 'birthday probing' : 'direct UDP punch'} to ${theirs.addr ?? '?'} failed: ${err.message}`, { ...extra, ...probeCountsOf(err) }))
-      const record = this.record({ ...base, ...extra, method: plan.method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
+      const record = this.record({ ...base, ...extra, method: plan.method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt, phases: { ...phases } })
       return { connection: result.connection, record }
     } catch (err) {
       if ((err as { record?: unknown }).record != null) throw err
@@ -440,9 +484,9 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   }
 
   /** Step 4 on either side: the datagrams, the handshake and the upgrade. */
-  private async fire (transport: UdxTransport, main: NonNullable<UdxTransport['mainSocket']>, plan: { method: 'direct' | 'birthday', host: string, port: number, weAreDependent: boolean }, remotePeer: PeerId, initiator: boolean, nonceHex: string, keepaliveMs: number, signal: AbortSignal): Promise<{ connection: Connection, probes: number, sockets: number }> {
+  private async fire (transport: UdxTransport, main: NonNullable<UdxTransport['mainSocket']>, plan: { method: 'direct' | 'birthday', host: string, port: number, weAreDependent: boolean }, remotePeer: PeerId, initiator: boolean, nonceHex: string, keepaliveMs: number, signal: AbortSignal, phases: UdxPhases): Promise<{ connection: Connection, probes: number, sockets: number }> {
     if (plan.method === 'direct') {
-      const connection = await transport.connectOver(main.socket, plan.host, plan.port, { initiator, remotePeer, signal, keepaliveMs })
+      const connection = await transport.connectOver(main.socket, plan.host, plan.port, { initiator, remotePeer, signal, keepaliveMs, phases })
       return { connection, probes: 0, sockets: 0 }
     }
     // birthday probes go toward an IP the peer was seen at or, where nobody but the peer says
@@ -454,7 +498,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     const won = plan.weAreDependent
       ? await openBirthdaySockets(transport.udx, { host: plan.host, port: plan.port }, nonce, caps, signal, { budget: this.budget })
       : await probeRandomPorts(main.socket, main.demux, plan.host, nonce, caps, signal, { budget: this.budget })
-    const connection = await transport.connectOver(won.socket, won.remoteHost, won.remotePort, { initiator, remotePeer, signal, keepaliveMs })
+    const connection = await transport.connectOver(won.socket, won.remoteHost, won.remotePort, { initiator, remotePeer, signal, keepaliveMs, phases })
     return { connection, probes: won.probes, sockets: won.sockets }
   }
 
@@ -462,7 +506,8 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   private async respond (stream: Stream, relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer.toString()
     const started = Date.now()
-    const base = { peer, role: 'responder' as const, localNat: this.report?.mapping ?? 'unknown' as UdpMapping, remoteNat: null, remoteAddress: null, rttMs: null, probes: 0, sockets: 0, keepaliveMs: null, startedAt: new Date(started).toISOString() }
+    const phases: UdxPhases = { ...NO_PHASES }
+    const base = { peer, role: 'responder' as const, localNat: this.report?.mapping ?? 'unknown' as UdpMapping, remoteNat: null, remoteAddress: null, rttMs: null, probes: 0, sockets: 0, keepaliveMs: null, startedAt: new Date(started).toISOString(), phases }
     const refuse = (why: string): void => {
       this.log('refusing a %s stream from %p: %s', UDX_PUNCH_PROTOCOL, relayed.remotePeer, why)
       stream.abort(new UdxPunchError(why))
@@ -499,7 +544,7 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
       // first HELLO, RTT/2 after its SYNC, then finds the way in open instead of a resend later
       let firedAt = Date.now()
       const early = typeof plan !== 'string' && plan.method === 'direct'
-        ? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired)
+        ? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, phases)
         : undefined
       early?.catch(() => {})
       let sync: PunchMessage
@@ -511,21 +556,41 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
         throw err
       }
       extra.rttMs = Date.now() - t0
+      phases.connectRttMs = extra.rttMs
+      phases.syncWaitMs = 0
       if (typeof plan === 'string') {
-        this.record({ ...base, ...extra, method: methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', outcome: 'skipped', detail: plan, ms: Date.now() - started })
+        this.record({ ...base, ...extra, method: methodFor(ours.nat, theirs.nat).method === 'none' ? 'none' : 'direct', outcome: 'skipped', detail: plan, ms: Date.now() - started, phases: { ...phases } })
         return
       }
       if (early == null) firedAt = Date.now()
-      const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired))
-      this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt })
+      const result = await (early ?? this.fire(transport, main, plan, relayed.remotePeer, false, theirs.nonce, keepaliveMs, fired, phases))
+      this.record({ ...base, ...extra, method, outcome: 'direct', detail: result.connection.remoteAddr.toString(), probes: result.probes, sockets: result.sockets, ms: Date.now() - started, fireMs: Date.now() - firedAt, phases: { ...phases } })
     } catch (err) {
-      this.record({ ...base, ...extra, ...probeCountsOf(err), method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started })
+      this.record({ ...base, ...extra, ...probeCountsOf(err), method, outcome: 'failed', detail: (err as Error).message.split('\n')[0] ?? 'failed', ms: Date.now() - started, phases: { ...phases } })
       stream.abort(err as Error)
     } finally {
       if (this.running.get(peer) === controller) this.running.delete(peer)
       if (stream.status === 'open') await stream.close().catch(() => { stream.abort(new Error('closing')) })
     }
   }
+}
+
+/** multistream-select 1.0's header and our protocol, each a line (sent length-prefixed) */
+const MSS_HEADER = new TextEncoder().encode('/multistream/1.0.0\n')
+const MSS_UDX_PUNCH = new TextEncoder().encode(`${UDX_PUNCH_PROTOCOL}\n`)
+
+function equalBytes (a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((v, i) => v === b[i])
+}
+
+/**
+ * The relayed connection's stream muxer, to open a stream without negotiating it first (as
+ * src/holepunch/holepunch.ts does): js-libp2p's Connection keeps it in a field it does not
+ * type as public; when a version does not have it there, the caller negotiates as before.
+ */
+function muxerOf (conn: Connection): StreamMuxer | undefined {
+  const muxer = (conn as unknown as { muxer?: StreamMuxer }).muxer
+  return muxer != null && typeof muxer.createStream === 'function' && muxer.status === 'open' ? muxer : undefined
 }
 
 async function sleep (ms: number, signal: AbortSignal): Promise<void> {

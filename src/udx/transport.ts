@@ -13,7 +13,7 @@ import UDX from 'udx-native'
 import { serviceCapabilities, transportSymbol, TypedEventEmitter } from '@libp2p/interface'
 import type {
   ComponentLogger, Connection, CreateListenerOptions, DialTransportOptions, Listener, ListenerEvents,
-  Logger, PeerId, Transport, Upgrader
+  Logger, PeerId, StreamMuxerFactory, Transport, Upgrader
 } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { UDXSocket } from 'udx-native'
@@ -44,6 +44,23 @@ export interface ConnectOverOptions {
   signal: AbortSignal
   /** keepalive for this connection (the punch's negotiated value); the transport's default otherwise */
   keepaliveMs?: number
+  /** filled in when given: ms of the HELLO/ACK stream handshake and of the libp2p upgrade */
+  phases?: { handshakeMs: number | null, upgradeMs: number | null }
+}
+
+/** yamux's protocol id: the muxer of every UDX connection (both ends are burrow) */
+const YAMUX = '/yamux/1.0.0'
+/** multistream-select 1.0's header line */
+const MSS_HEADER = '/multistream/1.0.0\n'
+
+/** A line as multistream-select sends it: unsigned-varint length, then the bytes. */
+function lengthPrefixed (line: string): Buffer {
+  const bytes = Buffer.from(line, 'utf8')
+  const len: number[] = []
+  let n = bytes.byteLength
+  while (n >= 0x80) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
+  len.push(n)
+  return Buffer.concat([Buffer.from(len), bytes])
 }
 
 /** The node's one UDP socket, bound once, shared by the listener, dials, STUN and punches. */
@@ -153,7 +170,7 @@ export class UdxTransport implements Transport {
     const stream = await main.endpoint.dial(target.host, target.port, { signal: options.signal })
     const maConn = this.wrap(stream, 'outbound', ma, main.socket, target.host, target.port)
     try {
-      return await options.upgrader.upgradeOutbound(maConn, options)
+      return await options.upgrader.upgradeOutbound(maConn, { ...options, muxerFactory: this.muxerFactory() })
     } catch (err: unknown) {
       maConn.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
@@ -175,6 +192,7 @@ export class UdxTransport implements Transport {
       await socket.close().catch(() => {})
     }
     let stream
+    const handshakeAt = Date.now()
     try {
       stream = options.initiator
         ? await endpoint.dial(remoteHost, remotePort, { signal: options.signal })
@@ -183,17 +201,45 @@ export class UdxTransport implements Transport {
       await release()
       throw err
     }
+    const upgradeAt = Date.now()
+    if (options.phases != null) options.phases.handshakeMs = upgradeAt - handshakeAt
     const ma = udxMultiaddr(remoteHost, remotePort).encapsulate(`/p2p/${options.remotePeer.toString()}`)
-    const maConn = this.wrap(stream, options.initiator ? 'outbound' : 'inbound', ma, socket, remoteHost, remotePort, options.keepaliveMs, release)
+    const maConn = this.wrap(stream, options.initiator ? 'outbound' : 'inbound', ma, socket, remoteHost, remotePort, options.keepaliveMs, release, options.initiator ? this.lazyAnswer() : undefined)
     try {
-      return await this.components.upgrader.upgradeOutbound(maConn, { signal: options.signal, initiator: options.initiator })
+      const connection = await this.components.upgrader.upgradeOutbound(maConn, { signal: options.signal, initiator: options.initiator, muxerFactory: this.muxerFactory() })
+      if (options.phases != null) options.phases.upgradeMs = Date.now() - upgradeAt
+      return connection
     } catch (err: unknown) {
       maConn.abort(err instanceof Error ? err : new Error(String(err)))
       throw err
     }
   }
 
-  private wrap (stream: import('udx-native').UDXStream, direction: 'inbound' | 'outbound', remoteAddr: Multiaddr, socket: UDXSocket, host: string, port: number, keepaliveMs?: number, onClosed?: () => Promise<void>): UdxMultiaddrConnection {
+  /**
+   * yamux for every UDX connection, passed to the upgrader on both ends: no muxer negotiation
+   * (both ends are burrow). Noise's early muxer negotiation (its handshake's extensions) would
+   * pick yamux anyway without a round trip; this makes it independent of that. Undefined (the
+   * upgrader negotiates) when the node has no yamux.
+   */
+  private muxerFactory (): StreamMuxerFactory | undefined {
+    return this.components.upgrader.getStreamMuxers().get(YAMUX)
+  }
+
+  /**
+   * The multistream-select answer a burrow peer gives to our encryption proposal (its header,
+   * then our first encrypter's protocol, each length-prefixed), for a lazy select on a punched
+   * connection (the peer is burrow, it told us so over the relayed connection): the upgrader's
+   * select then costs no round trip and Noise's first message goes out with the proposal. The
+   * real answer is checked byte for byte when it comes (src/udx/connection.ts). Noise still
+   * authenticates the peer; its first message carries only an ephemeral key.
+   */
+  private lazyAnswer (): Uint8Array | undefined {
+    const first = [...this.components.upgrader.getConnectionEncrypters().keys()][0]
+    if (first == null) return undefined
+    return Buffer.concat([lengthPrefixed(MSS_HEADER), lengthPrefixed(`${first}\n`)])
+  }
+
+  private wrap (stream: import('udx-native').UDXStream, direction: 'inbound' | 'outbound', remoteAddr: Multiaddr, socket: UDXSocket, host: string, port: number, keepaliveMs?: number, onClosed?: () => Promise<void>, lazyAnswer?: Uint8Array): UdxMultiaddrConnection {
     const every = keepaliveMs ?? this.init.keepaliveMs ?? DEFAULT_UDX_KEEPALIVE_MS
     let timer: NodeJS.Timeout | undefined
     if (every > 0) {
@@ -207,6 +253,7 @@ export class UdxTransport implements Transport {
       direction,
       remoteAddr,
       log: this.components.logger.forComponent(`burrow:udx:connection:${direction}`),
+      ...(lazyAnswer != null ? { lazyAnswer } : {}),
       onClosed: () => {
         clearInterval(timer)
         void onClosed?.()
@@ -256,7 +303,7 @@ class UdxListener extends TypedEventEmitter<ListenerEvents> implements Listener 
     this.listening = true
     this.setHandler(inbound => {
       const maConn = this.toConn(inbound)
-      this.upgrader.upgradeInbound(maConn, { signal: this.shutdown.signal }).catch((err: Error) => {
+      this.upgrader.upgradeInbound(maConn, { signal: this.shutdown.signal, muxerFactory: this.upgrader.getStreamMuxers().get(YAMUX) }).catch((err: Error) => {
         this.log('inbound UDX upgrade from %s:%d failed: %s', inbound.host, inbound.port, err.message)
         maConn.abort(err)
       })
