@@ -50,8 +50,8 @@ const DIRECT_TRY_TIMEOUT_MS = 3_000
  */
 export const DIRECT_HEAD_START_MS = 250
 
-/** Own addresses of a peer dialled at once in the race (libp2p's queue tries up to 25, one by one): a hostile peer's long list costs at most this many dials. */
-const MAX_DIRECT_DIALS = 8
+/** Addresses per path a dial tries (own ones at once, circuits one by one; libp2p's queue tries up to 25): a hostile peer's long list costs at most this many dials. */
+const MAX_RACE_DIALS = 8
 
 /** The direct dial beside the relay when `dial` returned: `none` (no own address to try), `pending`, `connected`, `failed`. */
 export type DirectAttemptState = 'none' | 'pending' | 'connected' | 'failed'
@@ -435,9 +435,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   }
 
   /**
-   * Happy eyeballs: the direct dial (the peer's own addresses, through libp2p's dial queue and
-   * its gater) starts now; the relayed dial (its circuit addresses, through the circuit
-   * transport, whose dial to the relay goes through the same queue and gater) starts after
+   * Happy eyeballs: the direct dial (the peer's own addresses, see dialOwn) starts now; the
+   * relayed dial (its circuit addresses, one by one, at most MAX_RACE_DIALS, through the circuit
+   * transport, whose dial to the relay goes through libp2p's dial queue and gater) starts after
    * DIRECT_HEAD_START_MS or as soon as the direct dial fails. The first connection returns;
    * a direct dial that loses goes on in the background (libp2p prefers the direct connection
    * once it is open, and the hole punch goes on over the relayed one).
@@ -463,7 +463,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       log('connect %p: relayed dial starts after %d ms', peer, Date.now() - started)
       const signal = AbortSignal.any([relayedController.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
       const errors: Error[] = []
-      for (const circuit of circuits) {
+      for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
         try {
           return await libp2p.services.internals.transportManager.dial(circuit, { signal })
         } catch (err) {
@@ -489,7 +489,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   /**
    * Dials a peer's own addresses in parallel, straight through the transports: libp2p's dial
    * queue would join this dial to any other one under way to the peer (a relayed one), so the
-   * gater is asked here as the queue would. At most MAX_DIRECT_DIALS addresses (a hostile peer
+   * gater is asked here as the queue would. At most MAX_RACE_DIALS addresses (a hostile peer
    * may list many); the first connection wins and the other dials stop.
    */
   private async dialOwn (peer: PeerId, own: Multiaddr[], signal: AbortSignal): Promise<Connection> {
@@ -497,7 +497,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     if (await connectionGater.denyDialPeer?.(peer) === true) throw new Error(`the connection gater denies dialling ${peer.toString()}`)
     const dialable: Multiaddr[] = []
     for (const addr of own) {
-      if (dialable.length >= MAX_DIRECT_DIALS) break
+      if (dialable.length >= MAX_RACE_DIALS) break
       const full = withPeer(addr, peer)
       if (transportManager.dialTransportForMultiaddr(full) == null) continue
       if (await connectionGater.denyDialMultiaddr?.(full) === true) continue
