@@ -1,5 +1,5 @@
 import type { AddressManager, Registrar, TransportManager } from '@libp2p/interface-internal'
-import type { Libp2pEvents, TypedEventTarget } from '@libp2p/interface'
+import type { ConnectionGater, Libp2pEvents, TypedEventTarget } from '@libp2p/interface'
 
 /**
  * libp2p keeps the address and transport managers internal; services receive them as
@@ -9,6 +9,8 @@ export interface NodeInternals {
   addressManager: AddressManager
   transportManager: TransportManager
   registrar: Registrar
+  /** the node's gater: `dial` races its own direct dials beside the dial queue and asks it first */
+  connectionGater: ConnectionGater
   /**
    * libp2p's internal event bus: services hear an event here before the node's own
    * listeners do, so the event stream listens here to tell a connection before the
@@ -22,6 +24,7 @@ export function nodeInternals (): (components: NodeInternals) => NodeInternals {
     addressManager: components.addressManager,
     transportManager: components.transportManager,
     registrar: components.registrar,
+    connectionGater: components.connectionGater,
     events: components.events
   })
 }

@@ -27,6 +27,7 @@ import { NodeEventSources } from './events.js'
 import { EventRing } from '../events/index.js'
 import type { BurrowEvent, BurrowEventPayloads, BurrowEventType } from '../events/index.js'
 import { multiaddr } from '@multiformats/multiaddr'
+import type { Multiaddr } from '@multiformats/multiaddr'
 import { DatastoreOpenError, DialFailedError, HomeInUseError, ListenFailedError, NotStartedError, PeerNotFoundError } from './errors.js'
 import type { BurrowConfig, ConfigOverrides } from '../config/index.js'
 import type { BurrowLibp2p } from './libp2p.js'
@@ -36,8 +37,23 @@ import type { AbortOptions, Connection, PeerId } from '@libp2p/interface'
 
 const log = logger('burrow:node')
 
-/** A dial that got a relayed connection tries the peer's own addresses this long. */
+/** A direct dial that lost the race to the relay goes on in the background this long, then gives up. */
 const DIRECT_TRY_TIMEOUT_MS = 3_000
+
+/**
+ * Happy eyeballs between a peer's own addresses and its relay circuit (issue 15, "never wait
+ * for a path that cannot work"): the direct dial starts first and the relayed one this much
+ * later, or at once when the direct one fails. RFC 8305's "connection attempt delay" is 250 ms:
+ * a TCP + Noise handshake to a LAN or public peer finishes inside it, while a peer behind a
+ * NAT that drops the SYN costs the relayed dial only this delay instead of a TCP timeout.
+ */
+export const DIRECT_HEAD_START_MS = 250
+
+/** Addresses per path a dial tries (own ones at once, circuits one by one; libp2p's queue tries up to 25): a hostile peer's long list costs at most this many dials. */
+const MAX_RACE_DIALS = 8
+
+/** The direct dial beside the relay when `dial` returned: `none` (no own address to try), `pending`, `connected`, `failed`. */
+export type DirectAttemptState = 'none' | 'pending' | 'connected' | 'failed'
 
 export interface CreateNodeOptions {
   /** home dir holding identity.key, config.json and the datastore; default `$BURROW_HOME` or `~/.burrow` */
@@ -278,17 +294,22 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       const rendezvous = viaRendezvous()
       rendezvous.catch(() => {})
       let result = await Promise.any([viaFindPeer(), rendezvous])
+      log('find %p: first answer via %s after %d ms: %s', id, result.source, Date.now() - started, result.addresses.join(' '))
       // A DHT server that has not yet heard of a private peer's new relay reservation answers
       // with its LAN and loopback addresses only, which nobody elsewhere can dial: ask again
       // for a moment (the peer pushes its circuit address to its relay at once, and provides
       // its rendezvous record), and keep every address heard
+      // (at once, then backing off: a fixed pause here was most of a PeerId dial's time)
       const deadline = Date.now() + FIND_USEFUL_GRACE_MS
+      let pause = 0
       while (!usefulAddresses(result.addresses) && Date.now() < deadline && !signal.aborted) {
-        await sleep(FIND_RETRY_MS, signal).catch(() => {})
+        if (pause > 0) await sleep(pause, signal).catch(() => {})
+        pause = Math.min(FIND_RETRY_MS, Math.max(FIND_RETRY_FIRST_MS, pause * 2))
         const again = await Promise.any([viaFindPeer(), rendezvous]).catch(() => undefined)
         if (again != null) result = { ...again, addresses: [...new Set([...result.addresses, ...again.addresses])] }
       }
       await libp2p.peerStore.merge(id, { multiaddrs: result.addresses.map(a => multiaddr(a)) }).catch(() => {})
+      log('find %p: done after %d ms', id, Date.now() - started)
       return result
     } catch (err) {
       if (signal.aborted) throw new PeerNotFoundError(id.toString(), `no answer within ${Math.round((Date.now() - started) / 1000)} s`)
@@ -306,13 +327,16 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const started = Date.now()
     const label = typeof target === 'string' ? target : target.toString()
     let conn: Connection
+    let directAttempt: (() => DirectAttemptState) | undefined
     try {
       if (parsed.multiaddr != null) {
         // the user named this address: it is dialled even when private
         this.named.add(parsed.multiaddr)
         conn = await libp2p.dial(parsed.multiaddr, options)
       } else if (parsed.peerId != null) {
-        conn = await this.connect(parsed.peerId, options)
+        const raced = await this.connectRaced(parsed.peerId, options)
+        conn = raced.conn
+        directAttempt = raced.directAttempt
       } else {
         throw new DialFailedError(label, 'nothing to dial')
       }
@@ -324,11 +348,18 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       }
       throw new DialFailedError(label, (err as Error).message.split('\n')[0] ?? String(err), { cause: err })
     }
-    if (!isDirect(conn)) conn = await this.tryDirect(conn, options)
+    if (!isDirect(conn) && directAttempt == null) {
+      const tried = await this.tryDirect(conn)
+      conn = tried.conn
+      directAttempt = tried.directAttempt
+    }
+    const state = isDirect(conn) ? 'connected' : directAttempt?.() ?? 'none'
+    log('dial %s: %s after %d ms (direct attempt: %s)', label, isDirect(conn) ? 'direct' : 'relayed', Date.now() - started, state)
     return {
       peerId: conn.remotePeer.toString(),
       remoteAddress: conn.remoteAddr.toString(),
       direct: isDirect(conn),
+      directAttempt: state,
       durationMs: Date.now() - started
     }
   }
@@ -336,14 +367,112 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   /**
    * The lookup `dial`, `ping` and `send` share: an open connection (direct first), else
    * the peer's known addresses, else a DHT lookup (FIND_NODE and the rendezvous record a
-   * private peer provides: it is in nobody's routing table).
+   * private peer provides: it is in nobody's routing table); then the paths raced.
    */
   private async connect (peer: PeerId, options: AbortOptions = {}): Promise<Connection> {
+    return (await this.connectRaced(peer, options)).conn
+  }
+
+  private async connectRaced (peer: PeerId, options: AbortOptions = {}): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
     const libp2p = this.libp2p
     const existing = bestConnection(libp2p.getConnections(peer))
-    if (existing != null) return existing
+    if (existing != null) return { conn: existing }
+    const started = Date.now()
     if (!await this.knowsAddresses(peer)) await this.find(peer, options)
-    return libp2p.dial(peer, options)
+    log('connect %p: lookup done after %d ms', peer, Date.now() - started)
+    const known = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? []
+    const circuits = known.filter(a => isCircuitAddress(a)).map(a => withPeer(a, peer))
+    const own = ownAddresses(known)
+    if (circuits.length === 0 || own.length === 0) {
+      const conn = await libp2p.dial(peer, options)
+      log('connect %p: %s connection after %d ms: %a', peer, isDirect(conn) ? 'direct' : 'relayed', Date.now() - started, conn.remoteAddr)
+      return { conn }
+    }
+    const conn = await this.race(peer, own, circuits, options)
+    log('connect %p: %s connection after %d ms: %a (direct attempt: %s)', peer, isDirect(conn.conn) ? 'direct' : 'relayed', Date.now() - started, conn.conn.remoteAddr, conn.directAttempt())
+    return conn
+  }
+
+  /**
+   * Happy eyeballs: the direct dial (the peer's own addresses, see dialOwn) starts now; the
+   * relayed dial (its circuit addresses, one by one, at most MAX_RACE_DIALS, through the circuit
+   * transport, whose dial to the relay goes through libp2p's dial queue and gater) starts after
+   * DIRECT_HEAD_START_MS or as soon as the direct dial fails. The first connection returns;
+   * a direct dial that loses goes on in the background (libp2p prefers the direct connection
+   * once it is open, and the hole punch goes on over the relayed one).
+   */
+  private async race (peer: PeerId, own: Multiaddr[], circuits: Multiaddr[], options: AbortOptions): Promise<{ conn: Connection, directAttempt: () => DirectAttemptState }> {
+    const libp2p = this.libp2p
+    let state: DirectAttemptState = 'pending'
+    const directAttempt = (): DirectAttemptState => state
+    const started = Date.now()
+    // not tied to the caller's signal: a direct connection that comes after the relayed one still replaces it
+    const direct = this.dialOwn(peer, own, AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS))
+    direct.then((conn) => {
+      state = 'connected'
+      log('connect %p: direct dial connected after %d ms: %a', peer, Date.now() - started, conn.remoteAddr)
+    }, (err: Error) => {
+      state = 'failed'
+      log('connect %p: direct dial failed after %d ms - %s', peer, Date.now() - started, err.message.split('\n')[0])
+    })
+    const relayedController = new AbortController()
+    const relayed = (async (): Promise<Connection> => {
+      await Promise.race([direct.then(() => {}, () => {}), sleep(DIRECT_HEAD_START_MS, relayedController.signal)])
+      if (relayedController.signal.aborted) throw new Error('the direct dial won')
+      log('connect %p: relayed dial starts after %d ms', peer, Date.now() - started)
+      const signal = AbortSignal.any([relayedController.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
+      const errors: Error[] = []
+      for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
+        try {
+          return await libp2p.services.internals.transportManager.dial(circuit, { signal })
+        } catch (err) {
+          errors.push(err as Error)
+          if (signal.aborted) break
+        }
+      }
+      throw new AggregateError(errors, errors.map(e => e.message.split('\n')[0]).join('; '))
+    })()
+    try {
+      const conn = await Promise.any([direct, relayed])
+      if (isDirect(conn)) relayedController.abort()
+      return { conn, directAttempt }
+    } catch (err) {
+      relayedController.abort()
+      // the relayed dial's reason is the one to show when there was one, else the direct dial's (e.g. DialDeniedError)
+      const [directErr, relayedErr] = (err as AggregateError).errors as Error[]
+      const relayedErrors = relayedErr instanceof AggregateError ? relayedErr.errors : []
+      throw relayedErrors.length > 0 ? relayedErr : directErr
+    }
+  }
+
+  /**
+   * Dials a peer's own addresses in parallel, straight through the transports: libp2p's dial
+   * queue would join this dial to any other one under way to the peer (a relayed one), so the
+   * gater is asked here as the queue would. At most MAX_RACE_DIALS addresses (a hostile peer
+   * may list many); the first connection wins and the other dials stop.
+   */
+  private async dialOwn (peer: PeerId, own: Multiaddr[], signal: AbortSignal): Promise<Connection> {
+    const { transportManager, connectionGater } = this.libp2p.services.internals
+    if (await connectionGater.denyDialPeer?.(peer) === true) throw new Error(`the connection gater denies dialling ${peer.toString()}`)
+    const dialable: Multiaddr[] = []
+    for (const addr of own) {
+      if (dialable.length >= MAX_RACE_DIALS) break
+      const full = withPeer(addr, peer)
+      if (transportManager.dialTransportForMultiaddr(full) == null) continue
+      if (await connectionGater.denyDialMultiaddr?.(full) === true) continue
+      dialable.push(full)
+    }
+    if (dialable.length === 0) throw new Error('every own address of the peer is denied (private, loopback or link-local) or has no transport')
+    const losers = new AbortController()
+    const both = AbortSignal.any([signal, losers.signal])
+    try {
+      return await Promise.any(dialable.map(async addr => transportManager.dial(addr, { signal: both })))
+    } catch (err) {
+      const errors = err instanceof AggregateError ? err.errors as Error[] : [err as Error]
+      throw new Error(errors.map(e => e.message.split('\n')[0]).join('; '), { cause: err })
+    } finally {
+      losers.abort()
+    }
   }
 
   private async knowsAddresses (peer: PeerId): Promise<boolean> {
@@ -351,32 +480,26 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   }
 
   /**
-   * Given a relayed connection, tries the peer's own addresses once (a peer on our LAN,
-   * or one with a public address): a direct path beats waiting for a hole punch.
+   * Given an open relayed connection, tries the peer's own addresses (a peer on our LAN, or
+   * one with a public address): the direct dial gets DIRECT_HEAD_START_MS, then the relayed
+   * connection returns and the direct dial goes on in the background.
    */
-  private async tryDirect (relayed: Connection, options: AbortOptions): Promise<Connection> {
+  private async tryDirect (relayed: Connection): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
     const libp2p = this.libp2p
     const peer = relayed.remotePeer
-    const addrs = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses
-      .map(a => a.multiaddr)
-      .filter(a => !isCircuitAddress(a) && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString())) ?? []
-    if (addrs.length === 0) return relayed
-    try {
-      const signal = AbortSignal.any([AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS), ...(options.signal != null ? [options.signal] : [])])
-      const conn = await libp2p.dial(addrs.map(a => a.toString().includes('/p2p/') ? a : a.encapsulate(`/p2p/${peer.toString()}`)), { signal, force: true })
-      return isDirect(conn) ? conn : relayed
-    } catch (err) {
-      // a dial to the same address may be under way already (the DHT, a hole punch):
-      // give it the same time to finish
-      const deadline = Date.now() + DIRECT_TRY_TIMEOUT_MS
-      while (Date.now() < deadline) {
-        const direct = libp2p.getConnections(peer).find(c => isDirect(c) && c.status === 'open')
-        if (direct != null) return direct
-        await new Promise(resolve => setTimeout(resolve, 100))
-      }
-      log('no direct path to %p beside the relay - %e', peer, err)
-      return relayed
-    }
+    const own = ownAddresses((await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? [])
+    if (own.length === 0) return { conn: relayed }
+    let state: DirectAttemptState = 'pending'
+    const direct = this.dialOwn(peer, own, AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS))
+      .then((conn) => { state = isDirect(conn) ? 'connected' : 'failed'; return conn }, (err: Error) => {
+        state = 'failed'
+        log('no direct path to %p beside the relay - %e', peer, err)
+        return undefined
+      })
+    const headStart = new AbortController()
+    const conn = await Promise.race([direct, sleep(DIRECT_HEAD_START_MS, headStart.signal).then(() => undefined, () => undefined)])
+    headStart.abort()
+    return { conn: conn != null && isDirect(conn) ? conn : relayed, directAttempt: () => state }
   }
 
   /**
@@ -646,7 +769,19 @@ async function listenFailure (listen: string[], cause: Error): Promise<ListenFai
 
 /** How long find() keeps asking when the answers hold only addresses nobody elsewhere can dial. */
 const FIND_USEFUL_GRACE_MS = 3_000
+/** the longest pause between two asks; the first ask again is at once, then this doubling from FIND_RETRY_FIRST_MS */
 const FIND_RETRY_MS = 300
+/** the first pause after an immediate second ask: a round trip to a near DHT server, not a busy loop */
+const FIND_RETRY_FIRST_MS = 50
+
+/** A peer's own addresses, to dial directly: not circuits, not loopback. */
+function ownAddresses (addrs: Multiaddr[]): Multiaddr[] {
+  return addrs.filter(a => !isCircuitAddress(a) && !/^\/ip4\/127\.|^\/ip6\/::1\//.test(a.toString()))
+}
+
+function withPeer (addr: Multiaddr, peer: PeerId): Multiaddr {
+  return addr.toString().endsWith(`/p2p/${peer.toString()}`) ? addr : addr.encapsulate(`/p2p/${peer.toString()}`)
+}
 
 /** Whether a peer's addresses include one that a peer elsewhere can use: a relay circuit, or a public IP. */
 function usefulAddresses (addresses: string[]): boolean {

@@ -79,6 +79,11 @@ export interface DialResult {
   peerId: string
   remoteAddress: string
   direct: boolean
+  /**
+   * the direct dial beside the relay when the result returned: `none` (no own address to try,
+   * or a connection was open already), `pending` (it goes on in the background), `connected`, `failed`
+   */
+  directAttempt: 'none' | 'pending' | 'connected' | 'failed'
   durationMs: number
 }
 

@@ -1,0 +1,61 @@
+/**
+ * Issue 15, "never wait for a path that cannot work": `burrow dial PEERID` races the peer's own
+ * addresses against its relay circuit (happy eyeballs). A is behind a symmetric NAT with a
+ * relay reservation; B (cone) dials it by PeerId, and B's own firewall silently drops TCP to
+ * A's LAN address (a SYN that never gets an answer, as to a NAT that drops it). The dial must
+ * return the relayed connection while that direct TCP attempt is still under way, not after it
+ * timed out, and messages flow over the relay at once.
+ */
+import { describe, it, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { Lab, startBurrow } from '../../lab/dist/index.js'
+import { skipReason } from '../lab/helpers.ts'
+import { startPeer, waitReachableByPeerId, send, debugEnv } from '../holepunch/helpers.ts'
+import type { LabNode } from '../holepunch/helpers.ts'
+
+const skip = skipReason()
+
+interface DialJson { peerId: string, remoteAddress: string, direct: boolean, directAttempt?: string, durationMs: number }
+
+describe('dial by PeerId races the direct and relayed paths', { skip }, () => {
+  let lab: Lab
+  let relay: LabNode
+
+  before(async () => {
+    lab = await Lab.create({ name: 'dial-race' })
+    relay = await startBurrow(lab, await lab.addPublicHost('relay'), { args: ['--relay-server', 'on'], logName: 'relay', env: debugEnv() })
+  })
+  after(async () => { await lab?.teardown() })
+
+  it('cone × symmetric: the relayed connection returns while the direct TCP attempt is still unanswered', async () => {
+    const ha = await lab.addHome('sym', { nat: 'symmetric' })
+    const hb = await lab.addHome('cone', { nat: 'cone' })
+    const hostA = ha.hosts[0]!
+    const hostB = hb.hosts[0]!
+    const a = await startPeer(lab, hostA, [relay.multiaddr], 'sym-a')
+    // B dials private addresses, so A's LAN address is a direct candidate it tries
+    const b = await startPeer(lab, hostB, [relay.multiaddr], 'cone-b', ['--dial-private-addresses', 'on'])
+    try {
+      await waitReachableByPeerId(a)
+      await b.waitForStatus(s => s.connections.length > 0, 30_000, 'a connection to the relay')
+      // B's firewall drops every TCP packet to A's LAN address: that direct attempt never answers
+      await hostB.exec('nft', ['add', 'table', 'inet', 'dialrace'])
+      await hostB.exec('nft', ['add', 'chain', 'inet', 'dialrace', 'out', '{ type filter hook output priority 0; policy accept; }'])
+      await hostB.exec('nft', ['add', 'rule', 'inet', 'dialrace', 'out', 'ip', 'daddr', hostA.ip, 'tcp', 'dport', '4001', 'drop'])
+
+      const dial = await b.cliJson<DialJson>(['dial', a.peerId], { timeoutMs: 60_000 })
+      assert.equal(dial.peerId, a.peerId)
+      assert.equal(dial.direct, false, `a relayed connection, got ${dial.remoteAddress}`)
+      assert.match(dial.remoteAddress, /\/p2p-circuit\//)
+      // the order of events: the result came while the direct attempt had neither connected nor failed
+      assert.equal(dial.directAttempt, 'pending', 'the relayed connection returned before the direct TCP attempt ended')
+
+      // the first message goes over the relay now, and it arrives
+      assert.equal((await send(b, a.peerId, 'over the relay at once')).via, 'relayed')
+      const inbox = (await a.cli(['inbox', '--json'])).stdout.trim().split('\n').filter(l => l !== '').map(l => JSON.parse(l) as { text: string })
+      assert.deepEqual(inbox.map(m => m.text), ['over the relay at once'])
+    } finally {
+      await Promise.all([a.stop(), b.stop()])
+    }
+  })
+})
