@@ -381,7 +381,17 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     if (!await this.knowsAddresses(peer)) await this.find(peer, options)
     log('connect %p: lookup done after %d ms', peer, Date.now() - started)
     const known = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? []
-    const circuits = known.filter(a => isCircuitAddress(a)).map(a => withPeer(a, peer))
+    // circuits whose relay address the gater would refuse (a peer's relay announced at
+    // 127.0.0.1 or a LAN address) are left out: the circuit transport reuses our connection to
+    // that relay whatever address the circuit names, and the connection would carry the bogus
+    // address (a ping to it, or any later dial by it, is then refused)
+    const { connectionGater } = libp2p.services.internals
+    const circuits: Multiaddr[] = []
+    for (const a of known.filter(a => isCircuitAddress(a))) {
+      const relayPart = multiaddr(a.toString().split('/p2p-circuit')[0] ?? '')
+      if (await connectionGater.denyDialMultiaddr?.(relayPart) === true) continue
+      circuits.push(withPeer(a, peer))
+    }
     const own = ownAddresses(known)
     if (circuits.length === 0 || own.length === 0) {
       const conn = await libp2p.dial(peer, options)
@@ -424,7 +434,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       const errors: Error[] = []
       for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
         try {
-          return await libp2p.services.internals.transportManager.dial(circuit, { signal })
+          // through the connection manager: a circuit dialled past it (transportManager.dial) was
+          // seen to lose the peer's DCUtR answer in the lab (the peer's stream closed unread)
+          return await libp2p.dial(circuit, { signal })
         } catch (err) {
           errors.push(err as Error)
           if (signal.aborted) break
