@@ -184,11 +184,26 @@ function rttRatio (values: number[], rtt: number): Figure['compare'] | undefined
   return s == null ? undefined : { kind: 'ratio', unit: 'RTT', value: s }
 }
 
+/**
+ * `BURROW_BENCH_UDP_CELLS=cone-symmetric-0,symmetric-cone-25` runs only those cells (A's NAT,
+ * B's NAT, one-way ms) of the plan's size, e.g. to repeat the 20 trials of one cell.
+ */
+function planFromEnv (plan: Plan): Plan {
+  const only = (process.env.BURROW_BENCH_UDP_CELLS ?? '').split(',').map(x => x.trim()).filter(x => x !== '')
+  if (only.length === 0) return plan
+  const cells = only.map(x => {
+    const m = /^(cone|symmetric)-(cone|symmetric)-(\d+)$/.exec(x)
+    if (m == null) throw new Error(`BURROW_BENCH_UDP_CELLS: ${x} is not NAT-NAT-MS (e.g. cone-symmetric-25)`)
+    return { a: m[1] as NatKind, b: m[2] as NatKind, delayMs: Number(m[3]) }
+  })
+  return { ...plan, cells }
+}
+
 export const udpPath: Benchmark = {
   name: 'udp-path',
   title: 'The UDP path per NAT cell: burrow (TCP+UDX raced) beside hyperdht',
   async run (ctx: BenchContext): Promise<BenchOutput> {
-    const plan = PLANS[ctx.size]
+    const plan = planFromEnv(PLANS[ctx.size])
     if (!ctx.labAvailable) {
       return { status: 'skipped', figures: [], notes: [`needs the NAT lab: ${ctx.labReason ?? 'not available'}`], params: { ...plan } }
     }
