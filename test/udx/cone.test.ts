@@ -12,34 +12,19 @@
 import { describe, it, before, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { Lab } from '../../lab/dist/index.js'
-import type { LabHost, LabProcess } from '../../lab/dist/index.js'
+import type { LabHost } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { startPeer, startSpec, send } from '../holepunch/helpers.ts'
 import type { LabNode, SpecProc } from '../holepunch/helpers.ts'
+import { startStun, STUN_PORT } from './lab-helpers.ts'
 
 const TRIALS = Number(process.env.BURROW_UDX_TRIALS ?? 3)
 const skip = skipReason()
-const STUN_PORT = 3478
 
 interface UdxStatus {
   udp: { mapping: string, reason: string, publicAddress: string | null, checkedAt: string | null, attempts: Array<{ peer: string, method: string, outcome: string, detail: string, probes: number, sockets: number, ms: number, fireMs?: number, rttMs: number | null, keepaliveMs: number | null }> }
   reservations: unknown[]
   connections: Array<{ peerId: string, direct: boolean, remoteAddress: string, whyRelayed?: string }>
-}
-
-const STUN_SCRIPT = `
-const { StunServer } = await import(process.argv[1]);
-const s = new StunServer({ port: ${STUN_PORT}, hosts: ['0.0.0.0'] });
-await s.start();
-console.log('stun: listening');
-process.on('SIGTERM', () => { void s.stop().then(() => process.exit(0)) });
-`
-
-async function startStun (lab: Lab, host: LabHost): Promise<LabProcess> {
-  const stunModule = new URL('../../dist/stun/index.js', import.meta.url).href
-  const proc = await host.spawn(process.execPath, ['--input-type=module', '-e', STUN_SCRIPT, stunModule], { logName: `stun-${host.name}` })
-  await proc.waitForOutput(/stun: listening/, 10_000)
-  return proc
 }
 
 describe('UDX path: cone × cone direct, symmetric × symmetric relayed (stock relay, lab STUN)', { skip }, () => {
@@ -54,8 +39,8 @@ describe('UDX path: cone × cone direct, symmetric × symmetric relayed (stock r
     const relayHost = await lab.addPublicHost('relay')
     const s1 = await lab.addPublicHost('stun1')
     const s2 = await lab.addPublicHost('stun2')
-    await startStun(lab, s1)
-    await startStun(lab, s2)
+    await startStun(s1)
+    await startStun(s2)
     stun = [`${s1.ip}:${STUN_PORT}`, `${s2.ip}:${STUN_PORT}`]
     relay = await startSpec(lab, relayHost, 'relay', ['--serve-relay', '--dial-port', '0'])
     relayAddr = `/ip4/${relayHost.ip}/tcp/4001/p2p/${relay.peerId}`
