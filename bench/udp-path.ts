@@ -44,15 +44,6 @@ const SYM_SYM_TRIALS = 3
 /** a cell whose first trials all fail stops there, so the run stays within its time budget */
 const GIVE_UP_AFTER = 3
 const HYPERDHT_PEER = join(BENCH_DIR, 'peers', 'hyperdht-peer.cjs')
-const STUN_PORT = 3478
-/** burrow's own STUN server (src/stun) as a plain process on a lab host */
-const STUN_SCRIPT = `
-const { StunServer } = await import(process.argv[1]);
-const s = new StunServer({ port: ${STUN_PORT}, hosts: ['0.0.0.0'] });
-await s.start();
-console.log('stun: listening');
-process.on('SIGTERM', () => { void s.stop().then(() => process.exit(0)) });
-`
 const HYPERDHT_PORT = 49737
 
 interface BurrowTrial { ok: boolean, preconnected?: boolean, firstMs?: number, directMs?: number, relayedToDirectMs?: number, method?: string, reason?: string }
@@ -129,7 +120,7 @@ async function hyperdhtTrial (lab: LabType, hosts: { bootstrap: string, a: LabHo
 }
 
 async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ burrow: BurrowTrial[], hyperdht: HyperTrial[], setupError?: string }> {
-  const { Lab, startBurrow } = await import('../lab/dist/index.js')
+  const { Lab, startBurrow, startLabStun, LAB_STUN_PORT } = await import('../lab/dist/index.js')
   const symSym = cell.a === 'symmetric' && cell.b === 'symmetric'
   const burrowTrials = symSym ? Math.min(SYM_SYM_TRIALS, plan.burrowTrials) : plan.burrowTrials
   const hyperTrials = symSym ? Math.min(SYM_SYM_TRIALS, plan.hyperdhtTrials) : plan.hyperdhtTrials
@@ -148,12 +139,11 @@ async function runCell (ctx: BenchContext, cell: Cell, plan: Plan): Promise<{ bu
     if (a === undefined || b === undefined) throw new Error('lab homes without hosts')
     const flush = async (): Promise<void> => { await Promise.all([homeA.router.flushConntrack(), homeB.router.flushConntrack()]) }
 
-    const stun = await lab.spawn(stunHost, process.execPath, ['--input-type=module', '-e', STUN_SCRIPT, new URL('../dist/stun/index.js', import.meta.url).href], { logName: 'stun' })
-    await stun.waitForOutput(/stun: listening/, 10_000)
+    await startLabStun(stunHost)
     const relay = await startBurrow(lab, relayHost, { listen: ['/ip4/0.0.0.0/tcp/4001'], args: ['--relay-server', 'on', '--port-mapping', 'off'], logName: 'burrow-relay' })
     for (let t = 0; t < burrowTrials; t++) {
       await flush()
-      const r = await burrowTrial(lab, { relay: relay.multiaddr, stun: `${stunHost.ip}:${STUN_PORT}`, a, b }, t, plan.directTimeoutMs).catch((err: Error): BurrowTrial => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
+      const r = await burrowTrial(lab, { relay: relay.multiaddr, stun: `${stunHost.ip}:${LAB_STUN_PORT}`, a, b }, t, plan.directTimeoutMs).catch((err: Error): BurrowTrial => ({ ok: false, reason: err.message.split('\n')[0] ?? String(err) }))
       burrow.push(r)
       ctx.log(`udp-path burrow ${cell.a}×${cell.b} ${cell.delayMs} ms: trial ${t + 1}/${burrowTrials}: ${r.ok ? `direct (${r.method ?? '?'}) dial→direct ${r.directMs ?? '?'} ms, relayed→direct ${r.relayedToDirectMs ?? '?'} ms` : r.reason ?? ''}`)
       if (burrow.length >= GIVE_UP_AFTER && burrow.every(x => !x.ok) && !symSym) break

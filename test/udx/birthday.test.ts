@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import UDX from 'udx-native'
 import { loadConfig } from '../../dist/config/index.js'
-import { Lab } from '../../lab/dist/index.js'
+import { Lab, LAB_STUN_PORT, startLabStun } from '../../lab/dist/index.js'
 import {
   DatagramDemux, DEFAULT_PROBE_BUDGET, DEFAULT_PROBE_CAPS, ProbeBudget, probeBudgetFromConfig, probeCapsFromConfig, UdxPunchError, encodeProbe, hitProbability, openBirthdaySockets, probeRandomPorts
 } from '../../dist/udx/index.js'
@@ -22,8 +22,6 @@ import type { Home, LabHost, LabProcess } from '../../lab/dist/index.js'
 import type { ProbeCaps } from '../../dist/udx/index.js'
 
 const PEER = fileURLToPath(new URL('./birthday-peer.ts', import.meta.url))
-const DIST = fileURLToPath(new URL('../../dist/', import.meta.url))
-const STUN_PORT = 3478
 const TRIALS = Number(process.env.BURROW_BDAY_TRIALS ?? 5)
 const DELAY_MS = 25
 
@@ -69,11 +67,8 @@ describe('birthday probing through a symmetric NAT (lab)', { skip: skipReason(['
     stunHost = await lab.addPublicHost('stun')
     cone = await lab.addHome('cone', { nat: 'cone' })
     sym = await lab.addHome('sym', { nat: 'symmetric' })
-    const server = await lab.spawn(stunHost, process.execPath, ['--input-type=module', '-e',
-      `import { StunServer } from '${DIST}stun/index.js'; const s = new StunServer({ port: ${STUN_PORT}, hosts: ['0.0.0.0'] }); await s.start(); console.log(JSON.stringify({ listening: true }))`
-    ], { logName: 'stun' })
-    await waitForKey(server, 'listening', 10_000)
-    stun = `${stunHost.ip}:${STUN_PORT}`
+    await startLabStun(stunHost)
+    stun = `${stunHost.ip}:${LAB_STUN_PORT}`
   })
 
   after(async () => {

@@ -4,12 +4,12 @@
  */
 import { mkdtempSync } from 'node:fs'
 import { join } from 'node:path'
-import { startBurrow } from '../../lab/dist/index.js'
+import { LAB_STUN_PORT, startBurrow, startLabStun } from '../../lab/dist/index.js'
 import type { Lab, LabHost, LabProcess } from '../../lab/dist/index.js'
 import { startSpec, debugEnv } from '../holepunch/helpers.ts'
 import type { LabNode } from '../holepunch/helpers.ts'
 
-export const STUN_PORT = 3478
+export const STUN_PORT = LAB_STUN_PORT
 
 export interface Attempt { peer: string, role: string, method: string, outcome: string, detail: string, probes: number, sockets: number, ms: number, keepaliveMs: number | null }
 export interface UdxStatus {
@@ -19,19 +19,9 @@ export interface UdxStatus {
 }
 export interface Stage { stage: string, elapsedMs: number, detail: string, method?: string, outcome?: string, probes?: number, sockets?: number, ms?: number }
 
-const STUN_SCRIPT = `
-const { StunServer } = await import(process.argv[1]);
-const s = new StunServer({ port: ${STUN_PORT}, hosts: ['0.0.0.0'] });
-await s.start();
-console.log('stun: listening');
-process.on('SIGTERM', () => { void s.stop().then(() => process.exit(0)) });
-`
-
+/** A lab STUN server on `host` (burrow's src/stun as a plain process). */
 export async function startStun (host: LabHost): Promise<LabProcess> {
-  const stunModule = new URL('../../dist/stun/index.js', import.meta.url).href
-  const proc = await host.spawn(process.execPath, ['--input-type=module', '-e', STUN_SCRIPT, stunModule], { logName: `stun-${host.name}` })
-  await proc.waitForOutput(/stun: listening/, 10_000)
-  return proc
+  return startLabStun(host)
 }
 
 /** A relay (stock js-libp2p) and two STUN servers on public hosts of `lab`. */
