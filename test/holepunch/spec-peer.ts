@@ -147,7 +147,9 @@ export async function startSpecPeer (opts: SpecPeerOptions): Promise<SpecPeer> {
       identify: identify(),
       ping: ping(),
       grab: (components: { transportManager: TransportManager }) => { grab.components = components; return {} },
-      ...(opts.serveRelay === true ? { relay: circuitRelayServer({ reservations: { applyDefaultLimit: false, maxReservations: 64 } }) } : {})
+      // a stock relay keeps a reservation until it expires (2 h), not until its peer leaves: a
+      // 20-trial lab run (two fresh reserving peers per trial, 2 cells) needs more than 64 slots
+      ...(opts.serveRelay === true ? { relay: circuitRelayServer({ reservations: { applyDefaultLimit: false, maxReservations: 512 } }) } : {})
     }
   })
   const peerId = node.peerId.toString()
