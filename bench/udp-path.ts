@@ -49,6 +49,18 @@ const HYPERDHT_PORT = 49737
 interface BurrowTrial { ok: boolean, preconnected?: boolean, firstMs?: number, directMs?: number, relayedToDirectMs?: number, method?: string, reason?: string }
 interface HyperTrial { ok: boolean, openMs?: number, ms?: number, reason?: string }
 
+/** One line from B's and A's status after a trial that did not go direct: the connections and every punch attempt. */
+function missReason (b: NodeStatus, a: NodeStatus | undefined, aId: string, bId: string): string {
+  const conns = b.connections.filter(c => c.peerId === aId)
+  const parts = [conns.length === 0 ? 'B holds no connection to A' : `B's connections to A: ${conns.map(c => c.direct ? 'direct' : `relayed (${c.whyRelayed ?? '?'})`).join(', ')}`]
+  for (const [side, st, peer] of [['B', b, aId], ['A', a, bId]] as const) {
+    if (st === undefined) continue
+    for (const x of st.udp.attempts.filter(x => x.peer === peer)) parts.push(`${side} udx ${x.role} ${x.method} ${x.outcome} (${x.probes} probes, ${x.sockets} sockets, ${x.localNat}/${x.remoteNat ?? '?'}): ${x.detail}`)
+    for (const x of st.holePunch.attempts.filter(x => x.peer === peer)) parts.push(`${side} tcp ${x.role} ${x.outcome}: ${x.detail}`)
+  }
+  return parts.join('; ')
+}
+
 /** Fresh A and B homes in an existing lab, `--punch auto`; B dials A by PeerId. */
 async function burrowTrial (lab: LabType, hosts: { relay: string, stun: string, a: LabHost, b: LabHost }, t: number, timeoutMs: number): Promise<BurrowTrial> {
   const { startBurrow } = await import('../lab/dist/index.js')
@@ -105,8 +117,10 @@ async function burrowTrial (lab: LabType, hosts: { relay: string, stun: string, 
       }
       await sleep(25)
     }
-    const why = (last as unknown as { peers?: Array<{ peerId: string, whyRelayed?: string }> } | undefined)?.peers?.find(p => p.peerId === na.peerId)?.whyRelayed
-    return { ok: false, ...(preconnected ? { preconnected } : { firstMs }), reason: `stayed relayed for ${timeoutMs / 1000} s${why !== undefined ? `: ${why}` : ''}` }
+    // what both sides recorded, so a miss says why (relayed or not connected, each punch attempt)
+    const aStatus = await new ControlClient(na.home).get<NodeStatus>('/status').catch(() => undefined)
+    const reason = last === undefined ? 'no status' : missReason(last, aStatus, na.peerId, nb.peerId)
+    return { ok: false, ...(preconnected ? { preconnected } : { firstMs }), reason: `stayed relayed for ${timeoutMs / 1000} s: ${reason}` }
   } finally {
     await Promise.allSettled([na.stop(), nb.stop()])
   }
