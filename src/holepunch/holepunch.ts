@@ -502,7 +502,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       return await Promise.any(dials.map(async (d) => {
         const target = d.addr.encapsulate(`/p2p/${peer.toString()}`)
         try {
-          const conn = await this.components.transportManager.dial(target, { signal: d.controller.signal, initiator: role === 'initiator' ? undefined : false } as Parameters<TransportManager['dial']>[1])
+          const conn = await this.components.transportManager.dial(target, { signal: d.controller.signal, initiator: role === 'initiator' ? undefined : false, punch: true } as Parameters<TransportManager['dial']>[1])
           d.done = true
           for (const other of dials) if (other !== d && !other.done) other.controller.abort(new Error('another address answered'))
           return conn

@@ -13,7 +13,12 @@ import type { Multiaddr } from '@multiformats/multiaddr'
  */
 export const fromDialPort = new WeakSet<Connection>()
 
-/** A second dial to an address we already hold a connection to from the dial port. */
+/** A hole punch's dial: it must leave from the dial port (the port peers observed), never from another. */
+export interface PunchDialOptions {
+  punch?: boolean
+}
+
+/** A second punch dial to an address we already hold a connection to from the dial port. */
 export class DuplicateDialError extends Error {
   override name = 'DuplicateDialError'
 }
@@ -40,7 +45,9 @@ export async function freeTcpPort (): Promise<number> {
  * SO_REUSEADDR, so many outgoing sockets share it).
  *
  * A dial that cannot bind the port (the same remote address still in TIME_WAIT from
- * a connection we closed) is retried once from an ephemeral port.
+ * a connection we closed) is retried once from an ephemeral port. A dial to an address
+ * the dial port already holds (or is opening) leaves from an ephemeral port too, except a
+ * punch dial (`punch: true`), which throws DuplicateDialError.
  */
 export function stablePortTcp (init: TCPOptions & { dialPort: number }): (components: TCPComponents) => Transport {
   const { dialPort, ...rest } = init
@@ -61,8 +68,16 @@ export function stablePortTcp (init: TCPOptions & { dialPort: number }): (compon
       const options = (opts as { initiator?: boolean }).initiator === false ? asResponder(opts) : opts
       const key = ma.getComponents().slice(0, 2).map(c => c.value).join(':')
       if (busy.has(key)) {
-        // the same 4-tuple cannot be used twice: that connection is the one to use
-        throw new DuplicateDialError(`already connected or connecting to ${key} from dial port ${dialPort}`)
+        // the same 4-tuple cannot be used twice. For a punch dial the connection we hold (or
+        // are opening) is the one to use. Any other dial to that address leaves from an
+        // ephemeral port: an AutoNAT dial-back (a forced dial) to a peer that we reached at the
+        // very address it asks us to verify would otherwise fail, and the peer would take
+        // that false "unreachable" for every peer of our network segment, for good
+        if ((opts as PunchDialOptions).punch === true) {
+          throw new DuplicateDialError(`already connected or connecting to ${key} from dial port ${dialPort}`)
+        }
+        log('dial port %d already holds a connection to %s: dialing %a from an ephemeral port', dialPort, key, ma)
+        return inner.dial(ma, { ...options, localPort: 0 } as DialTransportOptions)
       }
       hold(key, 1)
       try {

@@ -71,7 +71,8 @@ export interface DialBack {
  * REMEMBERED_PEERS of them) to verify our unverified addresses; a peer whose connection does
  * not answer a ping is dialed again instead (identify then makes AutoNAT ask it). Rounds
  * never overlap, and each waits until AutoNAT's queue is idle: two requests for one address
- * to one peer race, the peer's second dial fails as a duplicate (one dial port), and AutoNAT
+ * to one peer race, an older burrow peer's second dial fails as a duplicate (one dial port; a
+ * current one dials from an ephemeral port then, src/holepunch/stable-port-tcp.ts), and AutoNAT
  * takes that as "not reachable" for the peer's whole network segment for good. Rounds repeat
  * (RETRY_MS) while an address stays unconfirmed.
  */
@@ -102,7 +103,8 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
     await idle()
     const connections = components.getConnections()
     // a peer that dialed in to us holds a connection to our external address from its dial
-    // port, so its dial-back to that address fails as a duplicate (one 4-tuple), and AutoNAT
+    // port, so an older burrow peer's dial-back to that address fails as a duplicate (one
+    // 4-tuple; a current one dials from an ephemeral port then), and AutoNAT
     // would take that false "unreachable" for the whole network segment: ask the others
     const dialedIn = new Set(connections.filter(c => c.direction === 'inbound' && c.limits == null).map(c => c.remotePeer.toString()))
     for (const conn of connections) {

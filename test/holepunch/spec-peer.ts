@@ -185,7 +185,7 @@ export async function startSpecPeer (opts: SpecPeerOptions): Promise<SpecPeer> {
     const tm = grab.components?.transportManager
     if (tm == null) return false
     const tries = addrs.map(async (a) => {
-      const conn: Connection = await tm.dial(a.encapsulate(`/p2p/${peer}`), { signal: AbortSignal.timeout(5_000), initiator: isClient ? undefined : false } as Parameters<TransportManager['dial']>[1])
+      const conn: Connection = await tm.dial(a.encapsulate(`/p2p/${peer}`), { signal: AbortSignal.timeout(5_000), initiator: isClient ? undefined : false, punch: true } as Parameters<TransportManager['dial']>[1])
       return conn
     })
     try {

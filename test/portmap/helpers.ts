@@ -21,11 +21,16 @@ export interface LabDaemon {
 
 const homes = new Set<string>()
 
-/** Short intervals so renewals and checks happen within a test. */
+/**
+ * Short intervals so renewals and checks happen within a test. The daemon logs say why a
+ * mapping is (not) confirmed: our requests (burrow:nat:dial-back) and AutoNAT v2's own lines,
+ * the client's results and the server's refusals and failed dial-backs (libp2p:auto-nat-v2,
+ * trace lines stay off), and dials the dial port sends from another port (burrow:holepunch:tcp).
+ */
 export const FAST_ENV = {
   BURROW_PORT_MAPPING_CHECK_SECONDS: '2',
   BURROW_PORT_MAPPING_LIFETIME_SECONDS: '60',
-  DEBUG: 'burrow:portmap*,burrow:nat:dial-back'
+  DEBUG: 'burrow:portmap*,burrow:nat:dial-back,libp2p:auto-nat-v2*,burrow:holepunch:tcp'
 }
 
 export async function startLabDaemon (lab: Lab, host: LabHost, options: { bootstrap?: string[], args?: string[], env?: Record<string, string>, port?: number } = {}): Promise<LabDaemon> {
