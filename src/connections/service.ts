@@ -6,7 +6,7 @@
  * dependency): the UDP path does, and so can a UDX transport.
  */
 import { serviceCapabilities } from '@libp2p/interface'
-import { UpgradeMachine } from './upgrade.js'
+import { RELAYED_CLOSED, UpgradeMachine } from './upgrade.js'
 import { isRelayed } from './path.js'
 import type { UpgradeAttempt, UpgradeStrategy, UpgradeStrategyName, PeerUpgrade, UpgradeEvents } from './upgrade.js'
 import type { ComponentLogger, Connection, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
@@ -93,6 +93,16 @@ export class PathUpgradeService implements Startable {
     if (this.machine.strategyNames.length === 0) return
     if (this.components.connectionManager.getConnections(conn.remotePeer).some(c => c.status === 'open' && !isRelayed(c))) return
     void this.machine.upgrade(conn).then(r => {
+      if (r.outcome === 'aborted' && r.reason === RELAYED_CLOSED && this.started) {
+        // the connection manager dropped the relayed connection the punch ran over (a
+        // duplicate of one the peer opened at the same moment): go on over the one kept
+        const other = this.components.connectionManager.getConnections(conn.remotePeer).find(c => c !== conn && c.status === 'open' && isRelayed(c))
+        if (other !== undefined) {
+          this.log('the relayed connection to %s closed during the upgrade; again over %a', peer, other.remoteAddr)
+          this.opened(other)
+          return
+        }
+      }
       if (r.outcome !== 'direct' && r.outcome !== 'not-applicable') this.log('no direct connection to %s: %s (%s)', peer, r.reason, r.outcome)
     }, err => { this.log.error('upgrade of %s failed - %e', peer, err) })
   }

@@ -87,6 +87,9 @@ export const MAX_ATTEMPT_RECORDS = 128
 /** Peers whose state is kept (oldest forgotten first): the TCP punch's MAX_TRACKED_PEERS. */
 export const MAX_TRACKED_PEERS = 1024
 
+/** The abort reason when the relayed connection the strategies ran over closed (the upgrade is started again over another one). */
+export const RELAYED_CLOSED = 'the relayed connection closed'
+
 /** The abort reason when a direct connection to the peer opened while strategies ran. */
 const DIRECT_OPENED = new Error('a direct connection opened meanwhile')
 
@@ -125,29 +128,33 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
   }
 
   /**
-   * Upgrades a relayed connection: joins an upgrade of the same peer under way, refuses
-   * while the peer is backed off, else races the applicable strategies.
+   * Upgrades a relayed connection: joins an upgrade of the same peer under way, else races
+   * the applicable strategies that are not backed off (all backed off: refused). The race
+   * stops, failing nothing, when `relayed` closes (outcome 'aborted', reason RELAYED_CLOSED).
    */
   async upgrade (relayed: Connection): Promise<UpgradeResult> {
     const peer = relayed.remotePeer.toString()
     const entry = this.peers.get(peer)
     if (entry?.running != null) return entry.running.done
-    if (entry != null && entry.state === 'failed' && entry.backoffUntil > Date.now()) {
-      return { peer, outcome: 'backoff', reason: this.failureLine(entry) }
-    }
+    // a strategy that failed with this peer is backed off; the others may still run (the
+    // TCP punch the peer drove failed, but the UDX punch never got a live connection)
+    const backedOff = entry != null && entry.backoffUntil > Date.now() ? entry.failures ?? {} : {}
     const reasons: Partial<Record<UpgradeStrategyName, string>> = {}
     const runnable: UpgradeStrategy[] = []
     for (const s of this.strategies) {
       let why: string | undefined
       try {
-        why = s.applicable(relayed)
+        why = backedOff[s.name] ?? s.applicable(relayed)
       } catch (err) {
         why = `cannot tell: ${firstLine(err)}`
       }
       if (why == null) runnable.push(s)
       else reasons[s.name] = why
     }
-    const next: PeerEntry = { state: 'upgrading', reasons, backoffUntil: 0 }
+    if (runnable.length === 0 && entry != null && Object.keys(backedOff).length > 0) {
+      return { peer, outcome: 'backoff', reason: this.failureLine(entry) }
+    }
+    const next: PeerEntry = { state: 'upgrading', reasons, failures: { ...backedOff }, backoffUntil: entry?.backoffUntil ?? 0 }
     this.remember(peer, next)
     if (runnable.length === 0) {
       next.state = 'failed'
@@ -254,6 +261,11 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
   private async race (peer: string, relayed: Connection, runnable: UpgradeStrategy[], entry: PeerEntry, controller: AbortController): Promise<UpgradeResult> {
     const signal = controller.signal
     let failedOne = false
+    // the connection the strategies talk over went away (the connection manager dropped it as
+    // a duplicate of another relayed connection, or the relay did): nothing failed, stop here
+    const onClose = (): void => { if (!signal.aborted) controller.abort(new Error(RELAYED_CLOSED)) }
+    relayed.addEventListener?.('close', onClose, { once: true })
+    if (relayed.status != null && relayed.status !== 'open') onClose()
     try {
       const winner = await Promise.any(runnable.map(async (s) => {
         if ((s.delayMs ?? 0) > 0) await abortableSleep(s.delayMs ?? 0, signal)
@@ -306,6 +318,7 @@ export class UpgradeMachine extends TypedEventEmitter<UpgradeEvents> {
       return result
     } finally {
       entry.running = undefined
+      relayed.removeEventListener?.('close', onClose)
     }
   }
 

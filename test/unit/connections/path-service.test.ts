@@ -7,8 +7,8 @@ import assert from 'node:assert/strict'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { pathUpgrade } from '../../../dist/connections/index.js'
-import { udpPunch, udpAttemptsOf } from '../../../dist/udppunch/index.js'
+import { pathUpgrade } from '../../../src/connections/index.ts'
+import { udpPunch, udpAttemptsOf } from '../../../src/udppunch/index.ts'
 import { logger, until } from '../services/fakes.ts'
 import type { Connection, Libp2pEvents } from '@libp2p/interface'
 
@@ -95,6 +95,47 @@ describe('the UDP path as a strategy of the path module', () => {
       assert.equal(path.machine.peer(PEER.toString()), undefined)
     } finally {
       await udp.stop()
+      path.stop()
+    }
+  })
+})
+
+describe('the path module when the relayed connection is replaced', () => {
+  it('the connection manager drops the relayed connection a punch runs over (a duplicate): the punch starts again over the relayed connection kept', async () => {
+    const events = new TypedEventEmitter<Libp2pEvents>()
+    const open: Connection[] = []
+    const path = pathUpgrade({ backoffMs: 60_000 })({ events, connectionManager: { getConnections: () => open }, logger })
+    const over: Connection[] = []
+    path.addStrategy({
+      name: 'udx',
+      applicable: () => undefined,
+      attempt: async (relayed, signal) => {
+        over.push(relayed)
+        if (over.length === 1) {
+          // the first exchange dies with its connection
+          return new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('the punch exchange failed: Duplicate multiaddr connection')) }, { once: true }) })
+        }
+        return { connection: conn('/ip4/10.0.0.2/udp/4001', 'outbound'), record: {} }
+      }
+    })
+    path.start()
+    try {
+      const circuit = `/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`
+      const lost = new EventTarget()
+      const dropped = Object.assign(conn(circuit, 'outbound'), { addEventListener: lost.addEventListener.bind(lost), removeEventListener: lost.removeEventListener.bind(lost) }) as Connection & { status: string }
+      const kept = conn(circuit, 'inbound')
+      open.push(dropped)
+      events.safeDispatchEvent('connection:open', { detail: dropped })
+      await until('the first attempt', () => over.length === 1)
+      open.push(kept)
+      events.safeDispatchEvent('connection:open', { detail: kept })
+      open.splice(open.indexOf(dropped), 1)
+      dropped.status = 'closed'
+      lost.dispatchEvent(new Event('close'))
+      await until('direct', () => path.machine.peer(PEER.toString())?.state === 'direct')
+      assert.deepEqual(over, [dropped, kept], 'the second attempt ran over the connection kept')
+      assert.deepEqual(path.status().attempts.map(a => a.outcome), ['aborted', 'direct'], 'the first is logged aborted, not failed')
+    } finally {
       path.stop()
     }
   })

@@ -4,8 +4,8 @@
 import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { multiaddr } from '@multiformats/multiaddr'
-import { UpgradeMachine, UpgradeAttemptError, isRelayed, pathOf, relayOf, isCircuitAddress, isLimited } from '../../../dist/connections/index.js'
-import type { UpgradeStrategy, UpgradeStrategyName } from '../../../dist/connections/index.js'
+import { RELAYED_CLOSED, UpgradeMachine, UpgradeAttemptError, isRelayed, pathOf, relayOf, isCircuitAddress, isLimited } from '../../../src/connections/index.ts'
+import type { UpgradeStrategy, UpgradeStrategyName } from '../../../src/connections/index.ts'
 import type { Connection } from '@libp2p/interface'
 
 const RELAY = '12D3KooWRelayRelayRelayRelayRelayRelayRelayRelayRe'
@@ -16,6 +16,17 @@ function fakeConn (peer: string, addr: string): Connection {
 
 function relayedTo (peer: string): Connection {
   return fakeConn(peer, `/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${peer}`)
+}
+
+/** A relayed connection that can close: status and the 'close' event, as libp2p's connections have them. */
+function closable (conn: Connection): Connection & { close: () => void } {
+  const events = new EventTarget()
+  const c = conn as Connection & { status: string }
+  return Object.assign(c, {
+    addEventListener: events.addEventListener.bind(events),
+    removeEventListener: events.removeEventListener.bind(events),
+    close: () => { c.status = 'closed'; events.dispatchEvent(new Event('close')) }
+  }) as unknown as Connection & { close: () => void }
 }
 
 interface Fake extends UpgradeStrategy {
@@ -170,6 +181,48 @@ describe('the upgrade state machine', () => {
     await until('tcp started again', () => tcp.started === 2)
     tcp.settle({ direct: '/ip4/10.0.0.2/tcp/4001' })
     assert.equal((await again).outcome, 'direct')
+  })
+
+  it('the relayed connection closes mid-upgrade (a duplicate the connection manager dropped): aborted, nothing backed off, and it runs again over the relayed connection kept', async () => {
+    const udx = fake('udx')
+    const m = new UpgradeMachine({ strategies: [udx], backoffMs: 60_000 })
+    const dropped = closable(relayedTo('A'))
+    const first = m.upgrade(dropped)
+    await until('udx started', () => udx.started === 1)
+    dropped.close()
+    const r = await first
+    assert.equal(r.outcome, 'aborted')
+    assert.equal(r.reason, RELAYED_CLOSED)
+    assert.equal(udx.aborted, true)
+    assert.equal(m.peer('A'), undefined, 'no failure and no backoff kept')
+    const again = m.upgrade(relayedTo('A'))
+    await until('udx started over the kept connection', () => udx.started === 2)
+    udx.settle({ direct: '/ip4/10.0.0.2/tcp/4001' })
+    assert.equal((await again).outcome, 'direct')
+    // a connection already closed when the upgrade starts: nothing runs over it
+    const closed = closable(relayedTo('B'))
+    closed.close()
+    assert.equal((await m.upgrade(closed)).reason, RELAYED_CLOSED)
+    assert.equal(udx.started, 2)
+  })
+
+  it('a strategy the peer made fail is backed off alone: the other strategies still run over the next relayed connection', async () => {
+    const tcp = fake('tcp')
+    const udx = fake('udx')
+    const m = new UpgradeMachine({ strategies: [tcp, udx], backoffMs: 60_000 })
+    // the TCP punch the peer drove (we answered) failed three times
+    m.peerFailed('A', 'tcp', 'the peer\'s NAT is likely symmetric')
+    const result = m.upgrade(relayedTo('A'))
+    await until('udx started', () => udx.started === 1)
+    assert.equal(tcp.started, 0, 'tcp is backed off')
+    assert.match(m.whyRelayed('A') ?? '', /in progress \(udx\); tcp: the peer's NAT is likely symmetric$/)
+    udx.settle({ fail: 'no answer to 1500 probes' })
+    const r = await result
+    assert.equal(r.outcome, 'failed')
+    assert.equal(r.reason, 'no direct connection: tcp: the peer\'s NAT is likely symmetric; udx: no answer to 1500 probes')
+    // now both failed: backed off, nothing runs
+    assert.equal((await m.upgrade(relayedTo('A'))).outcome, 'backoff')
+    assert.equal(tcp.started + udx.started, 1)
   })
 
   it('with no strategy on, whyRelayed says hole punching is off', () => {
