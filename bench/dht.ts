@@ -16,7 +16,7 @@ interface Plan { sizes: number[], lookups: number }
 const PLANS: Record<Size, Plan> = {
   smoke: { sizes: [6], lookups: 2 },
   quick: { sizes: [25], lookups: 10 },
-  full: { sizes: [25, 50], lookups: 30 }
+  full: { sizes: [25, 50], lookups: 25 }
 }
 /**
  * k-bucket size of the routed swarms: a node then knows ~2·log2(N) of N peers (about 9 of

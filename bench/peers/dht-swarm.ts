@@ -205,6 +205,8 @@ async function knows (node: BurrowNode, target: BurrowNode): Promise<boolean> {
   return await node.libp2p.peerStore.has(target.peerId)
 }
 
+const setupStart = performance.now()
+const resetMs: number[] = []
 try {
   // the swarm to route through: node i bootstraps from one random earlier node
   const addrs: string[] = []
@@ -250,11 +252,13 @@ try {
   await reset()
   const tables = nodes.map(n => kad(n).routingTable?.size ?? 0).sort((a, b) => a - b)
   const knownBy = async (t: BurrowNode): Promise<number> => (await Promise.all(nodes.filter(n => n !== t).map(async n => await knows(n, t)))).filter(Boolean).length
-  report({ type: 'swarm', nodes: N, routingTableMedian: tables[N >> 1], publicKnownBy: await knownBy(publicTarget), natedKnownBy: await knownBy(natTarget) })
+  report({ type: 'swarm', nodes: N, setupMs: Math.round(performance.now() - setupStart), routingTableMedian: tables[N >> 1], publicKnownBy: await knownBy(publicTarget), natedKnownBy: await knownBy(natTarget) })
 
   for (const [label, target] of [['public', publicTarget], ['nated', natTarget]] as const) {
     for (let l = 0; l < LOOKUPS; l++) {
+      const r0 = performance.now()
       await reset()
+      resetMs.push(performance.now() - r0)
       const strangers: BurrowNode[] = []
       for (const n of nodes) if (n !== target && !(await knows(n, target))) strangers.push(n)
       // in a small swarm with a large k every node may know the target: then any node asks
@@ -284,7 +288,7 @@ try {
       report({ type: 'lookup', target: label, ms: performance.now() - t0, queries, hops, ok, knownBy: N - 1 - strangers.length })
     }
   }
-  report({ type: 'done' })
+  report({ type: 'done', resetMsMedian: Math.round(resetMs.sort((a, b) => a - b)[resetMs.length >> 1] ?? 0) })
 } finally {
   await Promise.allSettled(nodes.map(async n => { await n.stop() }))
 }
