@@ -23,8 +23,9 @@
  *   named in a lookup's answers, routing-table refresh walks): a lookup would then end at the
  *   first server asked. So before each lookup the swarm is reset to its routed shape: every
  *   connection between two nodes that are not in each other's routing table (and not a
- *   target with its neighbour) is closed, and every node's peer store keeps only its routing
- *   table and its remaining connections. Each lookup is thus the first one for its target,
+ *   target with its neighbour) is closed, and a node's peer store keeps a target only while
+ *   the target is in its routing table or connected to it (the only peer-store entry a
+ *   FIND_NODE answer adds is the key's own; the rest comes from the routing table). Each lookup is thus the first one for its target,
  *   from a node that does not know it (a node whose peer store holds the target is not picked
  *   as the querier), through servers that know only their routing tables and neighbours.
  * - **Delay** (`--delay D`, default 10 ms, one way): every DHT request and every response
@@ -156,8 +157,9 @@ async function addressOf (node: BurrowNode): Promise<string> {
 
 /** pairs "a b" (both orders) of a target and a neighbour: their connections stay */
 const neighbours = new Set<string>()
-/** the targets' PeerIds */
+/** the targets and their PeerIds */
 const targets = new Set<string>()
+const targetNodes: BurrowNode[] = []
 
 /** a node's Kademlia id (kad-dht's: SHA-256 of the PeerId's multihash) */
 function kadId (node: BurrowNode): Buffer {
@@ -173,7 +175,8 @@ const asked: Array<[BurrowNode, BurrowNode]> = []
 /**
  * Undo what the lookups taught their queriers (after finding a peer, kad-dht puts it in the
  * querier's routing table, and the querier connects to it), close every connection outside
- * routing tables and neighbours; peer stores keep only routing table + connections.
+ * routing tables and neighbours; a node's peer store keeps a target only while the target is
+ * in its routing table or connected to it.
  */
 async function reset (): Promise<void> {
   for (const [q, t] of asked) {
@@ -181,7 +184,7 @@ async function reset (): Promise<void> {
     for (const c of q.libp2p.getConnections(t.peerId)) await c.close().catch(err => { c.abort(err) })
   }
   const tables = new Map(nodes.map(n => [n.peerId.toString(), routingTablePeers(n)]))
-  for (const n of nodes) {
+  await Promise.all(nodes.map(async n => {
     const me = n.peerId.toString()
     for (const c of n.libp2p.getConnections()) {
       const other = c.remotePeer.toString()
@@ -191,14 +194,16 @@ async function reset (): Promise<void> {
       if (targets.has(me) ? tables.get(other)?.has(me) === true : targets.has(other) ? tables.get(me)?.has(other) === true : tables.get(me)?.has(other) === true || tables.get(other)?.has(me) === true) continue
       await c.close().catch(err => { c.abort(err) })
     }
-  }
-  for (const n of nodes) {
-    const keep = tables.get(n.peerId.toString()) ?? new Set<string>()
-    for (const c of n.libp2p.getConnections()) keep.add(c.remotePeer.toString())
-    for (const p of await n.libp2p.peerStore.all()) {
-      if (!keep.has(p.id.toString())) await n.libp2p.peerStore.delete(p.id)
+  }))
+  // only the targets' entries matter: a server's FIND_NODE answer adds a peer-store entry
+  // only for the key asked for (kad-dht's getClosestPeersOffline), the rest comes from its
+  // routing table, whose entries are kept
+  await Promise.all(nodes.map(async n => {
+    for (const t of targetNodes) {
+      if (t === n || tables.get(n.peerId.toString())?.has(t.peerId.toString()) === true || n.libp2p.getConnections(t.peerId).length > 0) continue
+      if (await n.libp2p.peerStore.has(t.peerId)) await n.libp2p.peerStore.delete(t.peerId)
     }
-  }
+  }))
 }
 
 async function knows (node: BurrowNode, target: BurrowNode): Promise<boolean> {
@@ -234,6 +239,7 @@ try {
   const natTarget = await start(N - 1, [await addressOf(natVia)], true)
   targets.add(publicTarget.peerId.toString())
   targets.add(natTarget.peerId.toString())
+  targetNodes.push(publicTarget, natTarget)
   await settle()
   // their self-lookups: give them time to reach the servers nearest their ids
   await sleep(2000 + 20 * DELAY)
