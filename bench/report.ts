@@ -20,6 +20,8 @@ export interface BenchContext {
   signal: AbortSignal
   /** `--minutes N`: how long a timed benchmark (the soak) runs, overriding its size's default */
   minutes?: number
+  /** `--trials N`: burrow trials per lab cell of the UDP-path benchmark, overriding its size's default */
+  trials?: number
 }
 
 /** A target from DESIGN.md's Targets table, and whether this run met it. */

@@ -2,7 +2,8 @@
  * `npm run bench [-- --quick] [--only NAME[,NAME]] [--json]`: runs the benchmarks, prints a
  * table, writes the run as JSON to bench/results/<timestamp>.json and, when every benchmark
  * ran, the headline chart to docs/bench.svg. `--markdown` also prints the README table.
- * `--smoke` is the tiny size `npm test` uses; `--from FILE` re-renders a saved run. Lab
+ * `--smoke` is the tiny size `npm test` uses; `--from FILE` re-renders a saved run;
+ * `--trials N` sets the burrow trials per UDP-path cell (e.g. 20 for issue 15's counts). Lab
  * parts run only as root.
  */
 import { execFileSync } from 'node:child_process'
@@ -36,6 +37,8 @@ export interface RunOptions {
   noLab?: boolean
   /** how long the soak runs (`--minutes N`) */
   minutes?: number
+  /** burrow trials per UDP-path cell (`--trials N`) */
+  trials?: number
 }
 
 function gitRevision (): string | null {
@@ -73,7 +76,7 @@ export async function runBenchmarks (options: RunOptions): Promise<RunDocument> 
   const results: BenchResult[] = []
   try {
     for (const b of selected) {
-      const ctx: BenchContext = { size: options.size, labAvailable: lab.available, labReason: lab.reason, tmpDir, log, signal: controller.signal, ...(options.minutes != null ? { minutes: options.minutes } : {}) }
+      const ctx: BenchContext = { size: options.size, labAvailable: lab.available, labReason: lab.reason, tmpDir, log, signal: controller.signal, ...(options.minutes != null ? { minutes: options.minutes } : {}), ...(options.trials != null ? { trials: options.trials } : {}) }
       const t0 = Date.now()
       log(`${b.name}: ${b.title} (${options.size})`)
       try {
@@ -128,6 +131,7 @@ async function main (): Promise<void> {
       markdown: { type: 'boolean', default: false },
       'no-lab': { type: 'boolean', default: false },
       minutes: { type: 'string' },
+      trials: { type: 'string' },
       from: { type: 'string' }
     }
   })
@@ -148,7 +152,9 @@ async function main (): Promise<void> {
   }
   const minutes = values.minutes === undefined ? undefined : Number(values.minutes)
   if (minutes !== undefined && !(minutes > 0 && minutes <= 24 * 60)) throw new Error(`BAD_MINUTES: --minutes ${values.minutes ?? ''} is not a duration; give minutes between 0 and 1440`)
-  const doc = await runBenchmarks({ size, only, noLab: values['no-lab'] === true, ...(minutes !== undefined ? { minutes } : {}) })
+  const trials = values.trials === undefined ? undefined : Number(values.trials)
+  if (trials !== undefined && !(Number.isInteger(trials) && trials >= 1 && trials <= 100)) throw new Error(`BAD_TRIALS: --trials ${values.trials ?? ''} is not a trial count; give a whole number from 1 to 100`)
+  const doc = await runBenchmarks({ size, only, noLab: values['no-lab'] === true, ...(minutes !== undefined ? { minutes } : {}), ...(trials !== undefined ? { trials } : {}) })
   if (values.json === true) {
     process.stdout.write(JSON.stringify(doc, null, 2) + '\n')
   } else {

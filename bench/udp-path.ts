@@ -218,7 +218,8 @@ export const udpPath: Benchmark = {
   name: 'udp-path',
   title: 'The UDP path per NAT cell: burrow (TCP+UDX raced) beside hyperdht',
   async run (ctx: BenchContext): Promise<BenchOutput> {
-    const plan = planFromEnv(PLANS[ctx.size])
+    const sized = PLANS[ctx.size]
+    const plan = planFromEnv(ctx.trials != null ? { ...sized, burrowTrials: ctx.trials } : sized)
     if (!ctx.labAvailable) {
       return { status: 'skipped', figures: [], notes: [`needs the NAT lab: ${ctx.labReason ?? 'not available'}`], params: { ...plan } }
     }
