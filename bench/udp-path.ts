@@ -255,9 +255,11 @@ export const udpPath: Benchmark = {
       if (pre > 0) notes.push(`${cell.a}×${cell.b} ${cell.delayMs} ms: ${pre} of ${r.burrow.length} burrow trials were joined by the swarm before the dial (no dial time)`)
       const first = summarizeOrNull(r.burrow.filter(x => x.firstMs !== undefined).map(x => x.firstMs ?? 0))
       figures.push({ key: `${key}.first`, label: `dial by PeerId → first connection (any path), ${where}`, unit: 'ms', value: first })
-      const dialDirect = summarizeOrNull(ok.map(x => x.directMs ?? 0))
+      // only trials that dialled (a trial the swarm had joined before the dial has no dial time)
+      const dialled = ok.filter(x => x.directMs !== undefined).map(x => x.directMs ?? 0)
+      const dialDirect = summarizeOrNull(dialled)
       const hopen = summarizeOrNull(hok.map(x => x.openMs ?? 0))
-      const cmp = rttRatio(ok.map(x => x.directMs ?? 0), rtt)
+      const cmp = rttRatio(dialled, rtt)
       figures.push({
         key: `${key}.dial-to-direct`,
         label: `dial by PeerId → direct, ${where} (hyperdht: → open stream)`,
