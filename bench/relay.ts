@@ -358,6 +358,10 @@ export function relayOutput (plan: Plan, runs: RelayRuns, notes: string[]): Benc
       if (s.failed > 0) notes.push(`${kind}: at ${s.total + s.failed}: ${Object.entries(s.errors).map(([e, c]) => `${c}× ${e}`).join('; ')}`)
     }
   }
+  for (const [kind, r] of Object.entries(runs)) {
+    const limit = [...r.reservations, ...r.circuits].find(s => s.mem != null)?.mem?.heapLimitMb
+    if (limit != null) notes.push(`${kind} relay: V8 heap limit ${limit.toFixed(0)} MB${kind === 'burrow' ? ' (relay.maxHeapMb)' : ' (Node\'s default for this host)'}`)
+  }
   notes.push('load client: one process, one identity and one TCP connection (Noise + Yamux, raw circuit v2) per reservation or circuit, each from its own 127.P.x.y address; relays\' per-IP caps at their defaults, global caps raised to the plan')
   return { status: burrow == null ? 'partial' : 'ok', figures, notes, params: { ...plan, runs } }
 }
