@@ -168,6 +168,7 @@ const MAX_FAILED_SHARE = 0.01
 
 /** One step (e.g. 2,500 → 5,000 reservations) may take this long: minutes on a 2-core host shared with other work. */
 const STEP_TIMEOUT_MS = 1_200_000
+
 function clean (s: Step): boolean {
   return s.failed <= MAX_FAILED_SHARE * (s.ok + s.failed)
 }

@@ -51,7 +51,7 @@ export function compactHeap (): { rssBefore: number, rssAfter: number } | null {
 const HEAP_SIZE_FLAG = /(?:^|\s)--max[-_](?:old[-_]space|heap)[-_]size(?:[=\s]|$)/
 
 /** Did the user start Node with a heap size of their own? */
-export function heapSizeGiven (execArgv: readonly string[], nodeOptions: string | undefined): boolean {
+function heapSizeGiven (execArgv: readonly string[], nodeOptions: string | undefined): boolean {
   return execArgv.some(a => HEAP_SIZE_FLAG.test(a)) || HEAP_SIZE_FLAG.test(nodeOptions ?? '')
 }
 
@@ -64,8 +64,9 @@ export function heapSizeGiven (execArgv: readonly string[], nodeOptions: string 
  * grow to that before it works hard to collect it, so a busy relay's RSS is mostly
  * garbage. Call before anything is opened: the process starts over from `main`.
  *
- * Returns undefined when the limit is in place (set now or by the user); else a one-line
- * note saying why not (0, or a Node without `process.execve`). Does not return when it re-runs.
+ * Returns undefined when there is nothing to do (0, or a heap size the user gave node);
+ * a one-line note when the limit cannot be set (a Node without `process.execve`, < 22.15).
+ * Does not return when it re-runs.
  */
 export function relaunchWithHeapLimit (maxHeapMb: number): string | undefined {
   if (maxHeapMb <= 0) return undefined
