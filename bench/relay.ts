@@ -8,7 +8,7 @@
  * --relay-server on`) are measured in the same run, one after the other.
  */
 import { execFile, spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { summarizeOrNull } from './stats.ts'
@@ -32,7 +32,9 @@ function cpuSeconds (pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100 // utime, stime in clock ticks (USER_HZ = 100)
 }
 
-interface Step { total: number, ok: number, failed: number, rssMb: number, cpuPercent: number, seconds: number, errors: Record<string, number>, clientRssMb: number }
+/** Where the relay's memory is (bench/peers/mem-probe.js), in MB; heapLimitMb is V8's limit for the process. */
+interface MemBreakdown { heapTotalMb: number, heapUsedMb: number, externalMb: number, arrayBuffersMb: number, heapLimitMb: number }
+interface Step { total: number, ok: number, failed: number, rssMb: number, cpuPercent: number, seconds: number, errors: Record<string, number>, clientRssMb: number, mem?: MemBreakdown }
 interface RelayRun { reservations: Step[], circuits: Step[], baseRssMb: number, error?: string }
 
 /** Is burrow's relay server in this build? */
@@ -47,17 +49,36 @@ async function burrowRelayAvailable (): Promise<string | undefined> {
   }
 }
 
-async function startRelay (ctx: BenchContext, kind: 'stock' | 'burrow', n: number, m: number): Promise<{ helper: Helper, multiaddr: string }> {
+/** Asks the relay's preloaded probe (bench/peers/mem-probe.js) where its memory is; undefined when it does not answer. */
+async function memBreakdown (pid: number, file: string): Promise<MemBreakdown | undefined> {
+  rmSync(file, { force: true })
+  try { process.kill(pid, 'SIGUSR2') } catch { return undefined }
+  const deadline = Date.now() + 10_000
+  while (Date.now() < deadline) {
+    try {
+      const m = JSON.parse(readFileSync(file, 'utf8')) as { heapTotal: number, heapUsed: number, external: number, arrayBuffers: number, heapLimit: number }
+      return { heapTotalMb: m.heapTotal / 1e6, heapUsedMb: m.heapUsed / 1e6, externalMb: m.external / 1e6, arrayBuffersMb: m.arrayBuffers / 1e6, heapLimitMb: m.heapLimit / 1e6 }
+    } catch {
+      await sleep(50)
+    }
+  }
+  return undefined
+}
+
+const PROBE_ARGS = (): string[] => ['--import', peerScript('mem-probe.js')]
+
+async function startRelay (ctx: BenchContext, kind: 'stock' | 'burrow', n: number, m: number, probeFile: string): Promise<{ helper: Helper, multiaddr: string }> {
   if (kind === 'stock') {
-    const helper = await startHelper('relay-server', ['--reservations', String(n), '--circuits', String(m)])
+    const helper = await startHelper('relay-server', ['--reservations', String(n), '--circuits', String(m)], { env: { BURROW_MEM_PROBE: probeFile }, nodeArgs: PROBE_ARGS() })
     const ready = await helper.report<{ multiaddr: string }>('ready', 30_000)
     return { helper, multiaddr: ready.multiaddr }
   }
   const home = join(ctx.tmpDir, 'relay-burrow')
-  const child = spawn(process.execPath, [CLI, '--home', home, 'daemon', '--network', 'bench', '--listen', '/ip4/127.0.0.1/tcp/0', '--port-mapping', 'off', '--relay-server', 'on'], {
+  const child = spawn(process.execPath, [...PROBE_ARGS(), CLI, '--home', home, 'daemon', '--network', 'bench', '--listen', '/ip4/127.0.0.1/tcp/0', '--port-mapping', 'off', '--relay-server', 'on'], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: {
       ...process.env,
+      BURROW_MEM_PROBE: probeFile,
       // global caps raised to the plan; the per-IP caps stay at their defaults: every
       // client comes from its own loopback address, as on the internet
       BURROW_RELAY_MAX_RESERVATIONS: String(n),
@@ -91,7 +112,8 @@ interface LoadReport { total: number, ok: number, failed: number, errors: Record
 async function measureRelay (ctx: BenchContext, kind: 'stock' | 'burrow', plan: Plan, pool: number): Promise<RelayRun> {
   const maxN = plan.reservationSteps[plan.reservationSteps.length - 1] ?? 0
   const maxM = plan.circuitSteps[plan.circuitSteps.length - 1] ?? 0
-  const relay = await startRelay(ctx, kind, maxN, maxM)
+  const probeFile = join(ctx.tmpDir, `relay-${kind}-mem.json`)
+  const relay = await startRelay(ctx, kind, maxN, maxM, probeFile)
   let load: Helper | undefined
   const run: RelayRun = { reservations: [], circuits: [], baseRssMb: 0 }
   try {
@@ -102,23 +124,33 @@ async function measureRelay (ctx: BenchContext, kind: 'stock' | 'burrow', plan: 
       const t0 = performance.now()
       const cpu0 = cpuSeconds(relay.helper.pid)
       load?.child.stdin?.write(`${cmd} ${target}\n`)
-      const r = await (load as Helper).report<LoadReport>(cmd === 'reserve' ? 'reserved' : 'circuits', 600_000, index)
+      const r = await (load as Helper).report<LoadReport>(cmd === 'reserve' ? 'reserved' : 'circuits', STEP_TIMEOUT_MS, index)
       const seconds = (performance.now() - t0) / 1000
       const cpu = (cpuSeconds(relay.helper.pid) - cpu0) / seconds * 100
       await sleep(1000)
       const s: Step = { total: r.total, ok: r.ok, failed: r.failed, rssMb: rssMb(relay.helper.pid), cpuPercent: cpu, seconds, errors: r.errors, clientRssMb: r.rssMb }
-      ctx.log(`relay ${kind}: ${s.total} ${cmd === 'reserve' ? 'reservations held' : 'circuits open'} (${s.failed} refused or failed), relay RSS ${s.rssMb.toFixed(0)} MB, CPU ${cpu.toFixed(0)}%, ${seconds.toFixed(1)} s; load client ${r.rssMb.toFixed(0)} MB`)
+      const mem = await memBreakdown(relay.helper.pid, probeFile)
+      if (mem !== undefined) s.mem = mem
+      const memText = mem === undefined ? 'no heap figures' : `V8 heap ${mem.heapUsedMb.toFixed(0)} used / ${mem.heapTotalMb.toFixed(0)} total (limit ${mem.heapLimitMb.toFixed(0)}), external ${mem.externalMb.toFixed(0)} (array buffers ${mem.arrayBuffersMb.toFixed(0)})`
+      ctx.log(`relay ${kind}: ${s.total} ${cmd === 'reserve' ? 'reservations held' : 'circuits open'} (${s.failed} refused or failed), relay RSS ${s.rssMb.toFixed(0)} MB: ${memText} MB, CPU ${cpu.toFixed(0)}%, ${seconds.toFixed(1)} s; load client ${r.rssMb.toFixed(0)} MB`)
       return s
     }
-    for (const [i, target] of plan.reservationSteps.entries()) {
-      const s = await step('reserve', target, i)
-      run.reservations.push(s)
-      if (!clean(s)) break
-    }
-    for (const [i, target] of plan.circuitSteps.entries()) {
-      const s = await step('circuits', target, i)
-      run.circuits.push(s)
-      if (!clean(s)) break
+    try {
+      for (const [i, target] of plan.reservationSteps.entries()) {
+        const s = await step('reserve', target, i)
+        run.reservations.push(s)
+        if (!clean(s)) break
+      }
+      for (const [i, target] of plan.circuitSteps.entries()) {
+        const s = await step('circuits', target, i)
+        run.circuits.push(s)
+        if (!clean(s)) break
+      }
+    } catch (err) {
+      // a step that never ends (a starved host, a stuck relay) ends this relay's run: the
+      // steps measured so far stay, and the other relay is still measured
+      run.error = (err as Error).message.split('\n')[0] ?? ''
+      ctx.log(`relay ${kind}: stopped: ${run.error}`)
     }
   } finally {
     await load?.stop()
@@ -133,6 +165,10 @@ async function measureRelay (ctx: BenchContext, kind: 'stock' | 'burrow', plan: 
  * are reported at each level either way).
  */
 const MAX_FAILED_SHARE = 0.01
+
+/** One step (e.g. 2,500 → 5,000 reservations) may take this long: minutes on a 2-core host shared with other work. */
+const STEP_TIMEOUT_MS = 1_200_000
+
 function clean (s: Step): boolean {
   return s.failed <= MAX_FAILED_SHARE * (s.ok + s.failed)
 }
@@ -165,8 +201,6 @@ export const relay: Benchmark = {
     const plan = PLANS[ctx.size]
     const notes: string[] = []
     const runs: Partial<Record<'stock' | 'burrow', RelayRun>> = {}
-    ctx.log('relay: stock js-libp2p relay')
-    runs.stock = await measureRelay(ctx, 'stock', plan, 11)
     const unavailable = await burrowRelayAvailable()
     if (unavailable === undefined) {
       ctx.log('relay: burrow relay')
@@ -177,6 +211,12 @@ export const relay: Benchmark = {
       }
     } else {
       notes.push(`burrow relay not measured: ${unavailable}`)
+    }
+    // after burrow's: on a busy host its figures are in the log before the baseline's long run
+    ctx.log('relay: stock js-libp2p relay')
+    runs.stock = await measureRelay(ctx, 'stock', plan, 11)
+    for (const [kind, r] of Object.entries(runs)) {
+      if (r.error != null) notes.push(`${kind} relay: stopped early: ${r.error}`)
     }
     return relayOutput(plan, runs as RelayRuns, notes)
   }
@@ -231,6 +271,21 @@ export function relayOutput (plan: Plan, runs: RelayRuns, notes: string[]): Benc
         ...(b == null ? missing : {}),
         baseline: { label: 'stock js-libp2p relay', value: st == null ? null : summarizeOrNull([st.rssMb]) }
       })
+      const memFigure = (part: 'heapTotalMb' | 'heapUsedMb' | 'externalMb', key: string, what: string): void => {
+        const bv = b?.mem?.[part]
+        const sv = st?.mem?.[part]
+        figures.push({
+          key: `relay.${phase}-${level}.${key}`,
+          label: `relay ${what} at ${level.toLocaleString('en-US')} ${phase}`,
+          unit: 'MB',
+          value: bv == null ? null : summarizeOrNull([bv]),
+          ...(bv == null ? { note: b == null ? missing.note : 'the relay did not answer the memory probe' } : {}),
+          baseline: { label: 'stock js-libp2p relay', value: sv == null ? null : summarizeOrNull([sv]) }
+        })
+      }
+      memFigure('heapTotalMb', 'heap-total', 'V8 heap (total, garbage included)')
+      memFigure('heapUsedMb', 'heap-used', 'V8 heap used')
+      memFigure('externalMb', 'external', 'external memory (buffers outside the V8 heap)')
       figures.push({
         key: `relay.${phase}-${level}.cpu`,
         label: `relay CPU while reaching ${level.toLocaleString('en-US')} ${phase} (% of one core)`,
@@ -303,6 +358,10 @@ export function relayOutput (plan: Plan, runs: RelayRuns, notes: string[]): Benc
     for (const s of [...r.reservations, ...r.circuits]) {
       if (s.failed > 0) notes.push(`${kind}: at ${s.total + s.failed}: ${Object.entries(s.errors).map(([e, c]) => `${c}× ${e}`).join('; ')}`)
     }
+  }
+  for (const [kind, r] of Object.entries(runs)) {
+    const limit = [...r.reservations, ...r.circuits].find(s => s.mem != null)?.mem?.heapLimitMb
+    if (limit != null) notes.push(`${kind} relay: V8 heap limit ${limit.toFixed(0)} MB${kind === 'burrow' ? ' (relay.maxHeapMb)' : ' (Node\'s default for this host)'}`)
   }
   notes.push('load client: one process, one identity and one TCP connection (Noise + Yamux, raw circuit v2) per reservation or circuit, each from its own 127.P.x.y address; relays\' per-IP caps at their defaults, global caps raised to the plan')
   return { status: burrow == null ? 'partial' : 'ok', figures, notes, params: { ...plan, runs } }

@@ -93,7 +93,8 @@ export const configSchema = z.object({
     maxCircuitsPerIp: z.number().int().min(1).max(100_000),
     reservationTtlSeconds: seconds,
     circuitSeconds: seconds,
-    circuitBytes: z.number().int().min(1024)
+    circuitBytes: z.number().int().min(1024),
+    maxHeapMb: z.number().int().refine(n => n === 0 || (n >= 64 && n <= 65_536), { message: 'give 0 (V8\'s default) or 64 to 65536 MB' })
   }).strict(),
   messages: z.object({
     maxBytes: z.number().int().min(1).max(64 * 1024 * 1024),

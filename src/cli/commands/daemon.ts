@@ -2,7 +2,7 @@ import { packageVersion } from '../../package/index.js'
 import { collect, fail } from '../output.js'
 import { globals, homeOf } from '../context.js'
 import { formatEvent } from '../../events/index.js'
-import { compactHeap } from '../../memory/index.js'
+import { compactHeap, relaunchWithHeapLimit } from '../../memory/index.js'
 import type { BurrowEvent, BurrowEventType } from '../../events/index.js'
 import type { Command } from 'commander'
 
@@ -90,7 +90,6 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   const home = homeOf(cmd)
   const verbose = globals(cmd).verbose === true
   const alias = flags.punch !== undefined ? PUNCH_ALIASES[flags.punch] : undefined
-  if (alias != null) console.error(`burrow: ${alias.note}`)
   const punchMode = alias?.to ?? flags.punch
   const punch = punchMode !== undefined ? PUNCH_MODES[punchMode] : undefined
   if (flags.punch !== undefined && punch === undefined) {
@@ -120,6 +119,8 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     dialPrivateAddresses: flags.dialPrivateAddresses
   }
 
+  const heapNote = await applyHeapLimit(home, overrides)
+  if (alias != null) console.error(`burrow: ${alias.note}`)
   const node = await createNode({ home, env: process.env, config: overrides })
   const control = new ControlServer(node, home)
   // loaded only with --ui: other runs do not pay for the page
@@ -178,6 +179,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     console.log(`no bootstrap peers: this node starts network '${status.network}' on its own; others join it with --bootstrap ${status.addresses.announced[0] ?? 'ADDRESS'}`)
   }
   for (const note of node.startNotes) console.log(note)
+  if (heapNote != null) console.log(heapNote)
   console.log(`control socket: ${control.socketPath}`)
   if (node.metricsUrl != null) console.log(`metrics: Prometheus text at ${node.metricsUrl}${node.config.metricsPublic ? ' (--metrics-public: reachable beyond this host)' : ''}`)
   if (ui?.url != null) console.log(`live view: ${ui.url}${node.config.uiPublic ? ' (--ui-public: reachable beyond this host)' : ''}`)
@@ -216,4 +218,19 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
   node.addEventListener('message:failed', (evt) => {
     console.log(`message ${evt.detail.id} to ${evt.detail.to} failed: ${evt.detail.lastError ?? 'expired'}`)
   })
+}
+
+/**
+ * A relay (relayServer 'on') runs with V8's heap capped at relay.maxHeapMb: the process
+ * re-runs itself with the flag, in place, before anything is opened (src/memory). A config
+ * that does not load is left to node.start(), which says what is wrong.
+ */
+async function applyHeapLimit (home: string, overrides: Record<string, unknown>): Promise<string | undefined> {
+  const { loadConfig } = await import('../../config/index.js')
+  const config = await loadConfig({ home, env: process.env, flags: overrides }).catch(() => undefined)
+  if (config?.relayServer !== 'on' || config.lanOnly) return undefined
+  const note = relaunchWithHeapLimit(config.relay.maxHeapMb)
+  if (note != null) return note
+  const { getHeapStatistics } = await import('node:v8')
+  return `heap: V8 heap limit ${Math.round(getHeapStatistics().heap_size_limit / 1e6)} MB (relay.maxHeapMb ${config.relay.maxHeapMb}; a --max-old-space-size given to node wins)`
 }
