@@ -81,7 +81,8 @@ async function burrowTrial (lab: LabType, hosts: { relay: string, stun: string, 
     // A holds a reservation, B is connected, and both know their NAT's UDP mapping (STUN on the
     // UDX socket) before the dial: part of start-up, not of the dial
     await Promise.all([
-      na.waitForStatus(s => s.reservations.length > 0 && s.udp.checkedAt != null, 30_000, 'a relay reservation and the UDP mapping checked by STUN'),
+      // …and A has announced itself under its rendezvous key (else a dial by PeerId cannot find it yet)
+      na.waitForStatus(s => s.reservations.length > 0 && s.udp.checkedAt != null && s.rendezvous.providedAt != null, 30_000, 'a relay reservation, the UDP mapping checked by STUN and the rendezvous record provided'),
       nb.waitForStatus(s => s.connections.length > 0 && s.udp.checkedAt != null, 30_000, 'a connection to the relay and the UDP mapping checked by STUN')
     ])
     const control = new ControlClient(nb.home)

@@ -374,9 +374,23 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
   }
 
   private async connectRaced (peer: PeerId, options: AbortOptions = {}): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
-    const libp2p = this.libp2p
-    const existing = bestConnection(libp2p.getConnections(peer))
+    const existing = bestConnection(this.libp2p.getConnections(peer))
     if (existing != null) return { conn: existing }
+    try {
+      return await this.lookUpAndDial(peer, options)
+    } catch (err) {
+      // our dial lost to a connection that opened meanwhile (the peer dialled us through the
+      // relay at the same moment, and the connection manager closed ours as the duplicate:
+      // "Remote closed connection during opening"): the peer is reachable, use that one
+      const now = bestConnection(this.libp2p.getConnections(peer))
+      if (now == null) throw err
+      log('connect %p: the dial failed (%s) but a connection opened meanwhile: %a', peer, (err as Error).message.split('\n')[0], now.remoteAddr)
+      return { conn: now }
+    }
+  }
+
+  private async lookUpAndDial (peer: PeerId, options: AbortOptions): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
+    const libp2p = this.libp2p
     const started = Date.now()
     if (!await this.knowsAddresses(peer)) await this.find(peer, options)
     log('connect %p: lookup done after %d ms', peer, Date.now() - started)
