@@ -1,6 +1,6 @@
 import { BurrowError } from '../errors/index.js'
 import { asResponder } from '../upstream/index.js'
-import type { DialTransportOptions, MultiaddrConnection, StreamMuxerFactory } from '@libp2p/interface'
+import type { DialTransportOptions, MultiaddrConnection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
 /**
