@@ -37,8 +37,13 @@ interface Trial {
   phasesB?: Phases
   /** TCP: relayed connection open → the direct connection's socket up at B (its openedAt), before its upgrade */
   socketMs?: number
-  /** TCP: A's relayed connection open (it opens after B's: B is the Noise initiator over the relay, A waits for its last message) → both upgrades ended */
-  sinceAMs?: number
+  /**
+   * TCP: A's DCUtR exchange began (its relayed connection upgraded: connection:open starts the
+   * path module at once; `startedAt - streamMs` of its record) → both direct upgrades ended.
+   * openedAt is a connection's socket time, so the figure above also holds the relayed
+   * connection's own Noise and yamux over the relay; this one is what P2's floor counts.
+   */
+  exchangeMs?: number
   /** TCP: how the punched connection was upgraded ('fast': burrow↔burrow, 'standard') */
   upgrade?: string
 }
@@ -160,9 +165,9 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
             const wonB = punchAttempts(await control.get<NodeStatus>('/status')).filter(x => x.peer === na.peerId && recent(x)).at(-1)
             const ends = [endOf(won), endOf(wonB)].filter((x): x is number => x !== undefined)
             const ms = ends.length === 2 ? Math.max(0, Math.max(...ends) - relayedAt) : socketMs
-            const endA = endOf(won)
-            const sinceAMs = ends.length === 2 && endA !== undefined && won !== undefined ? Math.max(...ends) - (endA - won.sinceRelayedMs) : undefined
-            trials.push({ ok: true, ms, socketMs, ...(sinceAMs !== undefined ? { sinceAMs } : {}), ...(won?.phases != null ? { phases: won.phases } : {}), ...(wonB?.phases != null ? { phasesB: wonB.phases } : {}), ...(won?.upgrade !== undefined ? { upgrade: won.upgrade } : {}) })
+            const begun = won?.startedAt !== undefined ? Date.parse(won.startedAt) - (won.phases?.streamMs ?? 0) : undefined
+            const exchangeMs = ends.length === 2 && begun !== undefined ? Math.max(...ends) - begun : undefined
+            trials.push({ ok: true, ms, socketMs, ...(exchangeMs !== undefined ? { exchangeMs } : {}), ...(won?.phases != null ? { phases: won.phases } : {}), ...(wonB?.phases != null ? { phasesB: wonB.phases } : {}), ...(won?.upgrade !== undefined ? { upgrade: won.upgrade } : {}) })
           }
         } catch {
           trials.push({ ok: false, ms: null, reason: `not direct within ${plan.directTimeoutMs / 1000} s: stayed relayed` })
@@ -251,8 +256,17 @@ export const timeToDirect: Benchmark = {
         const kinds = [...new Set(withPhases.map(t => t.upgrade ?? 'unknown'))].join('/')
         notes.push(`${where}: phases, ${who}'s record (${who === 'A' ? 'DCUtR initiator, Noise responder' : 'DCUtR answerer, Noise initiator'}; ${kinds} upgrade), median of ${withPhases.length}: ${parts.join(', ')}`)
       }
-      const sinceA = summarizeOrNull(ok.map(t => t.sinceAMs).filter((x): x is number => typeof x === 'number'))
-      if (sinceA != null) notes.push(`${where}: A's relayed open (the DCUtR initiator's, when its exchange can start) → usable at both ends: median ${sinceA.median.toFixed(0)} ms${rtt > 0 ? ` (${(sinceA.median / rtt).toFixed(2)} RTT)` : ''}`)
+      const exchange = summarizeOrNull(ok.map(t => t.exchangeMs).filter((x): x is number => typeof x === 'number'))
+      if (exchange != null) {
+        figures.push({
+          key: `time-to-direct.${g.transport}.${g.a}-${g.b}.${g.delayMs}ms.exchange`,
+          label: `DCUtR start (relayed conn. upgraded) → direct usable at both ends, ${where}`,
+          unit: 'ms',
+          value: exchange,
+          ...(rtt > 0 ? { baseline: { label: `path RTT (4 × ${g.delayMs} ms)`, value: summarizeOrNull([rtt]) } } : {}),
+          ...(rtt > 0 ? { compare: { kind: 'ratio' as const, unit: 'RTT', value: summarizeOrNull(ok.map(t => t.exchangeMs).filter((x): x is number => typeof x === 'number').map(x => x / rtt)) } } : {})
+        })
+      }
       const sockets = summarizeOrNull(ok.map(t => t.socketMs).filter((x): x is number => typeof x === 'number'))
       if (sockets != null) notes.push(`${where}: relayed open → the punched socket up at B (before Noise and yamux; what this figure measured before it counted the upgrade): median ${sockets.median.toFixed(0)} ms${rtt > 0 ? ` (${(sockets.median / rtt).toFixed(2)} RTT)` : ''}`)
       const rate = trials.length === 0 ? null : ok.length / trials.length * 100
