@@ -403,9 +403,12 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         this.failAnswering(peer, `the peer asked for more than ${MAX_ATTEMPTS} hole punch attempts: backed off`)
         return
       }
-      this.safeDispatchEvent('holepunch:started', { detail: { peer: id, role: 'responder', attempt } })
+      // B's RTT, and so its SYNC wait, counts the time until our CONNECT is written: the
+      // 'started' event's listeners run after it
+      const started = (): void => { this.safeDispatchEvent('holepunch:started', { detail: { peer: id, role: 'responder', attempt } }) }
       const ours = this.ourAddresses()
       if (ours.length === 0) {
+        started()
         // go-libp2p resets the stream when it has nothing to offer: so do we
         stream.abort(new Error('no public address of ours is known yet'))
         this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt, id), NO_PHASES, false)
@@ -415,6 +418,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       if (theirs.length === 0) {
         // nothing we may dial: reset without sending our addresses, as go-libp2p's A does
         const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
+        started()
         stream.abort(new Error(detail))
         this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt, id), NO_PHASES, false)
         return
@@ -423,6 +427,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const connectSentAt = Date.now()
       const ourField = this.fastField()
       await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes), ...ourField }, { signal })
+      started()
       const sync = await pb.read({ signal })
       if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
       const rttMs = Date.now() - startedAt
