@@ -254,7 +254,7 @@ export const timeToDirect: Benchmark = {
           return v == null ? null : `${PHASE_LABELS[k]} ${v.median.toFixed(0)} ms${rtt > 0 ? ` (${(v.median / rtt).toFixed(2)} RTT)` : ''}${k === 'muxMs' ? ')' : ''}`
         }).filter(x => x !== null)
         const kinds = [...new Set(withPhases.map(t => t.upgrade ?? 'unknown'))].join('/')
-        notes.push(`${where}: phases, ${who}'s record (${who === 'A' ? 'DCUtR initiator, Noise responder' : 'DCUtR answerer, Noise initiator'}; ${kinds} upgrade), median of ${withPhases.length}: ${parts.join(', ')}`)
+        notes.push(`${where}: phases, ${who}'s record (${who === 'A' ? 'DCUtR initiator; Noise responder, but initiator on a fast upgrade' : 'DCUtR answerer; Noise initiator, but responder on a fast upgrade'}; ${kinds} upgrade), median of ${withPhases.length}: ${parts.join(', ')}`)
       }
       const exchange = summarizeOrNull(ok.map(t => t.exchangeMs).filter((x): x is number => typeof x === 'number'))
       if (exchange != null) {

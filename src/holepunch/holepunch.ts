@@ -114,7 +114,7 @@ export interface HolePunchInit {
 }
 
 /** One exchange's outcome as B: their usable addresses and the RTT, or why there are none. */
-interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number, streamMs: number, fast: boolean }
+interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number, streamMs: number, fast: boolean, syncSentAt: number }
 
 /**
  * Direct Connection Upgrade through Relay over TCP, step by step as
@@ -240,14 +240,15 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       }
       if (ex.theirs.length === 0) {
         const detail = `the peer sent no address we may dial${ex.refused.length > 0 ? ` (${ex.refused.slice(0, 4).join('; ')})` : ''}`
-        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt, peer.toString()), { ...NO_PHASES, streamMs: ex.streamMs, connectRttMs: ex.rttMs }, ex.fast)
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, ex.fast ? FAST_ROLES.b : this.roleAsB(attempt, peer.toString()), { ...NO_PHASES, streamMs: ex.streamMs, connectRttMs: ex.rttMs }, ex.fast)
         throw this.fail(peer, detail)
       }
-      // 4: SYNC is sent; wait half the RTT so both dials leave at the same moment
-      const syncSentAt = Date.now()
-      await sleep(ex.rttMs / 2)
-      // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles)
-      const role = this.roleAsB(attempt, peer.toString())
+      // 4: SYNC is sent; wait half the RTT from its write so both dials leave at the same moment
+      const syncSentAt = ex.syncSentAt
+      await sleep(Math.max(0, syncSentAt + ex.rttMs / 2 - Date.now()))
+      // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles);
+      // with the fast upgrade B is the client (FAST_ROLES)
+      const role: HandshakeRole = ex.fast ? FAST_ROLES.b : this.roleAsB(attempt, peer.toString())
       const dialAt = Date.now()
       const upgrade: PunchUpgrade = { fast: ex.fast }
       const result = await this.punch(peer, ex.theirs, role, upgrade)
@@ -258,7 +259,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         return { connection: result, record: { attempts: attempt } }
       }
       this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role, phases, ex.fast)
-      this.learnRoles(peer.toString(), role, result)
+      if (!ex.fast) this.learnRoles(peer.toString(), role, result)
       // 6: retry on a new stream
     }
     throw this.fail(peer, this.explainFailure())
@@ -345,8 +346,10 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const { usable, refused } = this.usable(relayed.remotePeer.toString(), reply.ObsAddrs)
       // 4: SYNC
       await lp.write(HolePunch.encode({ type: HolePunch.Type.SYNC, ObsAddrs: [] }), { signal })
-      await stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
-      return { theirs: usable, refused, rttMs, startedAt, streamMs: startedAt - openedAt, fast: bothFast(this.fastField().burrowUpgrade, reply.burrowUpgrade) }
+      const syncSentAt = Date.now()
+      // the stream's close runs on while we wait for the dial moment
+      void stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
+      return { theirs: usable, refused, rttMs, startedAt, streamMs: startedAt - openedAt, fast: bothFast(this.fastField().burrowUpgrade, reply.burrowUpgrade), syncSentAt }
     } catch (err) {
       stream.abort(err as Error)
       throw err
@@ -431,10 +434,11 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const sync = await pb.read({ signal })
       if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
       const rttMs = Date.now() - startedAt
-      const role = this.roleAsA(attempt, id)
       // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles);
-      // both CONNECTs asked for the fast upgrade: both ends are burrow and upgrade alike
+      // both CONNECTs asked for the fast upgrade: both ends are burrow and upgrade alike, A
+      // as the server (FAST_ROLES)
       const upgrade: PunchUpgrade = { fast: bothFast(ourField.burrowUpgrade, connect.burrowUpgrade) }
+      const role: HandshakeRole = upgrade.fast ? FAST_ROLES.a : this.roleAsA(attempt, id)
       const dialAt = Date.now()
       const result = await this.punch(peer, theirs, role, upgrade)
       const phases = { ...dialPhases(dialAt, result, upgrade), streamMs: null, connectRttMs: dialAt - connectSentAt, syncWaitMs: 0 }
@@ -445,7 +449,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         return
       }
       this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role, phases, upgrade.fast)
-      this.learnRoles(id, role, result)
+      if (!upgrade.fast) this.learnRoles(id, role, result)
       if (attempt === MAX_ATTEMPTS) this.failAnswering(peer, this.explainFailure())
     }
   }
@@ -669,6 +673,17 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
 function roleOf (conn: Connection): HandshakeRole {
   return conn.direction === 'outbound' ? 'initiator' : 'responder'
 }
+
+/**
+ * The roles of a fast-upgraded punch (both ends burrow, every attempt): B — the DCUtR
+ * initiator, which dials RTT/2 after its SYNC — is the Noise initiator, A the responder.
+ * B's wait counts A's time to answer, so the SYNC reaches A sooner than RTT/2 and A's SYN
+ * usually leaves first and meets a NAT not yet open; the side that dials second is up
+ * first (its SYN gets the SYN-ACK), half an RTT before the other. Its Noise message 1 then
+ * reaches the other end as that end's socket comes up: connected at both ends half an RTT
+ * sooner than with the spec's roles (A client), which make the late side the client.
+ */
+const FAST_ROLES: { a: HandshakeRole, b: HandshakeRole } = { a: 'responder', b: 'initiator' }
 
 const NO_PHASES: HolePunchPhases = { streamMs: null, connectRttMs: null, syncWaitMs: null, openMs: null, upgradeMs: null, secureMs: null, muxMs: null }
 

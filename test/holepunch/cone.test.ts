@@ -89,7 +89,7 @@ describe('hole punching: cone × cone over TCP', { skip }, () => {
     assert.equal(st.reservations.length >= 1, true, 'A kept its reservation through all trials')
     // A started each exchange (the inbound side of the relayed connection): each successful
     // attempt's record says where its time went, phase by phase
-    const attempts = st.holePunch.attempts as unknown as Array<{ role: string, outcome: string, startedAt: string, upgrade?: string, phases?: Record<string, unknown> }>
+    const attempts = st.holePunch.attempts as unknown as Array<{ role: string, outcome: string, startedAt: string, upgrade?: string, handshake?: string, phases?: Record<string, unknown> }>
     const won = attempts.filter(x => x.role === 'initiator' && x.outcome === 'direct')
     assert.ok(won.length > 0, 'A recorded the attempts it started')
     for (const x of won) {
@@ -97,6 +97,7 @@ describe('hole punching: cone × cone over TCP', { skip }, () => {
         assert.equal(typeof x.phases?.[k], 'number', `attempt ${x.startedAt}: phase ${k} recorded (${JSON.stringify(x.phases)})`)
       }
       assert.equal(x.upgrade, 'fast', `attempt ${x.startedAt}: A upgraded the punched connection the fast way too (both ends decide alike)`)
+      assert.equal(x.handshake, 'initiator', `attempt ${x.startedAt}: on the fast upgrade A (the DCUtR initiator, which dials second) is the Noise initiator`)
     }
   })
 })

@@ -113,20 +113,24 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
   })
 
   /**
-   * The spec peer as B (the server of the upgrade) holds its upgrade for a second once the
-   * punched socket is up, and counts what burrow (A, the Noise initiator) sent before any
-   * answer: multistream-select's header and the /noise proposal alone (28 bytes) when the
-   * upgrade is the standard one; the same with Noise's first message behind it when the
-   * peer's CONNECT asked for burrow's fast upgrade (lazy select: no round trip for /noise).
+   * The spec peer, as the server of the upgrade, holds it for a second once the punched
+   * socket is up and counts what burrow (the Noise initiator) sent before any answer:
+   * multistream-select's header and the /noise proposal alone (28 bytes) when the upgrade is
+   * the standard one (spec peer as B, burrow A the client); the same with Noise's first
+   * message behind it when the peer's CONNECT asked for burrow's fast upgrade (lazy select:
+   * no round trip for /noise). The fast upgrade's roles make B the client, so there the spec
+   * peer is A and takes the server's role (`--roles legacy`), as a burrow A would.
    */
   it('burrow selects /noise lazily (Noise\'s first message in its first flight) only with a peer whose CONNECT asked for the fast upgrade', async () => {
     const MSS_PROPOSAL = 1 + '/multistream/1.0.0\n'.length + 1 + '/noise\n'.length
     for (const claim of [true, false]) {
-      const { spec, mine } = await trialSpecAsB('spec', claim ? 1 : 2, ['--hold-upgrade-ms', '1000', ...(claim ? ['--claim-fast'] : [])])
+      const hold = ['--hold-upgrade-ms', '1000']
+      const { spec, mine } = claim ? await trialSpecAsA('legacy', 1, relay.multiaddr, [...hold, '--claim-fast']) : await trialSpecAsB('spec', 2, hold)
       const early = spec.events().filter(e => e.event === 'early-bytes').map(e => e.bytes as number)
       await spec.stop()
       assert.ok(early.length > 0, `the spec peer held its upgrade (claim ${claim})`)
-      assert.equal(mine.handshake, 'initiator', 'burrow (A) is the Noise initiator')
+      assert.equal(mine.handshake, 'initiator', `burrow (${claim ? 'B' : 'A'}) is the Noise initiator`)
+      assert.equal(mine.attempt, 1, 'the first attempt went direct')
       if (claim) {
         assert.ok(early.some(n => n > MSS_PROPOSAL), `burrow sent Noise's first message without waiting for the multistream-select answer: ${JSON.stringify(early)}`)
         assert.equal(mine.upgrade, 'fast', 'both CONNECTs asked for the fast upgrade')
