@@ -6,8 +6,9 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 /**
  * The version of burrow's fast upgrade of a punched TCP connection that this node speaks,
  * sent in the `burrowUpgrade` field of its DCUtR CONNECT (pb/holepunch.proto). Version 1:
- * the Noise initiator selects `/noise` lazily and both ends give the upgrader yamux (no
- * muxer negotiation), as the UDX path does (docs/DESIGN.md, The UDX path).
+ * B (the DCUtR initiator) is the Noise initiator on every attempt (holepunch.ts,
+ * FAST_ROLES), the Noise initiator selects `/noise` lazily and both ends give the upgrader
+ * yamux (no muxer negotiation), as the UDX path does (docs/DESIGN.md, The UDX path).
  */
 export const FAST_UPGRADE_VERSION = 1
 
