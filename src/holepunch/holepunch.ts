@@ -127,7 +127,9 @@ interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, star
  * (go ≤ 0.40 and burrow 0.1: B client, A server), as go-libp2p ≥ 0.48 does, so a legacy
  * peer still goes direct. B opens a new stream per attempt (go, rust); A counts the
  * exchanges a peer has had, on any number of streams, so it knows the last attempt and
- * also answers a legacy peer that retries on one stream.
+ * also answers a legacy peer that retries on one stream. Between two burrow peers (both
+ * CONNECTs carry FAST_UPGRADE_VERSION) the punched connection gets the fast upgrade
+ * (fast-upgrade.ts) with B the client on every attempt (FAST_ROLES).
  *
  * What stock js-libp2p lacks, and burrow adds:
  * - our CONNECT carries the public TCP address peers observed for our one dial port
