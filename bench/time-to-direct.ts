@@ -33,14 +33,33 @@ interface Trial {
   recorded?: boolean
   /** the DCUtR initiator's (A's) record of the successful attempt: where the time went */
   phases?: Phases
+  /** the dialler's (B's, the DCUtR answerer's and the Noise initiator's) record of it */
+  phasesB?: Phases
+  /** TCP: relayed connection open → the direct connection's socket up at B (its openedAt), before its upgrade */
+  socketMs?: number
+  /**
+   * TCP: A's DCUtR exchange began (its relayed connection upgraded: connection:open starts the
+   * path module at once; `startedAt - streamMs` of its record) → both direct upgrades ended.
+   * openedAt is a connection's socket time, so the figure above also holds the relayed
+   * connection's own Noise and yamux over the relay; this one is what P2's floor counts.
+   */
+  exchangeMs?: number
+  /** TCP: how the punched connection was upgraded ('fast': burrow↔burrow, 'standard') */
+  upgrade?: string
 }
 
 type Phases = Record<typeof PHASES[number], number | null>
 /** the attempt record's phases (src/holepunch HolePunchPhases), in the order they happen */
-const PHASES = ['streamMs', 'connectRttMs', 'syncWaitMs', 'openMs', 'upgradeMs'] as const
-const PHASE_LABELS: Record<typeof PHASES[number], string> = { streamMs: 'stream open', connectRttMs: 'CONNECT RTT', syncWaitMs: 'SYNC wait', openMs: 'simultaneous open', upgradeMs: 'Noise + yamux' }
+const PHASES = ['streamMs', 'connectRttMs', 'syncWaitMs', 'openMs', 'upgradeMs', 'secureMs', 'muxMs'] as const
+const PHASE_LABELS: Record<typeof PHASES[number], string> = { streamMs: 'stream open', connectRttMs: 'CONNECT RTT', syncWaitMs: 'SYNC wait', openMs: 'simultaneous open', upgradeMs: 'Noise + yamux', secureMs: '(Noise', muxMs: 'yamux' }
 
-interface PunchAttempt { peer: string, outcome: string, sinceRelayedMs: number, startedAt?: string, phases?: Phases }
+interface PunchAttempt { peer: string, outcome: string, sinceRelayedMs: number, startedAt?: string, durationMs?: number, phases?: Phases, upgrade?: string }
+
+/** when an attempt ended (its punch dial resolved with the upgraded connection), ms since the epoch */
+function endOf (a: PunchAttempt | undefined): number | undefined {
+  if (a?.startedAt === undefined || a.durationMs === undefined) return undefined
+  return Date.parse(a.startedAt) + a.durationMs
+}
 
 /** TCP (DCUtR) and UDP (WebRTC) punch attempts from a status. */
 function punchAttempts (s: NodeStatus): PunchAttempt[] {
@@ -133,9 +152,23 @@ async function runGroup (ctx: BenchContext, g: Group, plan: Plan): Promise<{ tri
             direct = (await control.get<NodeStatus>('/status')).connections.find(c => c.peerId === na.peerId && c.direct)
           }
           if (direct === undefined) throw new Error('no direct connection')
-          // A started the exchange (the inbound side of the relayed connection): its record has the phases
-          const won = g.transport === 'tcp' ? punchAttempts(await na.status()).filter(x => x.outcome === 'direct' && x.phases != null && Date.parse(x.startedAt ?? '') >= relayedAt - 1000).at(-1) : undefined
-          trials.push({ ok: true, ms: Math.max(0, Date.parse(direct.openedAt) - relayedAt), ...(won?.phases != null ? { phases: won.phases } : {}) })
+          const socketMs = Math.max(0, Date.parse(direct.openedAt) - relayedAt)
+          if (g.transport !== 'tcp') {
+            trials.push({ ok: true, ms: socketMs })
+          } else {
+            // A started the exchange (the inbound side of the relayed connection): its record has the
+            // phases; B's record has its own (the Noise initiator's) upgrade. The connection is usable
+            // at both ends once both upgrades ended (each record's end: its dial resolved, upgraded);
+            // the socket's openedAt alone would leave the upgrade out.
+            const recent = (x: PunchAttempt): boolean => x.outcome === 'direct' && x.phases != null && Date.parse(x.startedAt ?? '') >= relayedAt - 1000
+            const won = punchAttempts(await na.status()).filter(recent).at(-1)
+            const wonB = punchAttempts(await control.get<NodeStatus>('/status')).filter(x => x.peer === na.peerId && recent(x)).at(-1)
+            const ends = [endOf(won), endOf(wonB)].filter((x): x is number => x !== undefined)
+            const ms = ends.length === 2 ? Math.max(0, Math.max(...ends) - relayedAt) : socketMs
+            const begun = won?.startedAt !== undefined ? Date.parse(won.startedAt) - (won.phases?.streamMs ?? 0) : undefined
+            const exchangeMs = ends.length === 2 && begun !== undefined ? Math.max(...ends) - begun : undefined
+            trials.push({ ok: true, ms, socketMs, ...(exchangeMs !== undefined ? { exchangeMs } : {}), ...(won?.phases != null ? { phases: won.phases } : {}), ...(wonB?.phases != null ? { phasesB: wonB.phases } : {}), ...(won?.upgrade !== undefined ? { upgrade: won.upgrade } : {}) })
+          }
         } catch {
           trials.push({ ok: false, ms: null, reason: `not direct within ${plan.directTimeoutMs / 1000} s: stayed relayed` })
         }
@@ -213,14 +246,29 @@ export const timeToDirect: Benchmark = {
             }
           : {})
       })
-      const withPhases = ok.filter(t => t.phases != null)
-      if (withPhases.length > 0) {
+      for (const [who, pick] of [['A', (t: Trial) => t.phases], ['B', (t: Trial) => t.phasesB]] as const) {
+        const withPhases = ok.filter(t => pick(t) != null)
+        if (withPhases.length === 0) continue
         const parts = PHASES.map(k => {
-          const v = summarizeOrNull(withPhases.map(t => t.phases?.[k]).filter((x): x is number => typeof x === 'number'))
-          return v == null ? null : `${PHASE_LABELS[k]} ${v.median.toFixed(0)} ms${rtt > 0 ? ` (${(v.median / rtt).toFixed(2)} RTT)` : ''}`
+          const v = summarizeOrNull(withPhases.map(t => pick(t)?.[k]).filter((x): x is number => typeof x === 'number'))
+          return v == null ? null : `${PHASE_LABELS[k]} ${v.median.toFixed(0)} ms${rtt > 0 ? ` (${(v.median / rtt).toFixed(2)} RTT)` : ''}${k === 'muxMs' ? ')' : ''}`
         }).filter(x => x !== null)
-        notes.push(`${where}: phases, A's record, median of ${withPhases.length}: ${parts.join(', ')}`)
+        const kinds = [...new Set(withPhases.map(t => t.upgrade ?? 'unknown'))].join('/')
+        notes.push(`${where}: phases, ${who}'s record (${who === 'A' ? 'DCUtR initiator; Noise responder, but initiator on a fast upgrade' : 'DCUtR answerer; Noise initiator, but responder on a fast upgrade'}; ${kinds} upgrade), median of ${withPhases.length}: ${parts.join(', ')}`)
       }
+      const exchange = summarizeOrNull(ok.map(t => t.exchangeMs).filter((x): x is number => typeof x === 'number'))
+      if (exchange != null) {
+        figures.push({
+          key: `time-to-direct.${g.transport}.${g.a}-${g.b}.${g.delayMs}ms.exchange`,
+          label: `DCUtR start (relayed conn. upgraded) → direct usable at both ends, ${where}`,
+          unit: 'ms',
+          value: exchange,
+          ...(rtt > 0 ? { baseline: { label: `path RTT (4 × ${g.delayMs} ms)`, value: summarizeOrNull([rtt]) } } : {}),
+          ...(rtt > 0 ? { compare: { kind: 'ratio' as const, unit: 'RTT', value: summarizeOrNull(ok.map(t => t.exchangeMs).filter((x): x is number => typeof x === 'number').map(x => x / rtt)) } } : {})
+        })
+      }
+      const sockets = summarizeOrNull(ok.map(t => t.socketMs).filter((x): x is number => typeof x === 'number'))
+      if (sockets != null) notes.push(`${where}: relayed open → the punched socket up at B (before Noise and yamux; what this figure measured before it counted the upgrade): median ${sockets.median.toFixed(0)} ms${rtt > 0 ? ` (${(sockets.median / rtt).toFixed(2)} RTT)` : ''}`)
       const rate = trials.length === 0 ? null : ok.length / trials.length * 100
       figures.push({
         key: `time-to-direct.${g.transport}.${g.a}-${g.b}.${g.delayMs}ms.success`,

@@ -58,6 +58,7 @@ export const configSchema = z.object({
   compactHeap: z.boolean(),
   tcpDialPort: z.number().int().min(0).max(65535),
   holePunch: z.boolean(),
+  holePunchFastUpgrade: z.boolean(),
   udpPunch: z.boolean(),
   // one rule for flag, env and file: 'none' means no STUN server at all, HOST:PORT means stun:HOST:PORT
   stunServers: z.preprocess(

@@ -3,6 +3,8 @@ import { TypedEventEmitter, UnsupportedProtocolError, serviceDependencies } from
 import { byteStream, lpStream, pbStream } from '@libp2p/utils'
 import { multiaddr } from '@multiformats/multiaddr'
 import { HolePunch } from './pb/holepunch.js'
+import { bothFast, FAST_UPGRADE_VERSION } from './fast-upgrade.js'
+import type { PunchDialOptions, PunchUpgrade } from './fast-upgrade.js'
 import {
   DCUTR_PROTOCOL, EXCHANGE_TIMEOUT_MS, MAX_ADDRESSES, MAX_ATTEMPTS, MAX_DIAL_ADDRESSES,
   MAX_MESSAGE_BYTES, MAX_RECEIVED_ADDRESSES, MAX_TRACKED_PEERS, PING_PROTOCOL, PUNCH_DIAL_TIMEOUT_MS,
@@ -23,7 +25,8 @@ export type HandshakeRole = 'initiator' | 'responder'
 /**
  * Where an attempt's time went, in ms (null: not reached, or not this role's phase). B
  * (initiator): stream → CONNECT round trip → SYNC wait (RTT/2) → simultaneous open →
- * upgrade. A (responder): its CONNECT sent → SYNC read (connectRttMs), then dials at once.
+ * upgrade (Noise, then yamux). A (responder): its CONNECT sent → SYNC read (connectRttMs),
+ * then dials at once.
  */
 export interface HolePunchPhases {
   /** B: opening the DCUtR stream over the relay before CONNECT could go (≈ 0: CONNECT is pipelined with multistream-select) */
@@ -34,8 +37,12 @@ export interface HolePunchPhases {
   syncWaitMs: number | null
   /** punch dial → the TCP connection up (simultaneous open) */
   openMs: number | null
-  /** TCP up → the connection upgraded: Noise (with its multistream-select) and yamux */
+  /** TCP up → the connection upgraded: Noise (with its multistream-select) and yamux (secureMs + muxMs) */
   upgradeMs: number | null
+  /** TCP up → Noise done, with its multistream-select (none on the fast upgrade's initiator side) */
+  secureMs: number | null
+  /** Noise done → the muxer chosen: 0 when yamux needs no negotiation (the fast upgrade, or Noise's early muxer negotiation) */
+  muxMs: number | null
 }
 
 export interface HolePunchAttempt {
@@ -62,6 +69,12 @@ export interface HolePunchAttempt {
   handshake: HandshakeRole
   /** where the time went (see HolePunchPhases) */
   phases: HolePunchPhases
+  /**
+   * How the punched connection was (or was to be) upgraded: 'fast' when both CONNECTs asked
+   * for burrow's fast upgrade (both ends are burrow: lazy /noise select, yamux without
+   * negotiation), 'standard' otherwise (the libp2p upgrade any peer speaks).
+   */
+  upgrade: 'fast' | 'standard'
 }
 
 export interface HolePunchEvents {
@@ -93,10 +106,15 @@ export interface HolePunchInit {
   privatePolicy: PrivatePolicy
   /** false: neither start nor answer DCUtR (config `holePunch: false`); default true */
   enabled?: boolean
+  /**
+   * false: never ask for burrow's fast upgrade of the punched connection (our CONNECT
+   * leaves the field out, so both ends take the standard upgrade); default true
+   */
+  fastUpgrade?: boolean
 }
 
 /** One exchange's outcome as B: their usable addresses and the RTT, or why there are none. */
-interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number, streamMs: number }
+interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, startedAt: number, streamMs: number, fast: boolean, syncSentAt: number }
 
 /**
  * Direct Connection Upgrade through Relay over TCP, step by step as
@@ -109,7 +127,9 @@ interface Exchange { theirs: Multiaddr[], refused: string[], rttMs: number, star
  * (go ≤ 0.40 and burrow 0.1: B client, A server), as go-libp2p ≥ 0.48 does, so a legacy
  * peer still goes direct. B opens a new stream per attempt (go, rust); A counts the
  * exchanges a peer has had, on any number of streams, so it knows the last attempt and
- * also answers a legacy peer that retries on one stream.
+ * also answers a legacy peer that retries on one stream. Between two burrow peers (both
+ * CONNECTs carry FAST_UPGRADE_VERSION) the punched connection gets the fast upgrade
+ * (fast-upgrade.ts) with B the client on every attempt (FAST_ROLES).
  *
  * What stock js-libp2p lacks, and burrow adds:
  * - our CONNECT carries the public TCP address peers observed for our one dial port
@@ -222,24 +242,26 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       }
       if (ex.theirs.length === 0) {
         const detail = `the peer sent no address we may dial${ex.refused.length > 0 ? ` (${ex.refused.slice(0, 4).join('; ')})` : ''}`
-        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, this.roleAsB(attempt, peer.toString()), { ...NO_PHASES, streamMs: ex.streamMs, connectRttMs: ex.rttMs })
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', detail, relayed, ex.fast ? FAST_ROLES.b : this.roleAsB(attempt, peer.toString()), { ...NO_PHASES, streamMs: ex.streamMs, connectRttMs: ex.rttMs }, ex.fast)
         throw this.fail(peer, detail)
       }
-      // 4: SYNC is sent; wait half the RTT so both dials leave at the same moment
-      const syncSentAt = Date.now()
-      await sleep(ex.rttMs / 2)
-      // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles)
-      const role = this.roleAsB(attempt, peer.toString())
+      // 4: SYNC is sent; wait half the RTT from its write so both dials leave at the same moment
+      const syncSentAt = ex.syncSentAt
+      await sleep(Math.max(0, syncSentAt + ex.rttMs / 2 - Date.now()))
+      // 5: simultaneous connect — B is the server, except on the last attempt (legacy roles);
+      // with the fast upgrade B is the client (FAST_ROLES)
+      const role: HandshakeRole = ex.fast ? FAST_ROLES.b : this.roleAsB(attempt, peer.toString())
       const dialAt = Date.now()
-      const result = await this.punch(peer, ex.theirs, role)
-      const phases = { ...dialPhases(dialAt, result), streamMs: ex.streamMs, connectRttMs: ex.rttMs, syncWaitMs: dialAt - syncSentAt }
+      const upgrade: PunchUpgrade = { fast: ex.fast }
+      const result = await this.punch(peer, ex.theirs, role, upgrade)
+      const phases = { ...dialPhases(dialAt, result, upgrade), streamMs: ex.streamMs, connectRttMs: ex.rttMs, syncWaitMs: dialAt - syncSentAt }
       if (typeof result !== 'string') {
-        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases)
+        this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases, ex.fast)
         await this.migrate(relayed, result)
         return { connection: result, record: { attempts: attempt } }
       }
-      this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role, phases)
-      this.learnRoles(peer.toString(), role, result)
+      this.record(peer, 'initiator', attempt, ex.startedAt, ex.rttMs, 'failed', result, relayed, role, phases, ex.fast)
+      if (!ex.fast) this.learnRoles(peer.toString(), role, result)
       // 6: retry on a new stream
     }
     throw this.fail(peer, this.explainFailure())
@@ -307,7 +329,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     const lp = lpStream(stream, { maxDataLength: MAX_MESSAGE_BYTES })
     try {
       const startedAt = Date.now()
-      const connect = HolePunch.encode({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) })
+      const connect = HolePunch.encode({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes), ...this.fastField() })
       // 1–2: CONNECT with our observed addresses; the RTT timer starts
       if (pipelined) {
         await lp.writeV([MSS_HEADER, MSS_DCUTR, connect], { signal })
@@ -326,8 +348,10 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       const { usable, refused } = this.usable(relayed.remotePeer.toString(), reply.ObsAddrs)
       // 4: SYNC
       await lp.write(HolePunch.encode({ type: HolePunch.Type.SYNC, ObsAddrs: [] }), { signal })
-      await stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
-      return { theirs: usable, refused, rttMs, startedAt, streamMs: startedAt - openedAt }
+      const syncSentAt = Date.now()
+      // the stream's close runs on while we wait for the dial moment
+      void stream.close({ signal }).catch(() => { stream.abort(new Error('closing')) })
+      return { theirs: usable, refused, rttMs, startedAt, streamMs: startedAt - openedAt, fast: bothFast(this.fastField().burrowUpgrade, reply.burrowUpgrade), syncSentAt }
     } catch (err) {
       stream.abort(err as Error)
       throw err
@@ -384,41 +408,50 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
         this.failAnswering(peer, `the peer asked for more than ${MAX_ATTEMPTS} hole punch attempts: backed off`)
         return
       }
-      this.safeDispatchEvent('holepunch:started', { detail: { peer: id, role: 'responder', attempt } })
+      // B's RTT, and so its SYNC wait, counts the time until our CONNECT is written: the
+      // 'started' event's listeners run after it
+      const started = (): void => { this.safeDispatchEvent('holepunch:started', { detail: { peer: id, role: 'responder', attempt } }) }
       const ours = this.ourAddresses()
       if (ours.length === 0) {
+        started()
         // go-libp2p resets the stream when it has nothing to offer: so do we
         stream.abort(new Error('no public address of ours is known yet'))
-        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt, id), NO_PHASES)
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', 'no public address of ours to offer', relayed, this.roleAsA(attempt, id), NO_PHASES, false)
         return
       }
       const { usable: theirs, refused } = this.usable(id, connect.ObsAddrs)
       if (theirs.length === 0) {
         // nothing we may dial: reset without sending our addresses, as go-libp2p's A does
         const detail = `the peer sent no address we may dial${refused.length > 0 ? ` (${refused.slice(0, 4).join('; ')})` : ''}`
+        started()
         stream.abort(new Error(detail))
-        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt, id), NO_PHASES)
+        this.record(peer, 'responder', attempt, startedAt, null, 'failed', detail, relayed, this.roleAsA(attempt, id), NO_PHASES, false)
         return
       }
       const signal = AbortSignal.timeout(EXCHANGE_TIMEOUT_MS)
       const connectSentAt = Date.now()
-      await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes) }, { signal })
+      const ourField = this.fastField()
+      await pb.write({ type: HolePunch.Type.CONNECT, ObsAddrs: ours.map(a => a.bytes), ...ourField }, { signal })
+      started()
       const sync = await pb.read({ signal })
       if (sync.type !== HolePunch.Type.SYNC) throw new Error(`expected SYNC, got ${String(sync.type)}`)
       const rttMs = Date.now() - startedAt
-      const role = this.roleAsA(attempt, id)
-      // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles)
+      // 5: dial at once on SYNC — A is the client, except on the last attempt (legacy roles);
+      // both CONNECTs asked for the fast upgrade: both ends are burrow and upgrade alike, A
+      // as the server (FAST_ROLES)
+      const upgrade: PunchUpgrade = { fast: bothFast(ourField.burrowUpgrade, connect.burrowUpgrade) }
+      const role: HandshakeRole = upgrade.fast ? FAST_ROLES.a : this.roleAsA(attempt, id)
       const dialAt = Date.now()
-      const result = await this.punch(peer, theirs, role)
-      const phases = { ...dialPhases(dialAt, result), streamMs: null, connectRttMs: dialAt - connectSentAt, syncWaitMs: 0 }
+      const result = await this.punch(peer, theirs, role, upgrade)
+      const phases = { ...dialPhases(dialAt, result, upgrade), streamMs: null, connectRttMs: dialAt - connectSentAt, syncWaitMs: 0 }
       if (typeof result !== 'string') {
-        this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases)
+        this.record(peer, 'responder', attempt, startedAt, rttMs, 'direct', result.remoteAddr.toString(), relayed, roleOf(result), phases, upgrade.fast)
         this.answered.delete(id)
         await this.migrate(relayed, result)
         return
       }
-      this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role, phases)
-      this.learnRoles(id, role, result)
+      this.record(peer, 'responder', attempt, startedAt, rttMs, 'failed', result, relayed, role, phases, upgrade.fast)
+      if (!upgrade.fast) this.learnRoles(id, role, result)
       if (attempt === MAX_ATTEMPTS) this.failAnswering(peer, this.explainFailure())
     }
   }
@@ -461,7 +494,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
    * gater is asked first, as the dial queue would have. Resolves with the first
    * connection, or a one-line reason.
    */
-  private async punch (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole): Promise<Connection | string> {
+  private async punch (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole, upgrade: PunchUpgrade): Promise<Connection | string> {
     // a newer attempt supersedes a punch still dialling: a peer whose own dial failed fast
     // (both ends clients: Noise fails at once) retries while ours still waits for a SYN, and
     // the dial port holds one connection attempt per address — so the old one yields
@@ -472,7 +505,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       await Promise.race([previous.done, sleep(SUPERSEDE_WAIT_MS)])
     }
     const controller = new AbortController()
-    const run = this.punchNow(peer, addrs, role, controller.signal)
+    const run = this.punchNow(peer, addrs, role, upgrade, controller.signal)
     const entry = { controller, done: run.then(() => {}, () => {}) }
     this.punches.set(id, entry)
     try {
@@ -482,7 +515,7 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     }
   }
 
-  private async punchNow (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole, signal: AbortSignal): Promise<Connection | string> {
+  private async punchNow (peer: PeerId, addrs: Multiaddr[], role: HandshakeRole, upgrade: PunchUpgrade, signal: AbortSignal): Promise<Connection | string> {
     if (!this.takeRound()) return `more than ${PUNCH_ROUNDS_PER_MINUTE} punch rounds in the last minute: this one was skipped`
     const allowed: Multiaddr[] = []
     for (const a of addrs) {
@@ -502,7 +535,9 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
       return await Promise.any(dials.map(async (d) => {
         const target = d.addr.encapsulate(`/p2p/${peer.toString()}`)
         try {
-          const conn = await this.components.transportManager.dial(target, { signal: d.controller.signal, initiator: role === 'initiator' ? undefined : false, punch: true } as Parameters<TransportManager['dial']>[1])
+          // punch: leave from the dial port or not at all (stable-port TCP); burrowPunch: the fast upgrade's terms
+          const options: PunchDialOptions & { signal: AbortSignal, initiator?: boolean, punch: true } = { signal: d.controller.signal, initiator: role === 'initiator' ? undefined : false, punch: true, burrowPunch: upgrade }
+          const conn = await this.components.transportManager.dial(target, options as Parameters<TransportManager['dial']>[1])
           d.done = true
           for (const other of dials) if (other !== d && !other.done) other.controller.abort(new Error('another address answered'))
           return conn
@@ -563,13 +598,18 @@ export class HolePunchService extends TypedEventEmitter<HolePunchEvents> impleme
     return `${MAX_ATTEMPTS} hole punch attempts failed: the peer's NAT is likely symmetric or filters TCP simultaneous open; messages stay on the relay`
   }
 
-  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection, handshake: HandshakeRole, phases: HolePunchPhases): void {
+  private record (peer: PeerId, role: 'initiator' | 'responder', attempt: number, startedAt: number, rttMs: number | null, outcome: 'direct' | 'failed', detail: string, relayed: Connection, handshake: HandshakeRole, phases: HolePunchPhases, fast: boolean): void {
     const now = Date.now()
-    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake, phases }
+    const rec: HolePunchAttempt = { peer: peer.toString(), role, attempt, startedAt: new Date(startedAt).toISOString(), rttMs, durationMs: now - startedAt, outcome, detail, sinceRelayedMs: now - relayed.timeline.open, handshake, phases, upgrade: fast ? 'fast' : 'standard' }
     this.components.pathUpgrade.machine.logTry(rec.peer, 'tcp', startedAt, outcome, detail, rec)
-    this.log('attempt %d with %p as %s (handshake %s): %s (%s)', attempt, peer, role, handshake, outcome, detail)
+    this.log('attempt %d with %p as %s (handshake %s, %s upgrade): %s (%s)', attempt, peer, role, handshake, rec.upgrade, outcome, detail)
     this.safeDispatchEvent('holepunch:attempt', { detail: rec })
     if (outcome === 'direct') this.safeDispatchEvent('holepunch:succeeded', { detail: rec })
+  }
+
+  /** Our CONNECT's burrow extension: the fast upgrade's version, unless it is switched off. */
+  private fastField (): { burrowUpgrade?: number } {
+    return this.init.fastUpgrade === false ? {} : { burrowUpgrade: FAST_UPGRADE_VERSION }
   }
 
   /** Public TCP addresses peers observed for our dial port, the best agreed first, then announced ones. */
@@ -637,7 +677,18 @@ function roleOf (conn: Connection): HandshakeRole {
   return conn.direction === 'outbound' ? 'initiator' : 'responder'
 }
 
-const NO_PHASES: HolePunchPhases = { streamMs: null, connectRttMs: null, syncWaitMs: null, openMs: null, upgradeMs: null }
+/**
+ * The roles of a fast-upgraded punch (both ends burrow, every attempt): B — the DCUtR
+ * initiator, which dials RTT/2 after its SYNC — is the Noise initiator, A the responder.
+ * B's wait counts A's time to answer, so the SYNC reaches A sooner than RTT/2 and A's SYN
+ * usually leaves first and meets a NAT not yet open; the side that dials second is up
+ * first (its SYN gets the SYN-ACK), half an RTT before the other. Its Noise message 1 then
+ * reaches the other end as that end's socket comes up: connected at both ends half an RTT
+ * sooner than with the spec's roles (A client), which make the late side the client.
+ */
+const FAST_ROLES: { a: HandshakeRole, b: HandshakeRole } = { a: 'responder', b: 'initiator' }
+
+const NO_PHASES: HolePunchPhases = { streamMs: null, connectRttMs: null, syncWaitMs: null, openMs: null, upgradeMs: null, secureMs: null, muxMs: null }
 
 /** multistream-select 1.0's header and our protocol, each a line (sent length-prefixed) */
 const MSS_HEADER = new TextEncoder().encode('/multistream/1.0.0\n')
@@ -660,12 +711,15 @@ function muxerOf (conn: Connection): StreamMuxer | undefined {
 /**
  * The punch dial's phases: dial → TCP up (simultaneous open; the connection's timeline.open
  * is when its socket connected), TCP up → the dial resolved with the upgraded connection
- * (Noise with its multistream-select, yamux; js-libp2p 3 sets no timeline.upgraded).
+ * (js-libp2p 3 sets no timeline.upgraded), split where the upgrader began negotiating a
+ * muxer (its progress event; none when yamux needed no negotiation: then Noise took it all).
  */
-function dialPhases (dialAt: number, result: Connection | string): Pick<HolePunchPhases, 'openMs' | 'upgradeMs'> {
-  if (typeof result === 'string') return { openMs: null, upgradeMs: null }
+function dialPhases (dialAt: number, result: Connection | string, upgrade: PunchUpgrade): Pick<HolePunchPhases, 'openMs' | 'upgradeMs' | 'secureMs' | 'muxMs'> {
+  if (typeof result === 'string') return { openMs: null, upgradeMs: null, secureMs: null, muxMs: null }
   const open = result.timeline.open
-  return { openMs: Math.max(0, open - dialAt), upgradeMs: Math.max(0, Date.now() - open) }
+  const upgraded = Date.now()
+  const secured = Math.min(upgraded, Math.max(open, upgrade.muxStartAt ?? upgraded))
+  return { openMs: Math.max(0, open - dialAt), upgradeMs: Math.max(0, upgraded - open), secureMs: secured - open, muxMs: upgraded - secured }
 }
 
 function firstLine (s: string): string {

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net'
 import { tcp } from '@libp2p/tcp'
-import { asResponder } from '../upstream/index.js'
+import { punchDialOptions } from './fast-upgrade.js'
 import type { TCPComponents, TCPOptions, TCPSocketOptions } from '@libp2p/tcp'
 import type { Transport, DialTransportOptions, Connection } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
@@ -64,8 +64,9 @@ export function stablePortTcp (init: TCPOptions & { dialPort: number }): (compon
       else busy.set(key, v)
     }
     const dial = async (ma: Multiaddr, opts: DialTransportOptions): Promise<Connection> => {
-      // the server of the upgrade: yamux must see an inbound connection (patch muxer-role-direction)
-      const options = (opts as { initiator?: boolean }).initiator === false ? asResponder(opts) : opts
+      // a punch dial: the server of the upgrade must look inbound to yamux (patch
+      // muxer-role-direction), and a burrow peer gets the fast upgrade (fast-upgrade.ts)
+      const options = punchDialOptions(opts)
       const key = ma.getComponents().slice(0, 2).map(c => c.value).join(':')
       if (busy.has(key)) {
         // the same 4-tuple cannot be used twice. For a punch dial the connection we hold (or

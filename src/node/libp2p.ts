@@ -206,7 +206,7 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
       autoNatDialBack: autoNatDialBackService(),
       reachability: reachability({ manual: config.announce.length > 0, observed, ...(dialPort > 0 ? { fromDialPort: (conn) => fromDialPort.has(conn) } : {}) }),
-      holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly }),
+      holePunch: holePunch({ observed, mapping: () => observed.mapping(), privatePolicy, enabled: config.holePunch && !config.lanOnly, fastUpgrade: config.holePunchFastUpgrade }),
       pathUpgrade: pathUpgrade(),
       udpPunch: udpPunch({ enabled: udp, stunServers, delayMs: config.holePunch ? UDP_AFTER_TCP_MS : 0 }),
       udxPunch: udxPunch({

@@ -12,7 +12,7 @@ import assert from 'node:assert/strict'
 import { Lab, startBurrow } from '../../lab/dist/index.js'
 import { skipReason } from '../lab/helpers.ts'
 import { startPeer, waitReachableByPeerId, statusOf, send, sleep, debugEnv } from './helpers.ts'
-import type { LabNode } from './helpers.ts'
+import type { LabNode, Attempt } from './helpers.ts'
 
 const TRIALS = Number(process.env.BURROW_PUNCH_TRIALS ?? 5)
 const skip = skipReason()
@@ -52,6 +52,9 @@ describe('hole punching: cone × cone over TCP', { skip }, () => {
         const direct = await b.waitForStatus(s => s.connections.some(c => c.peerId === a.peerId && c.direct), 20_000, 'a direct connection to A')
         // it came from a relayed connection upgraded by DCUtR, not from some direct dial
         assert.ok(direct.holePunch.attempts.some(x => x.peer === a.peerId && x.outcome === 'direct'), `trial ${trial}: B recorded the hole punch`)
+        // both ends are burrow: both CONNECTs asked for the fast upgrade, and B took it
+        const bWon = (direct.holePunch.attempts as unknown as Attempt[]).filter(x => x.peer === a.peerId && x.outcome === 'direct')
+        assert.ok(bWon.every(x => x.upgrade === 'fast'), `trial ${trial}: B upgraded the punched connection the fast way: ${JSON.stringify(bWon)}`)
         assert.ok(!direct.connections.some(c => c.peerId === a.peerId && c.remoteAddress.includes('192.168.')), `trial ${trial}: no LAN address used`)
         const conn = direct.connections.find(c => c.peerId === a.peerId && c.direct)
         assert.match(conn?.remoteAddress ?? '', new RegExp(`^/ip4/${home.a.router.wanIp.replace(/\./g, '\\.')}/tcp/`), `trial ${trial}: direct to A's WAN address`)
@@ -86,13 +89,15 @@ describe('hole punching: cone × cone over TCP', { skip }, () => {
     assert.equal(st.reservations.length >= 1, true, 'A kept its reservation through all trials')
     // A started each exchange (the inbound side of the relayed connection): each successful
     // attempt's record says where its time went, phase by phase
-    const attempts = st.holePunch.attempts as unknown as Array<{ role: string, outcome: string, startedAt: string, phases?: Record<string, unknown> }>
+    const attempts = st.holePunch.attempts as unknown as Array<{ role: string, outcome: string, startedAt: string, upgrade?: string, handshake?: string, phases?: Record<string, unknown> }>
     const won = attempts.filter(x => x.role === 'initiator' && x.outcome === 'direct')
     assert.ok(won.length > 0, 'A recorded the attempts it started')
     for (const x of won) {
-      for (const k of ['streamMs', 'connectRttMs', 'syncWaitMs', 'openMs', 'upgradeMs'] as const) {
+      for (const k of ['streamMs', 'connectRttMs', 'syncWaitMs', 'openMs', 'upgradeMs', 'secureMs', 'muxMs'] as const) {
         assert.equal(typeof x.phases?.[k], 'number', `attempt ${x.startedAt}: phase ${k} recorded (${JSON.stringify(x.phases)})`)
       }
+      assert.equal(x.upgrade, 'fast', `attempt ${x.startedAt}: A upgraded the punched connection the fast way too (both ends decide alike)`)
+      assert.equal(x.handshake, 'initiator', `attempt ${x.startedAt}: on the fast upgrade A (the DCUtR initiator, which dials second) is the Noise initiator`)
     }
   })
 })

@@ -54,7 +54,7 @@ export function debugEnv (): Record<string, string> {
   return d != null && d !== '' ? { DEBUG: d } : {}
 }
 
-export interface Attempt { peer: string, role: string, attempt: number, outcome: string, detail: string, handshake: string }
+export interface Attempt { peer: string, role: string, attempt: number, outcome: string, detail: string, handshake: string, upgrade?: string, phases?: Record<string, number | null> }
 export type SpecEvent = Record<string, unknown> & { event: string }
 
 export interface SpecProc {

@@ -81,6 +81,7 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
       assert.equal(mine.handshake, 'initiator', `trial ${trial}: burrow (A) is the Noise initiator`)
       assert.equal(direct.handshake, 'responder', `trial ${trial}: the spec peer (B) is the Noise responder`)
       assert.equal(mine.attempt, 1, `trial ${trial}: the first attempt went direct`)
+      assert.equal(mine.upgrade, 'standard', `trial ${trial}: a peer that is not burrow gets the standard libp2p upgrade (multistream-select for /noise)`)
     }
   })
 
@@ -92,6 +93,7 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
       assert.equal(mine.handshake, 'responder', `trial ${trial}: burrow (B) is the Noise responder`)
       assert.equal(direct.handshake, 'initiator', `trial ${trial}: the spec peer (A) is the Noise initiator`)
       assert.equal(mine.attempt, 1, `trial ${trial}: the first attempt went direct`)
+      assert.equal(mine.upgrade, 'standard', `trial ${trial}: a peer that is not burrow gets the standard libp2p upgrade`)
     }
   })
 
@@ -107,6 +109,35 @@ describe('DCUtR interop with spec-following and legacy peers (cone × cone)', { 
       assert.equal(a.direct.handshake, 'responder', `trial ${trial}: the legacy A is the server`)
       assert.equal(a.mine.handshake, 'initiator', `trial ${trial}: burrow (B) took the client role`)
       assert.ok(a.mine.attempt >= 2, `trial ${trial}: a later attempt went direct (attempt ${a.mine.attempt})`)
+    }
+  })
+
+  /**
+   * The spec peer, as the server of the upgrade, holds it for a second once the punched
+   * socket is up and counts what burrow (the Noise initiator) sent before any answer:
+   * multistream-select's header and the /noise proposal alone (28 bytes) when the upgrade is
+   * the standard one (spec peer as B, burrow A the client); the same with Noise's first
+   * message behind it when the peer's CONNECT asked for burrow's fast upgrade (lazy select:
+   * no round trip for /noise). The fast upgrade's roles make B the client, so there the spec
+   * peer is A and takes the server's role (`--roles legacy`), as a burrow A would.
+   */
+  it('burrow selects /noise lazily (Noise\'s first message in its first flight) only with a peer whose CONNECT asked for the fast upgrade', async () => {
+    const MSS_PROPOSAL = 1 + '/multistream/1.0.0\n'.length + 1 + '/noise\n'.length
+    for (const claim of [true, false]) {
+      const hold = ['--hold-upgrade-ms', '1000']
+      const { spec, mine } = claim ? await trialSpecAsA('legacy', 1, relay.multiaddr, [...hold, '--claim-fast']) : await trialSpecAsB('spec', 2, hold)
+      const early = spec.events().filter(e => e.event === 'early-bytes').map(e => e.bytes as number)
+      await spec.stop()
+      assert.ok(early.length > 0, `the spec peer held its upgrade (claim ${claim})`)
+      assert.equal(mine.handshake, 'initiator', `burrow (${claim ? 'B' : 'A'}) is the Noise initiator`)
+      assert.equal(mine.attempt, 1, 'the first attempt went direct')
+      if (claim) {
+        assert.ok(early.some(n => n > MSS_PROPOSAL), `burrow sent Noise's first message without waiting for the multistream-select answer: ${JSON.stringify(early)}`)
+        assert.equal(mine.upgrade, 'fast', 'both CONNECTs asked for the fast upgrade')
+      } else {
+        assert.equal(mine.upgrade, 'standard', 'a peer that did not ask gets the standard upgrade')
+        assert.ok(early.every(n => n === MSS_PROPOSAL), `burrow waited for the answer to its /noise proposal: ${JSON.stringify(early)}`)
+      }
     }
   })
 

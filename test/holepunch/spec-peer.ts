@@ -60,6 +60,17 @@ export interface SpecPeerOptions {
   answerDelayMs?: number
   /** attempts as B (default 3) */
   attempts?: number
+  /**
+   * put burrow's fast-upgrade field (1024 = 1) in our CONNECT, as a burrow peer would, while
+   * upgrading the punched connection the standard way (tests of burrow's lazy /noise select)
+   */
+  claimFast?: boolean
+  /**
+   * on a punch dial where we are the server of the upgrade, hold the upgrade this long after
+   * the TCP connection is up and report how many bytes the peer sent meanwhile
+   * (`early-bytes`): the peer's first flight, before any answer of ours
+   */
+  holdUpgradeMs?: number
   emit?: (event: Record<string, unknown>) => void
 }
 
@@ -84,9 +95,11 @@ function varint (n: number): number[] {
   return out
 }
 
-export function encodeHolePunch (type: number, addrs: Uint8Array[]): Uint8Array {
+export function encodeHolePunch (type: number, addrs: Uint8Array[], burrowUpgrade?: number): Uint8Array {
   const bytes: number[] = [0x08, ...varint(type)]
   for (const a of addrs) bytes.push(0x12, ...varint(a.length), ...a)
+  // field 1024, varint: burrow's fast-upgrade version
+  if (burrowUpgrade != null) bytes.push(...varint(1024 << 3), ...varint(burrowUpgrade))
   return Uint8Array.from(bytes)
 }
 
@@ -108,7 +121,14 @@ export function decodeHolePunch (buf: Uint8Array): { type: number, addrs: Uint8A
   while (i < buf.length) {
     const tag = readVarint()
     if (tag === 0x08) type = readVarint()
-    else if (tag === 0x12) { const len = readVarint(); addrs.push(buf.slice(i, i + len)); i += len } else throw new Error(`unexpected tag ${tag}`)
+    else if (tag === 0x12) { const len = readVarint(); addrs.push(buf.slice(i, i + len)); i += len }
+    // any other field is skipped by its wire type, as protobuf parsers do (go's, rust's
+    // quick-protobuf, js protons): burrow's CONNECT carries its fast-upgrade field 1024
+    else if ((tag & 7) === 0) readVarint()
+    else if ((tag & 7) === 2) i += readVarint()
+    else if ((tag & 7) === 1) i += 8
+    else if ((tag & 7) === 5) i += 4
+    else throw new Error(`unexpected tag ${tag}`)
   }
   return { type, addrs }
 }
@@ -129,6 +149,43 @@ async function sleep (ms: number): Promise<void> {
   await new Promise(resolve => setTimeout(resolve, ms))
 }
 
+type TransportFactory = ReturnType<typeof tcp>
+
+/**
+ * The TCP transport, with server-role punch dials (`initiator: false`) holding their upgrade
+ * `holdMs` once the socket is up: whatever the peer sends before hearing from us arrives
+ * meanwhile, and its size is reported (`early-bytes`).
+ */
+function holdingUpgrade (factory: TransportFactory, holdMs: number, emit: (e: Record<string, unknown>) => void): TransportFactory {
+  if (holdMs <= 0) return factory
+  return (components) => {
+    const inner = factory(components)
+    const dial: typeof inner.dial = async (ma, options) => {
+      if ((options as { initiator?: boolean }).initiator !== false) return inner.dial(ma, options)
+      const upgrader = Object.create(options.upgrader) as typeof options.upgrader
+      upgrader.upgradeOutbound = async (maConn, opts) => {
+        const conn = maConn as typeof maConn & { onData: (d: Uint8Array) => void }
+        const onData = conn.onData
+        let early = 0
+        let holding = true
+        conn.onData = (d) => { if (holding) early += d.byteLength; onData.call(conn, d) }
+        await sleep(holdMs)
+        holding = false
+        emit({ event: 'early-bytes', bytes: early, remoteAddr: maConn.remoteAddr.toString() })
+        return options.upgrader.upgradeOutbound(maConn, opts)
+      }
+      return inner.dial(ma, { ...options, upgrader })
+    }
+    return new Proxy(inner, {
+      get (target, prop, receiver) {
+        if (prop === 'dial') return dial
+        const v = Reflect.get(target, prop, receiver) as unknown
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v
+      }
+    })
+  }
+}
+
 export async function startSpecPeer (opts: SpecPeerOptions): Promise<SpecPeer> {
   const roles = opts.roles ?? 'spec'
   const emit = opts.emit ?? (() => {})
@@ -137,7 +194,7 @@ export async function startSpecPeer (opts: SpecPeerOptions): Promise<SpecPeer> {
   const node = await createLibp2p({
     addresses: { listen },
     transports: [
-      (opts.dialPort ?? 0) > 0 ? stablePortTcp({ dialPort: opts.dialPort ?? 0 }) : tcp(),
+      holdingUpgrade((opts.dialPort ?? 0) > 0 ? stablePortTcp({ dialPort: opts.dialPort ?? 0 }) : tcp(), opts.holdUpgradeMs ?? 0, emit),
       circuitRelayTransport()
     ],
     connectionEncrypters: [noise()],
@@ -213,7 +270,7 @@ export async function startSpecPeer (opts: SpecPeerOptions): Promise<SpecPeer> {
     const lp = lpStream(stream, { maxDataLength: 4096 })
     try {
       const start = Date.now()
-      await lp.write(encodeHolePunch(CONNECT, addrs), { signal: AbortSignal.timeout(10_000) })
+      await lp.write(encodeHolePunch(CONNECT, addrs, opts.claimFast === true ? 1 : undefined), { signal: AbortSignal.timeout(10_000) })
       const reply = decodeHolePunch((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
       const rttMs = Date.now() - start
       if (reply.type !== CONNECT) throw new Error(`expected CONNECT, got ${reply.type}`)
@@ -251,7 +308,7 @@ export async function startSpecPeer (opts: SpecPeerOptions): Promise<SpecPeer> {
       if (connect.type !== CONNECT) throw new Error('expected CONNECT')
       emit({ event: 'connect-received', role: 'A', theirs: connect.addrs.length })
       if (!answeredFirst && (opts.answerDelayMs ?? 0) > 0) { answeredFirst = true; await sleep(opts.answerDelayMs ?? 0) }
-      await lp.write(encodeHolePunch(CONNECT, ourAddrs()), { signal: AbortSignal.timeout(10_000) })
+      await lp.write(encodeHolePunch(CONNECT, ourAddrs(), opts.claimFast === true ? 1 : undefined), { signal: AbortSignal.timeout(10_000) })
       const sync = decodeHolePunch((await lp.read({ signal: AbortSignal.timeout(10_000) })).subarray())
       if (sync.type !== SYNC) throw new Error('expected SYNC')
       await stream.close().catch(() => {})
@@ -314,6 +371,8 @@ if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
     padAddresses: Number(flag('pad-addresses') ?? 0),
     answerDelayMs: Number(flag('answer-delay-ms') ?? 0),
     attempts: Number(flag('attempts') ?? 3),
+    claimFast: process.argv.includes('--claim-fast'),
+    holdUpgradeMs: Number(flag('hold-upgrade-ms') ?? 0),
     ...(flag('addresses') != null ? { addresses: (flag('addresses') ?? '').split(',') } : {}),
     emit: print
   })

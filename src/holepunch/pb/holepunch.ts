@@ -5,6 +5,7 @@ import type { Uint8ArrayList } from 'uint8arraylist'
 export interface HolePunch {
   type?: HolePunch.Type
   ObsAddrs: Uint8Array<ArrayBuffer>[]
+  burrowUpgrade?: number
 }
 
 export namespace HolePunch {
@@ -47,6 +48,11 @@ export namespace HolePunch {
           }
         }
 
+        if (obj.burrowUpgrade != null) {
+          w.uint32(8192)
+          w.uint32(obj.burrowUpgrade)
+        }
+
         if (opts.lengthDelimited !== false) {
           w.ldelim()
         }
@@ -71,6 +77,10 @@ export namespace HolePunch {
               }
 
               obj.ObsAddrs.push(reader.bytes())
+              break
+            }
+            case 1024: {
+              obj.burrowUpgrade = reader.uint32()
               break
             }
             default: {
@@ -114,6 +124,13 @@ export namespace HolePunch {
 
               break
             }
+            case 1024: {
+              yield {
+                field: `${prefix}.burrowUpgrade`,
+                value: reader.uint32()
+              }
+              break
+            }
             default: {
               reader.skipType(tag & 7)
               break
@@ -137,6 +154,11 @@ export namespace HolePunch {
     value: Uint8Array<ArrayBuffer>
   }
 
+  export interface HolePunchBurrowUpgradeFieldEvent {
+    field: '$.burrowUpgrade'
+    value: number
+  }
+
   export function encode (obj: Partial<HolePunch>): Uint8Array<ArrayBuffer> {
     return encodeMessage(obj, HolePunch.codec())
   }
@@ -145,7 +167,7 @@ export namespace HolePunch {
     return decodeMessage(buf, HolePunch.codec(), opts)
   }
 
-  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HolePunch>): Generator<HolePunchTypeFieldEvent | HolePunchObsAddrsFieldEvent> {
+  export function stream (buf: Uint8Array | Uint8ArrayList, opts?: DecodeOptions<HolePunch>): Generator<HolePunchTypeFieldEvent | HolePunchObsAddrsFieldEvent | HolePunchBurrowUpgradeFieldEvent> {
     return streamMessage(buf, HolePunch.codec(), opts)
   }
 }

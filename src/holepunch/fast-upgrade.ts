@@ -1,0 +1,123 @@
+import { BurrowError } from '../errors/index.js'
+import { asResponder } from '../upstream/index.js'
+import type { DialTransportOptions, MultiaddrConnection } from '@libp2p/interface'
+import type { Uint8ArrayList } from 'uint8arraylist'
+
+/**
+ * The version of burrow's fast upgrade of a punched TCP connection that this node speaks,
+ * sent in the `burrowUpgrade` field of its DCUtR CONNECT (pb/holepunch.proto). Version 1:
+ * B (the DCUtR initiator) is the Noise initiator on every attempt (holepunch.ts,
+ * FAST_ROLES), the Noise initiator selects `/noise` lazily and both ends give the upgrader
+ * yamux (no muxer negotiation), as the UDX path does (docs/DESIGN.md, The UDX path).
+ */
+export const FAST_UPGRADE_VERSION = 1
+
+/** yamux's protocol id: the muxer both burrow ends use on a fast-upgraded connection */
+const YAMUX = '/yamux/1.0.0'
+/** multistream-select 1.0's header line */
+const MSS_HEADER = '/multistream/1.0.0\n'
+
+/** How the punched connection is upgraded, and when its steps ended (ms since the epoch). */
+export interface PunchUpgrade {
+  /**
+   * true: both CONNECTs carried FAST_UPGRADE_VERSION, so both ends are burrow and upgrade
+   * the same way (lazy /noise select by the Noise initiator, yamux without negotiation);
+   * false: the standard libp2p upgrade (any other peer).
+   */
+  fast: boolean
+  /** the upgrader's muxer negotiation began (Noise done); unset when no muxer was negotiated */
+  muxStartAt?: number
+}
+
+/** The option a punch dial carries to the transport (read by stablePortTcp). */
+export interface PunchDialOptions {
+  burrowPunch?: PunchUpgrade
+}
+
+/** The peer answered our lazy multistream-select proposal with something else. */
+export class FastUpgradeError extends BurrowError {
+  constructor (message: string, options?: ErrorOptions) {
+    super('ERR_FAST_UPGRADE', message, options)
+  }
+}
+
+/** Whether both CONNECTs of an exchange ask for the fast upgrade (the decision both ends take alike). */
+export function bothFast (ours: number | undefined, theirs: number | undefined): boolean {
+  return ours === FAST_UPGRADE_VERSION && theirs === FAST_UPGRADE_VERSION
+}
+
+/**
+ * The dial options of a punch dial, for the transport: the server side of the upgrade
+ * gets a raw connection turned inbound (upstream patch muxer-role-direction); with the fast
+ * upgrade the upgrader also gets yamux (`muxerFactory`, no muxer negotiation) and, on the
+ * Noise initiator's side, a lazy select of the first connection encrypter (`/noise`): the
+ * answer a burrow peer gives is handed to the reader at once, so multistream-select costs
+ * no round trip and Noise's first message (an ephemeral key only) follows our proposal in
+ * the same flight; the peer's real answer is checked byte for byte as it arrives and any
+ * other answer aborts the connection. Noise still authenticates the peer.
+ */
+export function punchDialOptions (options: DialTransportOptions): DialTransportOptions {
+  const punch = (options as PunchDialOptions).burrowPunch
+  const responder = (options as { initiator?: boolean }).initiator === false
+  const base = responder ? asResponder(options) : options
+  if (punch == null) return base
+  const upgrader = base.upgrader
+  const muxerFactory = punch.fast ? upgrader.getStreamMuxers().get(YAMUX) : undefined
+  const encrypter = [...upgrader.getConnectionEncrypters().keys()][0]
+  const wrapped = Object.create(upgrader) as typeof upgrader
+  wrapped.upgradeOutbound = async (maConn, opts) => {
+    if (punch.fast && !responder && encrypter != null) lazySelect(maConn, encrypter)
+    const onProgress = opts.onProgress
+    return upgrader.upgradeOutbound(maConn, {
+      ...opts,
+      ...(muxerFactory != null ? { muxerFactory } : {}),
+      onProgress: (evt) => {
+        if (evt.type.startsWith('upgrader:multiplex-')) punch.muxStartAt = Date.now()
+        onProgress?.(evt)
+      }
+    })
+  }
+  return { ...base, upgrader: wrapped }
+}
+
+/**
+ * Hands `maConn`'s reader the multistream-select answer a burrow peer gives to our proposal of
+ * `protocol` (its header, then the protocol, each length-prefixed), and checks the real answer
+ * against it as it comes, stripping it.
+ */
+function lazySelect (maConn: MultiaddrConnection, protocol: string): void {
+  const conn = maConn as MultiaddrConnection & { onData?: (data: Uint8Array | Uint8ArrayList) => void }
+  const original = conn.onData
+  if (typeof original !== 'function') return // not an AbstractMultiaddrConnection: negotiate as usual
+  const expected = Buffer.concat([lengthPrefixed(MSS_HEADER), lengthPrefixed(`${protocol}\n`)])
+  let matched = 0
+  conn.onData = (data) => {
+    if (matched < expected.byteLength) {
+      let buf = data instanceof Uint8Array ? data : data.subarray()
+      const n = Math.min(buf.byteLength, expected.byteLength - matched)
+      for (let i = 0; i < n; i++) {
+        if (buf[i] !== expected[matched + i]) {
+          maConn.abort(new FastUpgradeError(`the peer answered our ${protocol} proposal with something else although its DCUtR CONNECT asked for burrow's fast upgrade: the punched connection is closed`))
+          return
+        }
+      }
+      matched += n
+      if (n === buf.byteLength) return
+      buf = buf.subarray(n)
+      original.call(conn, buf)
+      return
+    }
+    original.call(conn, data)
+  }
+  original.call(conn, expected)
+}
+
+/** A line as multistream-select sends it: unsigned-varint length, then the bytes. */
+function lengthPrefixed (line: string): Buffer {
+  const bytes = Buffer.from(line, 'utf8')
+  const len: number[] = []
+  let n = bytes.byteLength
+  while (n >= 0x80) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
+  len.push(n)
+  return Buffer.concat([Buffer.from(len), bytes])
+}
