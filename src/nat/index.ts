@@ -9,3 +9,4 @@ export { autoNatDialBack, autoNatDialBackService, AutoNatDialBackService, AUTONA
 export type { DialBack, DialBackComponents, AutoNatDialBackComponents, MappingSource } from './dial-back.js'
 export type { Observation, MappingBehaviour } from './observed.js'
 export { AutoNatV1Server, autoNatV1Server, AUTONAT_V1_PROTOCOL } from './autonat-v1.js'
+export { autoNatV2, withoutCircuitDialBacks } from './autonat-v2.js'

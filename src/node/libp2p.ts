@@ -10,14 +10,13 @@ import { portMapper, lanDiscovery, lanAddressFilter } from '../portmap/index.js'
 import type { PortMapper } from '../portmap/index.js'
 import { circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import type { CircuitRelayService } from '@libp2p/circuit-relay-v2'
-import { autoNATv2 } from '@libp2p/autonat-v2'
 import { dhtProtocolFor, dhtMode, knownPeers, rendezvous } from '../swarm/index.js'
 import { messaging } from '../messaging/index.js'
 import type { Messaging } from '../messaging/index.js'
 import type { DhtModeService, KnownPeers, RendezvousService } from '../swarm/index.js'
 import { denyDialUnlessNamed, isOwnListenAddress, privateDialPolicy, publicAddressFilter } from '../dial-policy/index.js'
 import type { NamedAddresses } from '../dial-policy/index.js'
-import { reachability, ObservedAddresses, autoNatV1Server, autoNatDialBackService } from '../nat/index.js'
+import { reachability, ObservedAddresses, autoNatV1Server, autoNatV2, autoNatDialBackService } from '../nat/index.js'
 import type { AutoNatDialBackService, ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
 import { pathUpgrade } from '../connections/index.js'
@@ -200,7 +199,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
       // the connection monitor pings too: room for it next to `burrow ping` and the hole punch check
       ping: ping({ maxOutboundStreams: 4, maxInboundStreams: 8 }),
       internals: nodeInternals(),
-      autoNAT: autoNATv2(),
+      // AutoNAT v2, refusing to dial back through relays (src/nat/autonat-v2.ts)
+      autoNAT: autoNatV2(),
       // answers peers that speak only AutoNAT v1 (server half only; src/nat/autonat-v1.ts)
       autoNATv1: autoNatV1Server(),
       // a mapped address is announced only once a dial-back reaches it: ask the peers we already have
