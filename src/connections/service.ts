@@ -39,6 +39,7 @@ export class PathUpgradeService implements Startable {
   private started = false
   private readonly onOpen = (evt: CustomEvent<Connection>): void => { this.opened(evt.detail) }
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => { this.machine.peerDisconnected(evt.detail.toString()) }
+  private readonly onClose = (evt: CustomEvent<Connection>): void => { this.closed(evt.detail) }
 
   constructor (components: PathUpgradeComponents, init: PathUpgradeInit = {}) {
     this.components = components
@@ -53,12 +54,14 @@ export class PathUpgradeService implements Startable {
     if (this.started) return
     this.components.events.addEventListener('connection:open', this.onOpen)
     this.components.events.addEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.addEventListener('connection:close', this.onClose)
     this.started = true
   }
 
   stop (): void {
     this.components.events.removeEventListener('connection:open', this.onOpen)
     this.components.events.removeEventListener('peer:disconnect', this.onDisconnect)
+    this.components.events.removeEventListener('connection:close', this.onClose)
     this.machine.stop()
     this.started = false
   }
@@ -82,6 +85,22 @@ export class PathUpgradeService implements Startable {
 
   status (): PathUpgradeStatus {
     return this.machine.status()
+  }
+
+  /**
+   * A relayed connection closed while the peer keeps another one and no direct one (two
+   * peers that dialled each other at once keep one; the attempts may have run over the
+   * other, or been taken over by the peer's attempt over it): upgrade the one kept. An
+   * upgrade under way is joined, a backed-off strategy stays off.
+   */
+  private closed (conn: Connection): void {
+    if (!this.started || !isRelayed(conn) || this.machine.strategyNames.length === 0) return
+    const open = this.components.connectionManager.getConnections(conn.remotePeer).filter(c => c !== conn && c.status === 'open')
+    if (open.some(c => !isRelayed(c))) return
+    const kept = open.find(c => isRelayed(c))
+    if (kept === undefined) return
+    this.log('a relayed connection to %p closed; upgrading the one kept (%a)', conn.remotePeer, kept.remoteAddr)
+    this.opened(kept)
   }
 
   private opened (conn: Connection): void {

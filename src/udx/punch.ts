@@ -206,6 +206,8 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
   private readonly perPeer = new Map<string, number[]>()
   private readonly rounds: number[] = []
   private readonly running = new Map<string, AbortController>()
+  /** peers whose punch stream took over our own attempt (lower PeerId's goes on): that attempt failed nothing */
+  private readonly takenOver = new Set<string>()
   private readonly lastFailure = new Map<string, string>()
   readonly budget: ProbeBudget
   /** the path module's `udx` strategy: the side that dialled the relayed connection starts (it wants the peer); B answers */
@@ -224,8 +226,10 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
         return { connection, record: { ...record } }
       } catch (err) {
         const record = (err as { record?: UdxAttemptRecord }).record
-        // nothing failed when a direct connection came first (the TCP punch won the race)
-        throw new UpgradeAttemptError((err as Error).message, { ...(record ?? {}) }, { quiet: this.hasDirect(relayed.remotePeer) })
+        // nothing failed when a direct connection came first (the TCP punch won the race), or
+        // when the peer's own attempt took ours over (both ends started; theirs goes on)
+        const tookOver = this.takenOver.delete(relayed.remotePeer.toString())
+        throw new UpgradeAttemptError((err as Error).message, { ...(record ?? {}) }, { quiet: tookOver || this.hasDirect(relayed.remotePeer) })
       }
     }
   }
@@ -521,7 +525,11 @@ export class UdxPunchService extends TypedEventEmitter<UdxPunchEvents> implement
     const capped = this.takeAttempt(peer)
     if (capped != null) { refuse(capped); this.record({ ...base, method: 'none', outcome: 'skipped', detail: capped, ms: 0 }); return }
     const controller = new AbortController()
-    this.running.get(peer)?.abort(new UdxPunchError('the peer started its own attempt'))
+    const own = this.running.get(peer)
+    if (own != null) {
+      this.takenOver.add(peer)
+      own.abort(new UdxPunchError('the peer started its own attempt'))
+    }
     this.running.set(peer, controller)
     let extra: Partial<UdxAttemptRecord> = {}
     let method: UdxMethod = 'none'

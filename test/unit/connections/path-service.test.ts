@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { pathUpgrade } from '../../../src/connections/index.ts'
+import { pathUpgrade, UpgradeAttemptError } from '../../../src/connections/index.ts'
 import { udpPunch, udpAttemptsOf } from '../../../src/udppunch/index.ts'
 import { logger, until } from '../services/fakes.ts'
 import type { Connection, Libp2pEvents } from '@libp2p/interface'
@@ -135,6 +135,43 @@ describe('the path module when the relayed connection is replaced', () => {
       await until('direct', () => path.machine.peer(PEER.toString())?.state === 'direct')
       assert.deepEqual(over, [dropped, kept], 'the second attempt ran over the connection kept')
       assert.deepEqual(path.status().attempts.map(a => a.outcome), ['aborted', 'direct'], 'the first is logged aborted, not failed')
+    } finally {
+      path.stop()
+    }
+  })
+})
+
+describe('the path module when the peer took the punch over', () => {
+  it('our attempt gave way to the peer\'s over its relayed connection, which then closed: we punch again over ours', async () => {
+    const events = new TypedEventEmitter<Libp2pEvents>()
+    const open: Connection[] = []
+    const path = pathUpgrade({ backoffMs: 60_000 })({ events, connectionManager: { getConnections: () => open }, logger })
+    const over: Connection[] = []
+    path.addStrategy({
+      name: 'udx',
+      applicable: () => undefined,
+      attempt: async (relayed) => {
+        over.push(relayed)
+        // the first time, the peer's own attempt (over its connection) takes ours over: nothing failed
+        if (over.length === 1) throw new UpgradeAttemptError('the punch exchange failed: the peer started its own attempt', {}, { quiet: true })
+        return { connection: conn('/ip4/10.0.0.2/udp/4001', 'outbound'), record: {} }
+      }
+    })
+    path.start()
+    try {
+      const circuit = `/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`
+      const ours = conn(circuit, 'outbound')
+      const theirs = conn(circuit, 'inbound')
+      open.push(ours, theirs)
+      events.safeDispatchEvent('connection:open', { detail: ours })
+      await until('our first attempt', () => over.length === 1)
+      await until('aborted, not failed', () => path.status().attempts.length === 1)
+      assert.equal(path.machine.peer(PEER.toString()), undefined, 'no failure, no backoff')
+      // the peer's connection (and its attempt with it) goes away
+      open.splice(open.indexOf(theirs), 1)
+      events.safeDispatchEvent('connection:close', { detail: theirs })
+      await until('direct', () => path.machine.peer(PEER.toString())?.state === 'direct')
+      assert.deepEqual(over, [ours, ours])
     } finally {
       path.stop()
     }
