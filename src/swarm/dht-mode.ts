@@ -5,7 +5,7 @@
  * `status`, the routing-table size read from the DHT itself.
  */
 import { serviceDependencies } from '@libp2p/interface'
-import type { ComponentLogger, Logger, Startable } from '@libp2p/interface'
+import type { ComponentLogger, IdentifyResult, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
 import type { Identify } from '@libp2p/identify'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -24,6 +24,8 @@ export interface DhtModeComponents {
   /** the connections open once libp2p started, identified once more (see afterStart) */
   connectionManager?: Pick<ConnectionManager, 'getConnections'>
   identify?: Pick<Identify, 'identify'>
+  /** libp2p's events: `peer:identify` tells when a peer stopped serving the DHT */
+  events?: Pick<TypedEventTarget<Libp2pEvents>, 'addEventListener' | 'removeEventListener'>
 }
 
 /** How long the re-identify of a connection open at start may take. */
@@ -47,6 +49,7 @@ export class DhtModeService implements Startable {
   private readonly init: DhtModeInit
   private readonly log: Logger
   private readonly onChange = (evt: CustomEvent<ReachabilityState>): void => { this.follow(evt.detail) }
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.identified(evt.detail) }
 
   constructor (components: DhtModeComponents, init: DhtModeInit) {
     this.components = components
@@ -58,6 +61,7 @@ export class DhtModeService implements Startable {
   readonly [serviceDependencies]: string[] = ['@libp2p/peer-routing', '@burrow/reachability']
 
   start (): void {
+    this.components.events?.addEventListener('peer:identify', this.onIdentify)
     if (!this.init.auto) return
     this.components.reachability.addEventListener('reachability:changed', this.onChange)
   }
@@ -79,7 +83,27 @@ export class DhtModeService implements Startable {
   }
 
   stop (): void {
+    this.components.events?.removeEventListener('peer:identify', this.onIdentify)
     this.components.reachability.removeEventListener('reachability:changed', this.onChange)
+  }
+
+  /**
+   * A peer that no longer speaks the DHT protocol leaves our routing table. kad-dht adds a
+   * peer when identify lists the protocol and keeps it until a ping fails: a private node
+   * (which serves the DHT at start, until it knows it is behind a NAT) stayed in every
+   * table it met, and lookups then dialled it through its relays (in the lab, two peers
+   * that had never dialled each other were joined that way before either did).
+   */
+  private identified (result: IdentifyResult): void {
+    if (result.protocols.includes(this.init.protocol)) return
+    const table = (this.components.dht as { routingTable?: { find?: (peer: PeerId) => Promise<unknown>, remove?: (peer: PeerId) => Promise<void> } }).routingTable
+    if (typeof table?.find !== 'function' || typeof table.remove !== 'function') return
+    const { find, remove } = { find: table.find.bind(table), remove: table.remove.bind(table) }
+    void find(result.peerId).then(async (found) => {
+      if (found == null) return
+      this.log('%p no longer serves %s: out of the routing table', result.peerId, this.init.protocol)
+      await remove(result.peerId)
+    }).catch(err => { this.log('could not take %p out of the routing table - %e', result.peerId, err) })
   }
 
   status (): DhtStatus {

@@ -1,0 +1,52 @@
+// A peer that stops serving the DHT (a private node serves at start, until it knows it is
+// behind a NAT, then switches to client mode and tells its peers in an identify push)
+// leaves our routing table, instead of staying there until a ping fails and getting
+// dialled through its relays by every lookup that passes it.
+import { describe, it } from 'node:test'
+import assert from 'node:assert/strict'
+import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { dhtMode } from '../../../src/swarm/index.ts'
+import { FakeReachability, logger, until } from '../services/fakes.ts'
+import type { IdentifyResult, Libp2pEvents, PeerId } from '@libp2p/interface'
+
+const PROTOCOL = '/burrow/kad/1.0.0'
+const PRIVATE = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
+const SERVER = peerIdFromString('12D3KooWH3uVF6wv47WnArKHk5p6cvgCJEb74UTmxztmQDc298L3')
+
+function identified (peerId: PeerId, protocols: string[]): CustomEvent<IdentifyResult> {
+  return new CustomEvent('peer:identify', { detail: { peerId, protocols, listenAddrs: [], connection: {} } as unknown as IdentifyResult })
+}
+
+describe('the DHT mode service and peers that stop serving the DHT', () => {
+  it('a peer whose identify no longer lists the DHT protocol leaves the routing table; one that lists it stays', async () => {
+    const table = new Set([PRIVATE.toString(), SERVER.toString()])
+    const dht = {
+      getMode: () => 'server' as const,
+      setMode: async () => {},
+      routingTable: {
+        get size () { return table.size },
+        find: async (peer: PeerId) => table.has(peer.toString()) ? peer : undefined,
+        remove: async (peer: PeerId) => { table.delete(peer.toString()) }
+      }
+    }
+    const events = new TypedEventEmitter<Libp2pEvents>()
+    const svc = dhtMode({ protocol: PROTOCOL, auto: true })({ dht, reachability: new FakeReachability(), logger, events })
+    svc.start()
+    try {
+      events.safeDispatchEvent('peer:identify', identified(SERVER, ['/ipfs/id/1.0.0', PROTOCOL]))
+      // the private node switched to client mode: its identify push drops the protocol
+      events.safeDispatchEvent('peer:identify', identified(PRIVATE, ['/ipfs/id/1.0.0', '/libp2p/circuit/relay/0.2.0/stop']))
+      await until('out of the table', () => !table.has(PRIVATE.toString()))
+      assert.deepEqual([...table], [SERVER.toString()])
+      assert.equal(svc.status().routingTable, 1)
+    } finally {
+      svc.stop()
+    }
+    // stopped: nothing is taken out any more
+    table.add(PRIVATE.toString())
+    events.safeDispatchEvent('peer:identify', identified(PRIVATE, []))
+    await new Promise(resolve => setTimeout(resolve, 10))
+    assert.ok(table.has(PRIVATE.toString()))
+  })
+})
