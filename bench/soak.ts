@@ -12,7 +12,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { summarizeOrNull } from './stats.ts'
-import { startHelper } from './proc.ts'
+import { parseReports, startHelper } from './proc.ts'
 import { rssMb } from './node-cost.ts'
 import type { Helper } from './proc.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
@@ -65,6 +65,10 @@ export interface SoakOutcome {
   slopes: number[]
   /** per node: [seconds since start, RSS MB] */
   samples: Array<Array<[number, number]>>
+  /** MB/hour per node after the warm-up: the live heap (heapUsed right after a full GC) */
+  heapSlopes: number[]
+  /** per node: [seconds since start, live heap MB] */
+  heapSamples: Array<Array<[number, number]>>
 }
 
 /** Runs one soak; `minutes` overrides the plan's duration. */
@@ -79,11 +83,13 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
     for (let i = 0; i < plan.peers; i++) {
       helpers.push(await startHelper('soak-peer', [
         '--index', String(i), '--peers', String(plan.peers), '--dir', dir, '--home', join(dir, `home-${i}`),
-        '--messages', String(messagesPerPeer), '--seconds', String(plan.seconds), '--churn-ms', String(plan.churnMs)
-      ]))
+        '--messages', String(messagesPerPeer), '--seconds', String(plan.seconds), '--churn-ms', String(plan.churnMs),
+        '--heap-ms', String(plan.sampleMs)
+      ], { nodeArgs: ['--expose-gc'] }))
     }
     await Promise.all(helpers.map(async h => await h.report('ready', 120_000)))
     const t0 = performance.now()
+    const t0Wall = Date.now()
     const sample = (): void => {
       const t = (performance.now() - t0) / 1000
       helpers.forEach((h, i) => { if (h.running) samples[i]?.push([t, rssMb(h.pid)]) })
@@ -117,10 +123,18 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
       }
     })
     const warm = plan.seconds * WARM_UP_SHARE
-    const slopes = samples.map(s => {
+    const slopeAfterWarmUp = (s: Array<[number, number]>): number => {
       const after = s.filter(([t]) => t >= warm)
       return slope(after.map(([t]) => t / 3600), after.map(([, mb]) => mb))
-    })
+    }
+    const slopes = samples.map(slopeAfterWarmUp)
+    // the peers' own post-GC heap readings, on the runner's time axis, up to the end of sending
+    const end = (performance.now() - t0) / 1000
+    const heapSamples = helpers.map(h => parseReports(h.output)
+      .filter(r => r.type === 'heap')
+      .map(r => [(Number(r.atMs) - t0Wall) / 1000, Number(r.mb)] as [number, number])
+      .filter(([t]) => t >= 0 && t <= end))
+    const heapSlopes = heapSamples.map(slopeAfterWarmUp)
     return {
       peers: plan.peers,
       seconds: plan.seconds,
@@ -134,7 +148,9 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
       failed: sent.reduce((a, s) => a + s.failed + s.pending, 0),
       churned: sent.reduce((a, s) => a + s.churned, 0),
       slopes,
-      samples
+      samples,
+      heapSlopes,
+      heapSamples
     }
   } finally {
     if (sampler !== undefined) clearInterval(sampler)
@@ -152,6 +168,8 @@ export const soak: Benchmark = {
     ctx.log(`soak: ${plan.peers} peers for ${plan.seconds} s, a connection closed every ~${plan.churnMs / 1000} s per peer`)
     const o = await runSoak(ctx, plan)
     const slopes = o.slopes.filter(Number.isFinite)
+    const heapSlopes = o.heapSlopes.filter(Number.isFinite)
+    const range = (s: Array<[number, number]>): string => s.length === 0 ? '-' : `${(s[0]?.[1] ?? 0).toFixed(1)}→${(s[s.length - 1]?.[1] ?? 0).toFixed(1)}`
     const figures: Figure[] = [
       {
         key: 'soak.rss-slope',
@@ -165,6 +183,13 @@ export const soak: Benchmark = {
           met: o.seconds < 3600 || slopes.length === 0 ? null : Math.max(...slopes) <= 1,
           detail: o.seconds < 3600 ? `a ${(o.seconds / 60).toFixed(1)}-minute run: the slope of a short run is mostly warm-up noise` : 'the worst node\'s least-squares slope'
         }
+      },
+      {
+        key: 'soak.heap-slope',
+        label: `live heap growth per node after a ${Math.round(WARM_UP_SHARE * 100)}% warm-up (heapUsed after a full GC)`,
+        unit: 'MB/hour',
+        value: summarizeOrNull(heapSlopes),
+        ...(heapSlopes.length === 0 ? { note: 'too few heap samples after the warm-up' } : {})
       },
       {
         key: 'soak.lost',
@@ -188,8 +213,10 @@ export const soak: Benchmark = {
     ]
     const notes = [
       `${o.peers} peers × ${o.messagesPerPeer} messages over ${o.seconds} s: ${o.sent} sent, ${o.delivered} delivered, ${o.lost} lost, ${o.duplicated} duplicated to the listener, ${o.inboxDuplicated} stored twice, ${o.failed} still pending or failed in outboxes`,
-      `RSS slope per node (MB/hour): ${o.slopes.map(s => s.toFixed(1)).join(', ')}`
+      `RSS slope per node (MB/hour): ${o.slopes.map(s => s.toFixed(1)).join(', ')}`,
+      `live heap (after a full GC) slope per node (MB/hour): ${o.heapSlopes.map(s => s.toFixed(2)).join(', ')}; first→last sample (MB): ${o.heapSamples.map(range).join(', ')}`,
+      `RSS first→last sample (MB): ${o.samples.map(range).join(', ')}`
     ]
-    return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples } }
+    return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples, heapSlopes: o.heapSlopes, heapSamples: o.heapSamples } }
   }
 }

@@ -16,10 +16,14 @@
  * exits. Received messages are counted from the 'message' event (what an application sees):
  * the same body twice is a duplicate. Every 5 s the peer reads and clears its inbox, as an
  * application would (the per-sender quota is 1,000), and counts a body stored twice.
+ * With `--heap-ms H` (and Node's `--expose-gc`) it reports {type:'heap', atMs, mb} every H
+ * ms: heapUsed right after a full GC, the live heap. On SIGUSR2 it writes a heap snapshot
+ * (after a full GC) to D/peer-I-n.heapsnapshot and reports {type:'snapshot', file}.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { writeHeapSnapshot } from 'node:v8'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNode } from '../../dist/index.js'
@@ -33,7 +37,8 @@ const { values: opts } = parseArgs({
     home: { type: 'string' },
     messages: { type: 'string', default: '1000' },
     seconds: { type: 'string', default: '120' },
-    'churn-ms': { type: 'string', default: '5000' }
+    'churn-ms': { type: 'string', default: '5000' },
+    'heap-ms': { type: 'string', default: '0' }
   }
 })
 const I = Number(opts.index)
@@ -41,6 +46,7 @@ const N = Number(opts.peers)
 const M = Number(opts.messages)
 const SECONDS = Number(opts.seconds)
 const CHURN_MS = Number(opts['churn-ms'])
+const HEAP_MS = Number(opts['heap-ms'])
 const DIR = opts.dir ?? ''
 const IN_FLIGHT = 16
 const DRAIN_TIMEOUT_MS = 120_000
@@ -121,6 +127,25 @@ for (let j = 0; j < N; j++) {
   others.push({ index: j, peerId: p.peerId })
 }
 
+/** `--expose-gc`: a full GC, then the live heap (what is still referenced), in MB */
+const gc = (globalThis as { gc?: () => void }).gc
+function liveHeapMb (): number {
+  gc?.()
+  return process.memoryUsage().heapUsed / 1e6
+}
+// every HEAP_MS: the live heap after a full GC, so the runner can tell live objects growing
+// (a leak) from V8 merely letting garbage and heap capacity grow (RSS)
+const heapTimer = HEAP_MS > 0 && gc !== undefined
+  ? setInterval(() => { report({ type: 'heap', atMs: Date.now(), mb: liveHeapMb() }) }, HEAP_MS)
+  : undefined
+// SIGUSR2: a heap snapshot in DIR (after a full GC), to compare what grows between two
+let snapshots = 0
+process.on('SIGUSR2', () => {
+  gc?.()
+  const file = writeHeapSnapshot(join(DIR, `peer-${I}-${++snapshots}.heapsnapshot`))
+  report({ type: 'snapshot', file })
+})
+
 let draining: Promise<void> = Promise.resolve()
 const drainer = setInterval(() => { draining = draining.then(drainInbox).catch(err => { process.stderr.write(`inbox: ${(err as Error).message}\n`) }) }, 5000)
 
@@ -178,6 +203,7 @@ report({
 
 while (!existsSync(join(DIR, 'finish'))) await sleep(200)
 clearInterval(drainer)
+if (heapTimer !== undefined) clearInterval(heapTimer)
 await draining
 await drainInbox()
 report({

@@ -27,6 +27,7 @@ import { GuardedEventEmitter } from './guarded-events.js'
 import { Ack, Message } from './pb/message.js'
 import { PeerRateLimiter } from './rate-limiter.js'
 import { InboxQuotaError, InboxStore, OutboxStore } from './store.js'
+import { linkSignals } from './linked-signal.js'
 import { checkContentType, checkId, checkSentAtMs } from './validate.js'
 import type {
   InboxMessage, MessagingComponents, MessagingEvents, MessagingInit, MessagingUsage, OutboxEntry, SendOptions, SendResult
@@ -346,16 +347,13 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     }
 
     // Step 2: one attempt now. Tracked, so stop() waits for its outbox write.
-    const signals = [this.shutdown.signal]
-    if (options.signal != null) {
-      signals.push(options.signal)
-    }
-    const signal = AbortSignal.any(signals)
-    const run = this.attemptAndSettle(to, entry, frame, queue, signal)
+    // not AbortSignal.any(): with the long-lived shutdown signal it keeps heap per message (linked-signal.ts)
+    const linked = linkSignals([this.shutdown.signal, options.signal])
+    const run = this.attemptAndSettle(to, entry, frame, queue, linked.signal)
     const tracked = run.catch(() => {})
     this.tasks.add(tracked)
     void tracked.finally(() => this.tasks.delete(tracked))
-    const { outcome, error } = await run
+    const { outcome, error } = await run.finally(linked.dispose)
 
     // Step 3: report; a user abort leaves the entry queued
     if (outcome.kind === 'ok') {
@@ -437,7 +435,16 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
   private async attempt (to: PeerId, id: string, frame: Uint8Array, signal: AbortSignal): Promise<Outcome> {
     this.totals.sent++
     const timeout = AbortSignal.timeout(this.ackTimeoutMs)
-    const deadline = AbortSignal.any([signal, timeout])
+    const linked = linkSignals([signal, timeout])
+    try {
+      return await this.attemptWithin(to, id, frame, linked.signal, timeout)
+    } finally {
+      linked.dispose()
+    }
+  }
+
+  /** attempt() within `deadline` (the caller's signal or the ack timeout). */
+  private async attemptWithin (to: PeerId, id: string, frame: Uint8Array, deadline: AbortSignal, timeout: AbortSignal): Promise<Outcome> {
     const key = to.toString()
     const idle = this.takeIdleSession(to)
     if (idle != null) {
@@ -695,12 +702,14 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
         let outcome: Outcome
         try {
           const timeout = AbortSignal.timeout(this.ackTimeoutMs)
-          const deadline = AbortSignal.any([signal, timeout])
+          const deadline = linkSignals([signal, timeout])
           try {
-            session ??= await this.openSession(peer, deadline)
-            outcome = await this.exchangeOn(session, entry.id, frame, deadline, timeout)
+            session ??= await this.openSession(peer, deadline.signal)
+            outcome = await this.exchangeOn(session, entry.id, frame, deadline.signal, timeout)
           } catch (err) {
             outcome = this.failure(err, timeout)
+          } finally {
+            deadline.dispose()
           }
         } finally {
           this.inFlight.delete(key)
@@ -744,41 +753,46 @@ export class Messaging extends GuardedEventEmitter<MessagingEvents> {
     let refusedMidFrame = false
     try {
       while (stream.status === 'open') {
-        const signal = AbortSignal.any([AbortSignal.timeout(this.readTimeoutMs), this.shutdown.signal])
-        let frame
+        const linked = linkSignals([AbortSignal.timeout(this.readTimeoutMs), this.shutdown.signal])
+        const signal = linked.signal
         try {
-          frame = await frames.read({ signal })
-        } catch (err) {
-          if (err instanceof FrameTooLargeError) {
-            this.log('frame from %s refused - %s', from, err.message)
-            await frames.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
-            refusedMidFrame = true
+          let frame
+          try {
+            frame = await frames.read({ signal })
+          } catch (err) {
+            if (err instanceof FrameTooLargeError) {
+              this.log('frame from %s refused - %s', from, err.message)
+              await frames.write(Ack.encode({ id: '', status: Ack.Status.TOO_LARGE, reason: `frame over ${this.maxFrameBytes} bytes` }), { signal })
+              refusedMidFrame = true
+              break
+            }
+            if (err instanceof InFlightBudgetError) {
+              this.log('frame from %s refused - %s', from, err.message)
+              await frames.write(Ack.encode({ id: '', status: Ack.Status.RATE_LIMITED, reason: 'receiver busy: too many unfinished frames' }), { signal })
+              refusedMidFrame = true
+              break
+            }
+            if (err instanceof BadPrefixError) {
+              await frames.write(Ack.encode({ id: '', status: Ack.Status.MALFORMED, reason: 'bad length prefix' }), { signal })
+              refusedMidFrame = true
+              break
+            }
+            if (err instanceof TruncatedFrameError) {
+              break // the sender closed its side in the middle of a frame: nothing to store
+            }
+            throw err
+          }
+          if (frame == null) {
+            break // the sender closed its side between frames: done
+          }
+          const ack = await this.receive(frame, from, via)
+          frames.release()
+          await frames.write(Ack.encode(ack), { signal })
+          if (ack.status === Ack.Status.MALFORMED) {
             break
           }
-          if (err instanceof InFlightBudgetError) {
-            this.log('frame from %s refused - %s', from, err.message)
-            await frames.write(Ack.encode({ id: '', status: Ack.Status.RATE_LIMITED, reason: 'receiver busy: too many unfinished frames' }), { signal })
-            refusedMidFrame = true
-            break
-          }
-          if (err instanceof BadPrefixError) {
-            await frames.write(Ack.encode({ id: '', status: Ack.Status.MALFORMED, reason: 'bad length prefix' }), { signal })
-            refusedMidFrame = true
-            break
-          }
-          if (err instanceof TruncatedFrameError) {
-            break // the sender closed its side in the middle of a frame: nothing to store
-          }
-          throw err
-        }
-        if (frame == null) {
-          break // the sender closed its side between frames: done
-        }
-        const ack = await this.receive(frame, from, via)
-        frames.release()
-        await frames.write(Ack.encode(ack), { signal })
-        if (ack.status === Ack.Status.MALFORMED) {
-          break
+        } finally {
+          linked.dispose()
         }
       }
       if (refusedMidFrame) {
