@@ -7,3 +7,4 @@
 export * from './path.js'
 export * from './upgrade.js'
 export * from './service.js'
+export * from './multistream.js'

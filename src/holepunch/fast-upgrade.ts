@@ -1,5 +1,6 @@
 import { BurrowError } from '../errors/index.js'
 import { asResponder } from '../upstream/index.js'
+import { multistreamProposal, YAMUX_PROTOCOL } from '../connections/index.js'
 import type { DialTransportOptions, MultiaddrConnection } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 
@@ -11,11 +12,6 @@ import type { Uint8ArrayList } from 'uint8arraylist'
  * yamux (no muxer negotiation), as the UDX path does (docs/DESIGN.md, The UDX path).
  */
 export const FAST_UPGRADE_VERSION = 1
-
-/** yamux's protocol id: the muxer both burrow ends use on a fast-upgraded connection */
-const YAMUX = '/yamux/1.0.0'
-/** multistream-select 1.0's header line */
-const MSS_HEADER = '/multistream/1.0.0\n'
 
 /** How the punched connection is upgraded, and when its steps ended (ms since the epoch). */
 export interface PunchUpgrade {
@@ -62,7 +58,7 @@ export function punchDialOptions (options: DialTransportOptions): DialTransportO
   const base = responder ? asResponder(options) : options
   if (punch == null) return base
   const upgrader = base.upgrader
-  const muxerFactory = punch.fast ? upgrader.getStreamMuxers().get(YAMUX) : undefined
+  const muxerFactory = punch.fast ? upgrader.getStreamMuxers().get(YAMUX_PROTOCOL) : undefined
   const encrypter = [...upgrader.getConnectionEncrypters().keys()][0]
   const wrapped = Object.create(upgrader) as typeof upgrader
   wrapped.upgradeOutbound = async (maConn, opts) => {
@@ -89,7 +85,7 @@ function lazySelect (maConn: MultiaddrConnection, protocol: string): void {
   const conn = maConn as MultiaddrConnection & { onData?: (data: Uint8Array | Uint8ArrayList) => void }
   const original = conn.onData
   if (typeof original !== 'function') return // not an AbstractMultiaddrConnection: negotiate as usual
-  const expected = Buffer.concat([lengthPrefixed(MSS_HEADER), lengthPrefixed(`${protocol}\n`)])
+  const expected = multistreamProposal(protocol)
   let matched = 0
   conn.onData = (data) => {
     if (matched < expected.byteLength) {
@@ -112,12 +108,3 @@ function lazySelect (maConn: MultiaddrConnection, protocol: string): void {
   original.call(conn, expected)
 }
 
-/** A line as multistream-select sends it: unsigned-varint length, then the bytes. */
-function lengthPrefixed (line: string): Buffer {
-  const bytes = Buffer.from(line, 'utf8')
-  const len: number[] = []
-  let n = bytes.byteLength
-  while (n >= 0x80) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
-  len.push(n)
-  return Buffer.concat([Buffer.from(len), bytes])
-}

@@ -24,6 +24,7 @@ import { encodeHandshake, PUNCH, UdxEndpoint } from './handshake.js'
 import type { InboundStream } from './handshake.js'
 import { udxHostPort, udxMultiaddr } from './multiaddr.js'
 import { DEFAULT_UDX_KEEPALIVE_MS } from './constants.js'
+import { multistreamProposal, YAMUX_PROTOCOL } from '../connections/index.js'
 
 export interface UdxTransportInit {
   /** UDP port to bind when a listen address says port 0 is not wanted; the listen address's port otherwise */
@@ -46,21 +47,6 @@ export interface ConnectOverOptions {
   keepaliveMs?: number
   /** filled in when given: ms of the HELLO/ACK stream handshake and of the libp2p upgrade */
   phases?: { handshakeMs: number | null, upgradeMs: number | null }
-}
-
-/** yamux's protocol id: the muxer of every UDX connection (both ends are burrow) */
-const YAMUX = '/yamux/1.0.0'
-/** multistream-select 1.0's header line */
-const MSS_HEADER = '/multistream/1.0.0\n'
-
-/** A line as multistream-select sends it: unsigned-varint length, then the bytes. */
-function lengthPrefixed (line: string): Buffer {
-  const bytes = Buffer.from(line, 'utf8')
-  const len: number[] = []
-  let n = bytes.byteLength
-  while (n >= 0x80) { len.push((n & 0x7f) | 0x80); n >>>= 7 }
-  len.push(n)
-  return Buffer.concat([Buffer.from(len), bytes])
 }
 
 /** The node's one UDP socket, bound once, shared by the listener, dials, STUN and punches. */
@@ -222,7 +208,7 @@ export class UdxTransport implements Transport {
    * upgrader negotiates) when the node has no yamux.
    */
   private muxerFactory (): StreamMuxerFactory | undefined {
-    return this.components.upgrader.getStreamMuxers().get(YAMUX)
+    return this.components.upgrader.getStreamMuxers().get(YAMUX_PROTOCOL)
   }
 
   /**
@@ -236,7 +222,7 @@ export class UdxTransport implements Transport {
   private lazyAnswer (): Uint8Array | undefined {
     const first = [...this.components.upgrader.getConnectionEncrypters().keys()][0]
     if (first == null) return undefined
-    return Buffer.concat([lengthPrefixed(MSS_HEADER), lengthPrefixed(`${first}\n`)])
+    return multistreamProposal(first)
   }
 
   private wrap (stream: import('udx-native').UDXStream, direction: 'inbound' | 'outbound', remoteAddr: Multiaddr, socket: UDXSocket, host: string, port: number, keepaliveMs?: number, onClosed?: () => Promise<void>, lazyAnswer?: Uint8Array): UdxMultiaddrConnection {
@@ -303,7 +289,7 @@ class UdxListener extends TypedEventEmitter<ListenerEvents> implements Listener 
     this.listening = true
     this.setHandler(inbound => {
       const maConn = this.toConn(inbound)
-      this.upgrader.upgradeInbound(maConn, { signal: this.shutdown.signal, muxerFactory: this.upgrader.getStreamMuxers().get(YAMUX) }).catch((err: Error) => {
+      this.upgrader.upgradeInbound(maConn, { signal: this.shutdown.signal, muxerFactory: this.upgrader.getStreamMuxers().get(YAMUX_PROTOCOL) }).catch((err: Error) => {
         this.log('inbound UDX upgrade from %s:%d failed: %s', inbound.host, inbound.port, err.message)
         maConn.abort(err)
       })
