@@ -100,24 +100,28 @@ describe('the UDP path as a strategy of the path module', () => {
   })
 })
 
+/** A path service with one 'udx' strategy: `first` decides the first attempt, later ones go direct; `over` lists the connections tried. */
+function udxPath (first: (signal: AbortSignal) => Promise<never>): { events: TypedEventEmitter<Libp2pEvents>, open: Connection[], over: Connection[], path: ReturnType<ReturnType<typeof pathUpgrade>> } {
+  const events = new TypedEventEmitter<Libp2pEvents>()
+  const open: Connection[] = []
+  const path = pathUpgrade({ backoffMs: 60_000 })({ events, connectionManager: { getConnections: () => open }, logger })
+  const over: Connection[] = []
+  path.addStrategy({
+    name: 'udx',
+    applicable: () => undefined,
+    attempt: async (relayed, signal) => {
+      over.push(relayed)
+      if (over.length === 1) return first(signal)
+      return { connection: conn('/ip4/10.0.0.2/udp/4001', 'outbound'), record: {} }
+    }
+  })
+  return { events, open, over, path }
+}
+
 describe('the path module when the relayed connection is replaced', () => {
   it('the connection manager drops the relayed connection a punch runs over (a duplicate): the punch starts again over the relayed connection kept', async () => {
-    const events = new TypedEventEmitter<Libp2pEvents>()
-    const open: Connection[] = []
-    const path = pathUpgrade({ backoffMs: 60_000 })({ events, connectionManager: { getConnections: () => open }, logger })
-    const over: Connection[] = []
-    path.addStrategy({
-      name: 'udx',
-      applicable: () => undefined,
-      attempt: async (relayed, signal) => {
-        over.push(relayed)
-        if (over.length === 1) {
-          // the first exchange dies with its connection
-          return new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('the punch exchange failed: Duplicate multiaddr connection')) }, { once: true }) })
-        }
-        return { connection: conn('/ip4/10.0.0.2/udp/4001', 'outbound'), record: {} }
-      }
-    })
+    // the first exchange dies with its connection
+    const { events, open, over, path } = udxPath(async (signal) => await new Promise((_resolve, reject) => { signal.addEventListener('abort', () => { reject(new Error('the punch exchange failed: Duplicate multiaddr connection')) }, { once: true }) }))
     path.start()
     try {
       const circuit = `/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`
@@ -143,20 +147,8 @@ describe('the path module when the relayed connection is replaced', () => {
 
 describe('the path module when the peer took the punch over', () => {
   it('our attempt gave way to the peer\'s over its relayed connection, which then closed: we punch again over ours', async () => {
-    const events = new TypedEventEmitter<Libp2pEvents>()
-    const open: Connection[] = []
-    const path = pathUpgrade({ backoffMs: 60_000 })({ events, connectionManager: { getConnections: () => open }, logger })
-    const over: Connection[] = []
-    path.addStrategy({
-      name: 'udx',
-      applicable: () => undefined,
-      attempt: async (relayed) => {
-        over.push(relayed)
-        // the first time, the peer's own attempt (over its connection) takes ours over: nothing failed
-        if (over.length === 1) throw new UpgradeAttemptError('the punch exchange failed: the peer started its own attempt', {}, { quiet: true })
-        return { connection: conn('/ip4/10.0.0.2/udp/4001', 'outbound'), record: {} }
-      }
-    })
+    // the first time, the peer's own attempt (over its connection) takes ours over: nothing failed
+    const { events, open, over, path } = udxPath(async () => { throw new UpgradeAttemptError('the punch exchange failed: the peer started its own attempt', {}, { quiet: true }) })
     path.start()
     try {
       const circuit = `/ip4/10.0.0.1/tcp/4001/p2p/${RELAY}/p2p-circuit/p2p/${PEER.toString()}`
