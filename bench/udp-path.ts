@@ -37,7 +37,7 @@ function cells (pairs: Array<[NatKind, NatKind]>, delays: number[]): Cell[] {
 const PLANS: Record<Size, Plan> = {
   smoke: { cells: cells([['cone', 'cone']], [0]), burrowTrials: 1, hyperdhtTrials: 1, directTimeoutMs: 20_000 },
   quick: { cells: cells(ALL_PAIRS, [25]), burrowTrials: 3, hyperdhtTrials: 3, directTimeoutMs: 20_000 },
-  full: { cells: cells(ALL_PAIRS, [0, 25]), burrowTrials: 20, hyperdhtTrials: 5, directTimeoutMs: 20_000 }
+  full: { cells: cells(ALL_PAIRS, [0, 25]), burrowTrials: 5, hyperdhtTrials: 3, directTimeoutMs: 20_000 }
 }
 /** symmetric × symmetric is expected to stay relayed (burrow) or fail (hyperdht): fewer trials */
 const SYM_SYM_TRIALS = 3
