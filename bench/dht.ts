@@ -28,7 +28,7 @@ const DEFAULT_K = 20
 /** one-way delay on every DHT request and response (a query costs 2·DELAY_MS; P6 says 10 ms per hop) */
 export const DELAY_MS = 10
 
-interface Lookup { target: 'public' | 'nated', ms: number, queries: number, hops: number, ok: boolean, knownBy: number }
+interface Lookup { target: 'public' | 'nated', ms: number, queries: number, hops: number, ok: boolean, knownBy: number, far?: boolean }
 interface Swarm { lookups: Lookup[], routingTableMedian: number, publicKnownBy: number, natedKnownBy: number }
 
 async function runSwarm (ctx: BenchContext, n: number, k: number, lookups: number): Promise<Swarm> {
@@ -48,9 +48,13 @@ function describe (n: number, k: number, s: Swarm): string {
     const mine = s.lookups.filter(l => l.target === target).map(l => l.knownBy).sort((a, b) => a - b)
     return mine.length === 0 ? 'no lookups' : `${mine[mine.length >> 1] ?? 0}`
   }
+  const far = (target: string): string => {
+    const mine = s.lookups.filter(l => l.target === target)
+    return `${mine.filter(l => l.far === true).length} of ${mine.length}`
+  }
   return `${n} nodes, k = ${k}: median routing table ${s.routingTableMedian} peers; ` +
-    `the public target known to ${known('public')} of ${n - 1} nodes (median over lookups), max ${max('public')} hops; ` +
-    `the NATed target known to ${known('nated')}, max ${max('nated')} hops`
+    `the public target known to ${known('public')} of ${n - 1} nodes (median over lookups), max ${max('public')} hops, ${far('public')} lookups from a node two steps away; ` +
+    `the NATed target known to ${known('nated')}, max ${max('nated')} hops, ${far('nated')} from two steps away`
 }
 
 export const dht: Benchmark = {

@@ -35,12 +35,13 @@
  *   not charged). The wrapper is on the node's object at run time, not in node_modules.
  *
  * Then `--lookups` lookups per target, each from a random node that does not know the target
- * (any other node when all know it), sequentially: kad-dht findPeer without the peer store cache; timed until the FINAL_PEER
+ * and whose routing table holds no node that knows it (where the swarm has one; else from
+ * any node that does not know it, else any other node), sequentially: kad-dht findPeer without the peer store cache; timed until the FINAL_PEER
  * event. Queries = the PEER_RESPONSE events before it (DHT servers that answered); hops = how
  * many sequential request rounds led to the answer: a server the lookup started with is hop
  * 1, a server first named in hop d's answer is hop d + 1, and the figure is the hop of the
  * server whose answer named the target. Reports {type:'swarm', …}, then
- * {type:'lookup', target, ms, queries, hops, ok, knownBy} per lookup, then {type:'done'}.
+ * {type:'lookup', target, ms, queries, hops, ok, knownBy, far} per lookup, then {type:'done'}.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
@@ -206,6 +207,11 @@ async function reset (): Promise<void> {
   }))
 }
 
+/** the PeerIds in a node's k-buckets */
+function routingTableIds (node: BurrowNode): string[] {
+  return [...(kad(node).routingTable?.kb?.toIterable() ?? [])].map(c => c.peerId.toString())
+}
+
 async function knows (node: BurrowNode, target: BurrowNode): Promise<boolean> {
   return await node.libp2p.peerStore.has(target.peerId)
 }
@@ -266,9 +272,20 @@ try {
       await reset()
       resetMs.push(performance.now() - r0)
       const strangers: BurrowNode[] = []
-      for (const n of nodes) if (n !== target && !(await knows(n, target))) strangers.push(n)
+      const knowers = new Set<string>()
+      for (const n of nodes) {
+        if (n === target) continue
+        if (await knows(n, target)) knowers.add(n.peerId.toString())
+        else strangers.push(n)
+      }
+      // the querier is two steps from the target where the swarm has such a node: it does not
+      // know the target and its routing table (where a lookup's first servers come from) holds
+      // no node that does, so the answer takes at least one server named by another; in a
+      // swarm this small a random stranger often starts next to one of the target's few
+      // neighbours and the lookup ends at its first server
+      const far = strangers.filter(n => !routingTableIds(n).some(id => knowers.has(id)))
       // in a small swarm with a large k every node may know the target: then any node asks
-      const from = pick(strangers.length > 0 ? strangers : nodes.filter(n => n !== target))
+      const from = pick(far.length > 0 ? far : strangers.length > 0 ? strangers : nodes.filter(n => n !== target))
       let queries = 0
       let ok = false
       let hops = 0
@@ -291,7 +308,7 @@ try {
           }
         }
       } catch {}
-      report({ type: 'lookup', target: label, ms: performance.now() - t0, queries, hops, ok, knownBy: N - 1 - strangers.length })
+      report({ type: 'lookup', target: label, ms: performance.now() - t0, queries, hops, ok, knownBy: N - 1 - strangers.length, far: far.includes(from) })
     }
   }
   report({ type: 'done', resetMsMedian: Math.round(resetMs.sort((a, b) => a - b)[resetMs.length >> 1] ?? 0) })
