@@ -1,8 +1,7 @@
 import { BurrowError } from '../errors/index.js'
 import { asResponder } from '../upstream/index.js'
-import { multistreamProposal, YAMUX_PROTOCOL } from '../connections/index.js'
-import type { DialTransportOptions, MultiaddrConnection } from '@libp2p/interface'
-import type { Uint8ArrayList } from 'uint8arraylist'
+import { lazySelect, YAMUX_PROTOCOL } from '../connections/index.js'
+import type { DialTransportOptions } from '@libp2p/interface'
 
 /**
  * The version of burrow's fast upgrade of a punched TCP connection that this node speaks,
@@ -62,7 +61,9 @@ export function punchDialOptions (options: DialTransportOptions): DialTransportO
   const encrypter = [...upgrader.getConnectionEncrypters().keys()][0]
   const wrapped = Object.create(upgrader) as typeof upgrader
   wrapped.upgradeOutbound = async (maConn, opts) => {
-    if (punch.fast && !responder && encrypter != null) lazySelect(maConn, encrypter)
+    if (punch.fast && !responder && encrypter != null) {
+      lazySelect(maConn, encrypter, () => new FastUpgradeError(`the peer answered our ${encrypter} proposal with something else although its DCUtR CONNECT asked for burrow's fast upgrade: the punched connection is closed`))
+    }
     const onProgress = opts.onProgress
     return upgrader.upgradeOutbound(maConn, {
       ...opts,
@@ -74,37 +75,5 @@ export function punchDialOptions (options: DialTransportOptions): DialTransportO
     })
   }
   return { ...base, upgrader: wrapped }
-}
-
-/**
- * Hands `maConn`'s reader the multistream-select answer a burrow peer gives to our proposal of
- * `protocol` (its header, then the protocol, each length-prefixed), and checks the real answer
- * against it as it comes, stripping it.
- */
-function lazySelect (maConn: MultiaddrConnection, protocol: string): void {
-  const conn = maConn as MultiaddrConnection & { onData?: (data: Uint8Array | Uint8ArrayList) => void }
-  const original = conn.onData
-  if (typeof original !== 'function') return // not an AbstractMultiaddrConnection: negotiate as usual
-  const expected = multistreamProposal(protocol)
-  let matched = 0
-  conn.onData = (data) => {
-    if (matched < expected.byteLength) {
-      let buf = data instanceof Uint8Array ? data : data.subarray()
-      const n = Math.min(buf.byteLength, expected.byteLength - matched)
-      for (let i = 0; i < n; i++) {
-        if (buf[i] !== expected[matched + i]) {
-          maConn.abort(new FastUpgradeError(`the peer answered our ${protocol} proposal with something else although its DCUtR CONNECT asked for burrow's fast upgrade: the punched connection is closed`))
-          return
-        }
-      }
-      matched += n
-      if (n === buf.byteLength) return
-      buf = buf.subarray(n)
-      original.call(conn, buf)
-      return
-    }
-    original.call(conn, data)
-  }
-  original.call(conn, expected)
 }
 

@@ -19,7 +19,7 @@ import type { NamedAddresses } from '../dial-policy/index.js'
 import { reachability, ObservedAddresses, autoNatV1Server, autoNatV2, autoNatDialBackService } from '../nat/index.js'
 import type { AutoNatDialBackService, ReachabilityService } from '../nat/index.js'
 import { holePunch, stablePortTcp, fromDialPort } from '../holepunch/index.js'
-import { pathUpgrade } from '../connections/index.js'
+import { lazyNoiseCircuitTransport, pathUpgrade } from '../connections/index.js'
 import type { PathUpgradeService } from '../connections/index.js'
 import type { HolePunchService } from '../holepunch/index.js'
 import { relayClient, relayGate, relayServer, PerIpLimit } from '../relay/index.js'
@@ -167,7 +167,8 @@ export async function assembleLibp2p (options: AssembleOptions): Promise<BurrowL
     },
     transports: [
       dialPort > 0 ? stablePortTcp({ dialPort }) : tcp(),
-      circuitRelayTransport(),
+      // dialled relayed connections select /noise lazily: one round trip less before the punch (src/connections/lazy-relay.ts)
+      lazyNoiseCircuitTransport(circuitRelayTransport()),
       ...(config.udx ? [udxTransport({ keepaliveMs: config.udp.keepaliveSeconds * 1000 })] : []),
       // no `/webrtc` listen address: it would announce …/p2p-circuit/webrtc addresses that
       // dialers try before the relay, putting ICE on every first dial (see src/udppunch)
