@@ -32,6 +32,17 @@ const COALESCE_MS = 200
 const ROUND_TIMEOUT_MS = 35_000
 
 /**
+ * How long a round waits for AutoNAT's requests already under way (those of a new
+ * connection's identify) before asking. Not the whole round timeout: such a request can hang
+ * until the server gives up (30 s) on a dial-back that never gets through (an observed UDP
+ * address behind a NAT's filter; the stock client sets no timeout of its own), and the new
+ * mapping would wait for it. A request of ours that overlaps one under way is harmless: a
+ * current burrow server dials back from an ephemeral port, and a lost answer is asked again
+ * (forgetPending).
+ */
+const IDLE_BEFORE_ROUND_MS = 2_000
+
+/**
  * While an address stays unconfirmed, ask again after these delays (then every last one).
  * A request over a connection that died with the router's state (a reboot flushes the NAT's
  * connection table) gets no answer, and a peer that answered may have failed for a passing
@@ -71,7 +82,7 @@ export interface DialBack {
  * be asked. One round asks each AutoNAT v2 peer we dialed out to (one connection each, up to
  * REMEMBERED_PEERS of them) to verify our unverified addresses; a peer whose connection does
  * not answer a ping is dialed again instead (identify then makes AutoNAT ask it). Rounds
- * never overlap, and each waits until AutoNAT's queue is idle: two requests for one address
+ * never overlap, and each waits a moment for AutoNAT's queue to be idle: two requests for one address
  * to one peer race, an older burrow peer's second dial fails as a duplicate (one dial port; a
  * current one dials from an ephemeral port then, src/holepunch/stable-port-tcp.ts), and AutoNAT
  * takes that as "not reachable" for the peer's whole network segment. Rounds repeat
@@ -106,8 +117,8 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
       client.dialResults.delete(addr)
     }
   }
-  const idle = async (): Promise<void> => {
-    await client.queue?.onIdle?.({ signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch(() => {})
+  const idle = async (ms: number): Promise<void> => {
+    await client.queue?.onIdle?.({ signal: AbortSignal.timeout(ms) }).catch(() => {})
   }
   let chain: Promise<void> = Promise.resolve()
   let pending = false
@@ -120,7 +131,7 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
     await new Promise(resolve => setTimeout(resolve, COALESCE_MS).unref())
     pending = false
     if (stopped) return
-    await idle()
+    await idle(IDLE_BEFORE_ROUND_MS)
     const connections = components.getConnections()
     // a peer that dialed in to us holds a connection to our external address from its dial
     // port, so an older burrow peer's dial-back to that address fails as a duplicate (one
@@ -160,7 +171,7 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
       }
       await components.dial(peer, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch((err: Error) => { log('could not reach %p - %e', peer, err) })
     }
-    await idle()
+    await idle(ROUND_TIMEOUT_MS)
     if (stopped || !components.unconfirmed()) { retries = 0; return }
     clearTimeout(retryTimer)
     retryTimer = setTimeout(run, RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)])

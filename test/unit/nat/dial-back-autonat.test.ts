@@ -43,8 +43,11 @@ const pb = await importInternal(AUTONAT_V2_CLIENT, './pb/index.js') as Pb
 
 interface Address { multiaddr: Multiaddr, verified: boolean, type: string, expires: number, lastVerified?: number }
 
-/** What the fake server does with one requested address: answer a dial status, or hang. */
-type Verdict = 'ok' | 'dial-error' | 'hang'
+/** What the fake server does with one requested address: answer a dial status, hang a moment, or hang until the test ends (the server's own 30 s). */
+type Verdict = 'ok' | 'dial-error' | 'hang' | 'hang-long'
+
+/** Requests hanging 'long', released when the tests end. */
+const hanging = new Set<() => void>()
 
 function swarm (decide: (addr: string, asked: number) => Verdict) {
   const addresses: Address[] = []
@@ -63,8 +66,11 @@ function swarm (decide: (addr: string, asked: number) => Verdict) {
       const n = (perAddress.get(addrs[i]!) ?? 0) + 1
       perAddress.set(addrs[i]!, n)
       const verdict = decide(addrs[i]!, n)
-      if (verdict === 'hang') {
-        await new Promise(resolve => setTimeout(resolve, HANG_MS))
+      if (verdict === 'hang' || verdict === 'hang-long') {
+        await new Promise<void>(resolve => {
+          if (verdict === 'hang') setTimeout(resolve, HANG_MS)
+          else hanging.add(resolve)
+        })
         stream.abort(new Error('the dial-back did not get through before the request was given up'))
         return
       }
@@ -129,7 +135,10 @@ async function confirmedWithin (check: () => boolean, ms: number): Promise<boole
 
 describe('the dial-back requester with the stock AutoNAT v2 client (one network segment)', () => {
   const stops: Array<() => Promise<void>> = []
-  after(async () => { for (const s of stops) await s() })
+  after(async () => {
+    for (const release of hanging) release()
+    for (const s of stops) await s()
+  })
 
   it('a mapped address whose first dial-back failed is asked again, and the next answer confirms it', async () => {
     // the first dial-back fails (it came before the router forwarded the port); later ones get through
@@ -159,5 +168,20 @@ describe('the dial-back requester with the stock AutoNAT v2 client (one network 
     assert.ok(withMapped.length >= 1, `the mapping was asked about: ${JSON.stringify(s.asked)}`)
     assert.equal(confirmed, true, `the mapped address went first and was confirmed (requests: ${JSON.stringify(s.asked)})`)
     assert.equal(withMapped.at(-1)![0], MAPPED, 'listed ahead of the observed address')
+  })
+
+  it('a request under way that hangs (a dial-back the NAT drops) does not hold the new mapping back', async () => {
+    // the server spends its whole timeout (30 s) on the observed UDP address's dial-back
+    const s = swarm(addr => addr === OBSERVED_UDP ? 'hang-long' : 'ok')
+    await s.service.start()
+    stops.push(async () => { s.requester.stop(); await s.service.stop() })
+    s.addresses.push({ multiaddr: multiaddr(OBSERVED_UDP), verified: false, type: 'observed', expires: 0 })
+    await s.service.client.verifyExternalAddresses(s.conn)
+    s.addresses.push({ multiaddr: multiaddr(MAPPED), verified: false, type: 'ip-mapping', expires: 0 })
+    s.requester.request()
+    const confirmed = await confirmedWithin(() => s.mapped()?.verified === true, WAIT_MS)
+    assert.deepEqual(s.asked[0], [OBSERVED_UDP])
+    assert.ok(hanging.size >= 1, 'the first request still hangs')
+    assert.equal(confirmed, true, `the mapping was asked about beside it and confirmed (requests: ${JSON.stringify(s.asked)})`)
   })
 })
