@@ -32,10 +32,22 @@ const COALESCE_MS = 200
 const ROUND_TIMEOUT_MS = 35_000
 
 /**
+ * How long a round waits for AutoNAT's requests already under way (those of a new
+ * connection's identify) before asking. Not the whole round timeout: such a request can hang
+ * until the server gives up (30 s) on a dial-back that never gets through (an observed UDP
+ * address behind a NAT's filter; the stock client sets no timeout of its own), and the new
+ * mapping would wait for it. A request of ours that overlaps one under way is harmless: a
+ * current burrow server dials back from an ephemeral port, and a lost answer is asked again
+ * (forgetPending).
+ */
+const IDLE_BEFORE_ROUND_MS = 2_000
+
+/**
  * While an address stays unconfirmed, ask again after these delays (then every last one).
  * A request over a connection that died with the router's state (a reboot flushes the NAT's
- * connection table) gets no answer; a peer that did answer is not asked again by AutoNAT
- * (one result per network segment), so a repeat costs nothing there.
+ * connection table) gets no answer, and a peer that answered may have failed for a passing
+ * reason (its dial-back came before the router forwarded, or while our request had gone): each
+ * round asks again, AutoNAT's per-segment memory of the address forgotten (forgetPending).
  */
 const RETRY_MS = [5_000, 10_000, 30_000, 60_000]
 
@@ -70,11 +82,13 @@ export interface DialBack {
  * be asked. One round asks each AutoNAT v2 peer we dialed out to (one connection each, up to
  * REMEMBERED_PEERS of them) to verify our unverified addresses; a peer whose connection does
  * not answer a ping is dialed again instead (identify then makes AutoNAT ask it). Rounds
- * never overlap, and each waits until AutoNAT's queue is idle: two requests for one address
+ * never overlap, and each waits a moment for AutoNAT's queue to be idle: two requests for one address
  * to one peer race, an older burrow peer's second dial fails as a duplicate (one dial port; a
  * current one dials from an ephemeral port then, src/holepunch/stable-port-tcp.ts), and AutoNAT
- * takes that as "not reachable" for the peer's whole network segment for good. Rounds repeat
- * (RETRY_MS) while an address stays unconfirmed.
+ * takes that as "not reachable" for the peer's whole network segment. Rounds repeat
+ * (RETRY_MS) while an address stays unconfirmed, and while one does, each request is made
+ * with AutoNAT's pending entries forgotten (forgetPending): the mapped address is asked again
+ * of every peer, ahead of observed addresses.
  */
 export function autoNatDialBack (autoNat: unknown, components: DialBackComponents): DialBack | undefined {
   const log = components.log
@@ -86,8 +100,25 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
     return undefined
   }
   const verify = client.verifyExternalAddresses
-  const idle = async (): Promise<void> => {
-    await client.queue?.onIdle?.({ signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch(() => {})
+  /**
+   * Deletes the client's entries for the addresses still waiting (AutoNAT makes them again
+   * when it asks). Without this, one answer from a network segment that did not confirm an
+   * address (a failed dial-back, or one lost because our request had gone) keeps every peer
+   * of that segment, all of a small swarm, from being asked about it again; and the client
+   * lists addresses in the order their entries were made, so an observed address made before
+   * the mapping (a UDP one, whose dial-back a NAT's filter leaves hanging until the server's
+   * timeout) holds the mapped one behind it on a server that dials them one by one. Made
+   * again, the mapped address comes first (AutoNAT sorts observed addresses last).
+   */
+  const forgetPending = (): void => {
+    for (const [addr, r] of client.dialResults) {
+      if (r.result != null) continue
+      if ((r.networkSegments?.length ?? 0) > 0) log('%s not confirmed by the peers asked (AutoNAT saw %d success, %d failure from segments %s): asking again', addr, r.success ?? 0, r.failure ?? 0, r.networkSegments?.join(',') ?? '')
+      client.dialResults.delete(addr)
+    }
+  }
+  const idle = async (ms: number): Promise<void> => {
+    await client.queue?.onIdle?.({ signal: AbortSignal.timeout(ms) }).catch(() => {})
   }
   let chain: Promise<void> = Promise.resolve()
   let pending = false
@@ -100,7 +131,7 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
     await new Promise(resolve => setTimeout(resolve, COALESCE_MS).unref())
     pending = false
     if (stopped) return
-    await idle()
+    await idle(IDLE_BEFORE_ROUND_MS)
     const connections = components.getConnections()
     // a peer that dialed in to us holds a connection to our external address from its dial
     // port, so an older burrow peer's dial-back to that address fails as a duplicate (one
@@ -123,9 +154,14 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
       if (conn != null) {
         const alive = await components.ping(conn, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) }).then(() => true, () => false)
         if (alive) {
-          log('asking %p to dial back our new addresses', peer)
-          await verify.call(client, conn).catch((err: Error) => { log('dial-back request to %p failed - %e', peer, err) })
-          continue
+          // the ping may have gone over another connection to the peer: ask over one open now
+          const live = conn.status === 'open' ? conn : components.getConnections().find(c => c.remotePeer.equals(peer) && c.limits == null && c.status === 'open' && c.direction === 'outbound')
+          if (live != null) {
+            if (components.unconfirmed()) forgetPending()
+            log('asking %p to dial back our new addresses', peer)
+            await verify.call(client, live).catch((err: Error) => { log('dial-back request to %p failed - %e', peer, err) })
+            continue
+          }
         }
         // the router lost this connection (reboot, new WAN address): a new one asks AutoNAT itself, on identify
         log('%p does not answer over its connection: connecting again', peer)
@@ -135,7 +171,7 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
       }
       await components.dial(peer, { signal: AbortSignal.timeout(ROUND_TIMEOUT_MS) }).catch((err: Error) => { log('could not reach %p - %e', peer, err) })
     }
-    await idle()
+    await idle(ROUND_TIMEOUT_MS)
     if (stopped || !components.unconfirmed()) { retries = 0; return }
     clearTimeout(retryTimer)
     retryTimer = setTimeout(run, RETRY_MS[Math.min(retries++, RETRY_MS.length - 1)])

@@ -48,7 +48,7 @@ describe('port mapping per protocol (miniupnpd in the lab)', { skip: labUnavaila
     return onRouter != null && pm != null && announced && s.reachability === 'public' ? onRouter.externalPort : undefined
   }
 
-  it('maps the TCP port (on the router and in status), announces it, becomes public', { todo: 'known gap: in the last CI rehearsal the AutoNAT v2 dial-back confirming the NAT-PMP mapping did not come within 20 s (its requests failed on connections that had closed: "connection muxer is closed"); passed alone after the duplicate-dial fix; see the closing note' }, async () => {
+  it('maps the TCP port (on the router and in status), announces it, becomes public', async () => {
     await Promise.all(cases.map(async c => {
       const { value: port, ms } = await waitUntil(`${c.name} mapping`, async () => mapped(c), 20_000)
       const report = await nat(c.a)
@@ -64,7 +64,7 @@ describe('port mapping per protocol (miniupnpd in the lab)', { skip: labUnavaila
     assert.ok(listed.some(m => m.protocol === 'TCP' && m.internalIp === up.a.host.ip && m.internalPort === PORT && m.description === 'burrow'), JSON.stringify(listed))
   })
 
-  it('a public node dials A by PeerId, directly through the mapping', { todo: 'known gap: in the last CI rehearsal the AutoNAT v2 dial-back confirming the NAT-PMP mapping did not come within 20 s (its requests failed on connections that had closed: "connection muxer is closed"); passed alone after the duplicate-dial fix; see the closing note' }, async () => {
+  it('a public node dials A by PeerId, directly through the mapping', async () => {
     // a fresh DHT client: no earlier connection from A to reuse, so the dial must go in through the mapping
     const dialer = await startLabDaemon(lab, publicHost, { bootstrap: [boot.address], args: ['--dht-mode', 'client'] })
     for (const c of cases) {
@@ -79,7 +79,7 @@ describe('port mapping per protocol (miniupnpd in the lab)', { skip: labUnavaila
     }
   })
 
-  it('router reboot: the mapping is back (same external port) and A reachable within 60 s', { todo: 'known gap: in the last CI rehearsal the AutoNAT v2 dial-back confirming the NAT-PMP mapping did not come within 20 s (its requests failed on connections that had closed: "connection muxer is closed"); passed alone after the duplicate-dial fix; see the closing note' }, async () => {
+  it('router reboot: the mapping is back (same external port) and A reachable within 60 s', async () => {
     await Promise.all(cases.map(async c => {
       // (the lab's reboot flushes miniupnpd's rules and lease file; test/lab/portmap.test.ts checks that)
       const started = Date.now()

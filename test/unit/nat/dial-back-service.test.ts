@@ -34,7 +34,7 @@ function fakes (autoNAT: unknown) {
 describe('the AutoNAT dial-back requester, started on its own', () => {
   it('asks a connected AutoNAT v2 peer to dial back each new mapping once libp2p has started, and nothing after stop', async () => {
     const verified: unknown[] = []
-    const f = fakes({ client: { verifyExternalAddresses: async (c: unknown) => { verified.push(c); f.confirm() }, queue: { onIdle: async () => {} } } })
+    const f = fakes({ client: { verifyExternalAddresses: async (c: unknown) => { verified.push(c); f.confirm() }, queue: { onIdle: async () => {} }, dialResults: new Map() } })
     const svc = autoNatDialBackService()(f.components)
     assert.deepEqual(svc[serviceDependencies], ['@libp2p/autonat', '@libp2p/ping'])
     svc.start()

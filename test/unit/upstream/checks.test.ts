@@ -80,6 +80,7 @@ describe('dependency patches fail loudly when the shape they patch is gone', () 
   it('autonat-v2-dial-back: an AutoNAT v2 service without client.verifyExternalAddresses', () => {
     assertChanged(() => checkAutoNatV2Client({ client: { queue: { onIdle: async () => {} } } }, '9.9.9'), 'autonat-v2-dial-back', 'client.verifyExternalAddresses')
     assertChanged(() => checkAutoNatV2Client({ client: { verifyExternalAddresses: async () => {} } }, '9.9.9'), 'autonat-v2-dial-back', 'client.queue.onIdle')
+    assertChanged(() => checkAutoNatV2Client({ client: { verifyExternalAddresses: async () => {}, queue: { onIdle: async () => {} }, dialResults: {} } }, '9.9.9'), 'autonat-v2-dial-back', 'client.dialResults')
   })
 
   it('autonat-v1-server-only: an AutoNAT v1 service without handleIncomingAutonatStream', () => {
