@@ -152,18 +152,24 @@ describe('the dial-back requester with the stock AutoNAT v2 client (one network 
     assert.equal(confirmed, true, `the peers of the segment that failed once were asked again and confirmed it (requests: ${JSON.stringify(s.asked)})`)
   })
 
-  it('a mapped address made after an observed UDP address is asked about first, so a hanging dial-back of the other does not hold it', async () => {
-    // the NAT's filter drops the dial-back to the observed UDP port; the mapped TCP port forwards
-    const s = swarm(addr => addr === OBSERVED_UDP ? 'hang' : 'ok')
+  /**
+   * The first connection's identify (over UDX) reported the observed UDP address and AutoNAT
+   * asked about it (its dial-back gets `udp`); then the mapping was made and our requester asked.
+   */
+  async function observedThenMapped (udp: 'hang' | 'hang-long'): Promise<{ s: ReturnType<typeof swarm>, confirmed: boolean }> {
+    const s = swarm(addr => addr === OBSERVED_UDP ? udp : 'ok')
     await s.service.start()
     stops.push(async () => { s.requester.stop(); await s.service.stop() })
-    // the first connection's identify (over UDX) reported the UDP address, and AutoNAT asked about it
     s.addresses.push({ multiaddr: multiaddr(OBSERVED_UDP), verified: false, type: 'observed', expires: 0 })
     await s.service.client.verifyExternalAddresses(s.conn)
-    // then the mapping was made
     s.addresses.push({ multiaddr: multiaddr(MAPPED), verified: false, type: 'ip-mapping', expires: 0 })
     s.requester.request()
-    const confirmed = await confirmedWithin(() => s.mapped()?.verified === true, WAIT_MS)
+    return { s, confirmed: await confirmedWithin(() => s.mapped()?.verified === true, WAIT_MS) }
+  }
+
+  it('a mapped address made after an observed UDP address is asked about first, so a hanging dial-back of the other does not hold it', async () => {
+    // the NAT's filter drops the dial-back to the observed UDP port; the mapped TCP port forwards
+    const { s, confirmed } = await observedThenMapped('hang')
     const withMapped = s.asked.filter(a => a.includes(MAPPED))
     assert.ok(withMapped.length >= 1, `the mapping was asked about: ${JSON.stringify(s.asked)}`)
     assert.equal(confirmed, true, `the mapped address went first and was confirmed (requests: ${JSON.stringify(s.asked)})`)
@@ -172,14 +178,7 @@ describe('the dial-back requester with the stock AutoNAT v2 client (one network 
 
   it('a request under way that hangs (a dial-back the NAT drops) does not hold the new mapping back', async () => {
     // the server spends its whole timeout (30 s) on the observed UDP address's dial-back
-    const s = swarm(addr => addr === OBSERVED_UDP ? 'hang-long' : 'ok')
-    await s.service.start()
-    stops.push(async () => { s.requester.stop(); await s.service.stop() })
-    s.addresses.push({ multiaddr: multiaddr(OBSERVED_UDP), verified: false, type: 'observed', expires: 0 })
-    await s.service.client.verifyExternalAddresses(s.conn)
-    s.addresses.push({ multiaddr: multiaddr(MAPPED), verified: false, type: 'ip-mapping', expires: 0 })
-    s.requester.request()
-    const confirmed = await confirmedWithin(() => s.mapped()?.verified === true, WAIT_MS)
+    const { s, confirmed } = await observedThenMapped('hang-long')
     assert.deepEqual(s.asked[0], [OBSERVED_UDP])
     assert.ok(hanging.size >= 1, 'the first request still hangs')
     assert.equal(confirmed, true, `the mapping was asked about beside it and confirmed (requests: ${JSON.stringify(s.asked)})`)
