@@ -12,7 +12,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { identify } from '@libp2p/identify'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
-import { lazyNoiseCircuitTransport, multistreamProposal } from '../../../src/connections/index.ts'
+import { LazyRelayNoiseError, lazyNoiseCircuitTransport, lazySelect, multistreamProposal } from '../../../src/connections/index.ts'
 import type { Libp2p, MultiaddrConnection, Transport, Upgrader } from '@libp2p/interface'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
@@ -105,5 +105,46 @@ describe('relayed connections we dial: /noise selected lazily', () => {
     assert.ok(lazy > proposal, `B sent more than the ${proposal}-byte proposal before any answer: ${lazy} bytes (Noise's first message followed it)`)
     const stock = await firstFlight(circuitRelayTransport())
     assert.equal(stock, proposal, `the stock transport sent the proposal alone and waited: ${stock} bytes`)
+  })
+})
+
+describe('lazySelect: the peer\'s answer is checked as it comes', () => {
+  /** a connection's reader as lazySelect sees it: what reached the upgrader, and the abort */
+  function fakeConn (): { conn: MultiaddrConnection, read: number[], aborted: Error[] } {
+    const read: number[] = []
+    const aborted: Error[] = []
+    const conn = {
+      onData (data: Uint8Array | Uint8ArrayList) { read.push(...(data instanceof Uint8Array ? data : data.subarray())) },
+      abort (err: Error) { aborted.push(err) }
+    } as unknown as MultiaddrConnection
+    return { conn, read, aborted }
+  }
+  const deliver = (conn: MultiaddrConnection, bytes: Uint8Array): void => { (conn as unknown as { onData: (d: Uint8Array) => void }).onData(bytes) }
+
+  it('the answer a /noise listener gives is stripped, in any split, and what follows reaches the upgrader', () => {
+    const { conn, read, aborted } = fakeConn()
+    assert.equal(lazySelect(conn, '/noise', () => new Error('mismatch')), true)
+    const answer = multistreamProposal('/noise')
+    assert.deepEqual(read, [...answer], 'the upgrader read the answer at once')
+    deliver(conn, answer.subarray(0, 5))
+    deliver(conn, Uint8Array.from([...answer.subarray(5), 7, 8, 9]))
+    assert.deepEqual(read, [...answer, 7, 8, 9], 'the real answer stripped, Noise\'s bytes passed on')
+    assert.equal(aborted.length, 0)
+  })
+
+  it('any other answer (`na`: the peer does not speak /noise) closes the connection with the error given, and nothing more is read', () => {
+    const { conn, read, aborted } = fakeConn()
+    lazySelect(conn, '/noise', () => new LazyRelayNoiseError('the peer answered our /noise proposal over the relay with something else'))
+    const header = multistreamProposal('/noise').subarray(0, 20)
+    deliver(conn, Uint8Array.from([...header, 3, 0x6e, 0x61, 0x0a]))
+    assert.equal(aborted.length, 1)
+    assert.equal((aborted[0] as LazyRelayNoiseError).code, 'ERR_RELAYED_NOISE')
+    deliver(conn, Uint8Array.from([1, 2, 3]))
+    assert.equal(read.length, multistreamProposal('/noise').byteLength, 'only the answer handed over at the start was read')
+    assert.equal(aborted.length, 1)
+  })
+
+  it('a connection without a reader to wrap is left to the normal negotiation', () => {
+    assert.equal(lazySelect({ abort () {} } as unknown as MultiaddrConnection, '/noise', () => new Error('x')), false)
   })
 })
