@@ -147,15 +147,17 @@ export function autoNatDialBack (autoNat: unknown, components: DialBackComponent
       remembered.set(conn.remotePeer.toString(), conn.remotePeer)
       if (remembered.size > REMEMBERED_PEERS) remembered.delete(remembered.keys().next().value ?? '')
     }
+    /** an open, unlimited connection we dialed to `peer` (AutoNAT asks over those) */
+    const openDialedTo = (peer: PeerId): Connection | undefined => components.getConnections().find(c => c.remotePeer.equals(peer) && c.limits == null && c.status === 'open' && c.direction === 'outbound')
     for (const [key, peer] of remembered) {
       if (stopped) return
       if (dialedIn.has(key)) continue
-      const conn = components.getConnections().find(c => c.remotePeer.equals(peer) && c.limits == null && c.status === 'open' && c.direction === 'outbound')
+      const conn = openDialedTo(peer)
       if (conn != null) {
         const alive = await components.ping(conn, { signal: AbortSignal.timeout(PING_TIMEOUT_MS) }).then(() => true, () => false)
         if (alive) {
           // the ping may have gone over another connection to the peer: ask over one open now
-          const live = conn.status === 'open' ? conn : components.getConnections().find(c => c.remotePeer.equals(peer) && c.limits == null && c.status === 'open' && c.direction === 'outbound')
+          const live = conn.status === 'open' ? conn : openDialedTo(peer)
           if (live != null) {
             if (components.unconfirmed()) forgetPending()
             log('asking %p to dial back our new addresses', peer)
