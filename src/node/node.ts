@@ -4,7 +4,7 @@ import { LevelDatastore } from 'datastore-level'
 import { logger } from '@libp2p/logger'
 import { SOCKET_FILE, loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
-import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, findViaRendezvous } from '../swarm/index.js'
+import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, FIND_PEER_WALKS, findPeerWalking, findViaRendezvous } from '../swarm/index.js'
 import { ObservedAddresses } from '../nat/index.js'
 import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
@@ -277,13 +277,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const controller = new AbortController()
     const signal = AbortSignal.any([controller.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
     const viaFindPeer = async (): Promise<FindResult> => {
-      // useCache false: ask the network even when the peer store knows an address
-      for await (const evt of libp2p.services.dht.findPeer(id, { signal, useCache: false })) {
-        if (evt.name === 'FINAL_PEER' && evt.peer.multiaddrs.length > 0) {
-          return { peerId: id.toString(), addresses: evt.peer.multiaddrs.map(String), source: 'dht', answeredBy: evt.from.toString(), durationMs: Date.now() - started }
-        }
-      }
-      throw new Error('no DHT server knows it')
+      // asks the network even when the peer store knows an address; walks again when a walk
+      // ends at servers that do not know it (src/swarm/find-peer.ts)
+      const found = await findPeerWalking(libp2p.services.dht, id, { signal })
+      if (found === undefined) throw new Error(`no DHT server knows it (${FIND_PEER_WALKS} walks)`)
+      return { peerId: id.toString(), addresses: found.multiaddrs.map(String), source: 'dht', answeredBy: found.from.toString(), durationMs: Date.now() - started }
     }
     const viaRendezvous = async (): Promise<FindResult> => {
       const found = await findViaRendezvous(libp2p.services.dht, id, { signal })

@@ -11,6 +11,8 @@ export type { DhtModeComponents, DhtModeInit, DhtStatus, DhtLike } from './dht-m
 export { RendezvousService, rendezvous, RENDEZVOUS_CHECK_MS } from './rendezvous-service.js'
 export type { RendezvousComponents, RendezvousStatus } from './rendezvous-service.js'
 export { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL, FIND_PEER_TIMEOUT_MS } from './constants.js'
+export { findPeerWalking, FIND_PEER_WALKS } from './find-peer.js'
+export type { FindPeerDht, FindPeerOptions, FoundPeer } from './find-peer.js'
 
 import { AMINO_DHT_PROTOCOL, BURROW_DHT_PROTOCOL } from './constants.js'
 
