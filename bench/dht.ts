@@ -28,7 +28,7 @@ const DEFAULT_K = 20
 /** one-way delay on every DHT request and response (a query costs 2·DELAY_MS; P6 says 10 ms per hop) */
 export const DELAY_MS = 10
 
-interface Lookup { target: 'public' | 'nated', ms: number, queries: number, hops: number, ok: boolean, knownBy: number, far?: boolean }
+interface Lookup { target: 'public' | 'nated', ms: number, queries: number, hops: number, ok: boolean, knownBy: number, far?: boolean, walks?: number }
 interface Swarm { lookups: Lookup[], routingTableMedian: number, publicKnownBy: number, natedKnownBy: number }
 
 async function runSwarm (ctx: BenchContext, n: number, k: number, lookups: number): Promise<Swarm> {
@@ -52,9 +52,13 @@ function describe (n: number, k: number, s: Swarm): string {
     const mine = s.lookups.filter(l => l.target === target)
     return `${mine.filter(l => l.far === true).length} of ${mine.length}`
   }
+  const again = (target: string): string => {
+    const mine = s.lookups.filter(l => l.target === target && l.ok && (l.walks ?? 1) > 1)
+    return `${mine.length} found on a later walk`
+  }
   return `${n} nodes, k = ${k}: median routing table ${s.routingTableMedian} peers; ` +
-    `the public target known to ${known('public')} of ${n - 1} nodes (median over lookups), max ${max('public')} hops, ${far('public')} lookups from a node two steps away; ` +
-    `the NATed target known to ${known('nated')}, max ${max('nated')} hops, ${far('nated')} from two steps away`
+    `the public target known to ${known('public')} of ${n - 1} nodes (median over lookups), max ${max('public')} hops, ${far('public')} lookups from a node two steps away, ${again('public')}; ` +
+    `the NATed target known to ${known('nated')}, max ${max('nated')} hops, ${far('nated')} from two steps away, ${again('nated')}`
 }
 
 export const dht: Benchmark = {
@@ -95,7 +99,7 @@ export const dht: Benchmark = {
                   id: 'P6',
                   goal: '100% found, median ≤ 1 s',
                   met: time == null || hops == null ? false : rate === 100 && time.median <= 1000 && hops.median >= 2,
-                  detail: `${rate.toFixed(0)}% found, median ${hops?.median ?? 0} hops (routed: ≥ 2 asked); loopback swarm, ${DELAY_MS} ms one way per DHT message, k = ${ROUTED_K}, kad-dht findPeer`
+                  detail: `${rate.toFixed(0)}% found, median ${hops?.median ?? 0} hops (routed: ≥ 2 asked); loopback swarm, ${DELAY_MS} ms one way per DHT message, k = ${ROUTED_K}, burrow's walk (kad-dht findPeer, up to 3 walks)`
                 }
               }
             : {})

@@ -36,17 +36,21 @@
  *
  * Then `--lookups` lookups per target, each from a random node that does not know the target
  * and whose routing table holds no node that knows it (where the swarm has one; else from
- * any node that does not know it, else any other node), sequentially: kad-dht findPeer without the peer store cache; timed until the FINAL_PEER
- * event. Queries = the PEER_RESPONSE events before it (DHT servers that answered); hops = how
- * many sequential request rounds led to the answer: a server the lookup started with is hop
- * 1, a server first named in hop d's answer is hop d + 1, and the figure is the hop of the
- * server whose answer named the target. Reports {type:'swarm', …}, then
- * {type:'lookup', target, ms, queries, hops, ok, knownBy, far} per lookup, then {type:'done'}.
+ * any node that does not know it, else any other node), sequentially: burrow's own DHT walk
+ * (src/swarm/find-peer.ts: kad-dht findPeer without the peer store cache, walked again, up to
+ * 3 walks, when a walk ends without the target); timed until the answer that names it.
+ * Queries = the PEER_RESPONSE events before it, over all walks (DHT servers that answered);
+ * hops = how many sequential request rounds of the walk that found it led to the answer: a
+ * server the walk started with is hop 1, a server first named in hop d's answer is hop d + 1,
+ * and the figure is the hop of the server whose answer named the target. Reports
+ * {type:'swarm', …}, then {type:'lookup', target, ms, queries, hops, ok, knownBy, far, walks}
+ * per lookup, then {type:'done'}.
  */
 import { createHash } from 'node:crypto'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { createNode } from '../../dist/index.js'
+import { findPeerWalking } from '../../dist/swarm/find-peer.js'
 import { report, sleep } from '../proc.ts'
 import type { BurrowNode } from '../../dist/index.js'
 
@@ -293,22 +297,28 @@ try {
       const hop = new Map<string, number>()
       asked.push([from, target])
       const t0 = performance.now()
+      let walks = 0
       try {
-        for await (const evt of from.libp2p.services.dht.findPeer(target.peerId, { signal: AbortSignal.timeout(TIMEOUT), useCache: false })) {
-          if (evt.name === 'PEER_RESPONSE') {
-            queries++
-            const d = hop.get(evt.from.toString()) ?? 1
-            hop.set(evt.from.toString(), d)
-            for (const p of evt.closer) if (!hop.has(p.id.toString())) hop.set(p.id.toString(), d + 1)
+        // burrow's own walk (what `burrow find` runs): kad-dht findPeer, walked again when a
+        // walk ends without the target
+        const found = await findPeerWalking(from.libp2p.services.dht, target.peerId, {
+          signal: AbortSignal.timeout(TIMEOUT),
+          onEvent: (evt, walk) => {
+            if (walk !== walks) { walks = walk; hop.clear() }
+            if (evt.name === 'PEER_RESPONSE') {
+              queries++
+              const d = hop.get(evt.from.toString()) ?? 1
+              hop.set(evt.from.toString(), d)
+              for (const p of evt.closer) if (!hop.has(p.id.toString())) hop.set(p.id.toString(), d + 1)
+            }
           }
-          if (evt.name === 'FINAL_PEER') {
-            ok = true
-            hops = hop.get(evt.from.toString()) ?? 1
-            break
-          }
+        })
+        if (found !== undefined) {
+          ok = true
+          hops = hop.get(found.from.toString()) ?? 1
         }
       } catch {}
-      report({ type: 'lookup', target: label, ms: performance.now() - t0, queries, hops, ok, knownBy: N - 1 - strangers.length, far: far.includes(from) })
+      report({ type: 'lookup', walks, target: label, ms: performance.now() - t0, queries, hops, ok, knownBy: N - 1 - strangers.length, far: far.includes(from) })
     }
   }
   report({ type: 'done', resetMsMedian: Math.round(resetMs.sort((a, b) => a - b)[resetMs.length >> 1] ?? 0) })
