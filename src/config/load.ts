@@ -66,20 +66,19 @@ export async function loadConfig (options: LoadConfigOptions): Promise<BurrowCon
 
 /** Checks a whole config object; `sources` says where each field's value came from. */
 export function validateConfig (obj: Record<string, unknown>, sources: Map<string, Source> = new Map()): BurrowConfig {
-  const result = configSchema.safeParse(obj)
-  if (result.success) {
-    const { metrics, metricsPublic } = result.data
+  const result = configSchema.check(obj)
+  if (result.ok) {
+    const { metrics, metricsPublic } = result.value
     if (metrics != null && !metricsPublic && !isLoopbackAddress(metrics)) {
       throw new InvalidConfigError('metrics', `metrics = ${JSON.stringify(metrics)} (from ${sources.get('metrics') ?? 'defaults'}) is not a loopback address: metrics tell whoever reaches the port about your peers and relays; pass --metrics-public (config metricsPublic: true) to serve them there anyway`)
     }
-    const { ui, uiPublic } = result.data
+    const { ui, uiPublic } = result.value
     if (ui != null && !uiPublic && !isLoopbackAddress(ui)) {
       throw new InvalidConfigError('ui', `ui = ${JSON.stringify(ui)} (from ${sources.get('ui') ?? 'defaults'}) is not a loopback address: the live view shows your peers and messages and can dial and send; pass --ui-public (config uiPublic: true) to serve it there anyway`)
     }
-    return result.data
+    return result.value
   }
-  const issue = result.error.issues[0]
-  if (issue == null) throw new InvalidConfigError('', 'invalid config')
+  const issue = result.problem
   const path = issue.path.map(String).join('.')
   const field = FIELDS.find(f => path === f.path || path.startsWith(`${f.path}.`))?.path ?? path
   const value = getPath(obj, path)
