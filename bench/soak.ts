@@ -69,6 +69,24 @@ export interface SoakOutcome {
   heapSlopes: number[]
   /** per node: [seconds since start, live heap MB] */
   heapSamples: Array<Array<[number, number]>>
+  /** MB/hour per node after the warm-up, for each part of the memory the peers report (PARTS) */
+  partSlopes: Record<string, number[]>
+  /** per part, per node: [seconds since start, MB] */
+  partSamples: Record<string, Array<Array<[number, number]>>>
+}
+
+/**
+ * The parts of a peer's memory the soak follows besides RSS (read in the peer right after a
+ * full GC): resident anonymous and file-backed pages, V8's heap capacity and its resident part,
+ * and the anonymous pages outside V8's heap (rssAnon − heapPhysical: native allocations,
+ * buffers, LevelDB, malloc).
+ */
+export const PARTS = ['rssAnon', 'rssFile', 'heapTotal', 'heapPhysical', 'outsideHeap', 'external'] as const
+
+/** One part of a peer's {type:'heap'} report, in MB (outsideHeap is derived). */
+export function part (parts: Record<string, unknown> | undefined, name: typeof PARTS[number]): number {
+  const n = (k: string): number => typeof parts?.[k] === 'number' ? parts[k] : Number.NaN
+  return name === 'outsideHeap' ? n('rssAnon') - n('heapPhysical') : n(name)
 }
 
 /** Runs one soak; `minutes` overrides the plan's duration. */
@@ -135,6 +153,15 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
       .map(r => [(Number(r.atMs) - t0Wall) / 1000, Number(r.mb)] as [number, number])
       .filter(([t]) => t >= 0 && t <= end))
     const heapSlopes = heapSamples.map(slopeAfterWarmUp)
+    const partSamples: Record<string, Array<Array<[number, number]>>> = {}
+    const partSlopes: Record<string, number[]> = {}
+    for (const name of PARTS) {
+      partSamples[name] = helpers.map(h => parseReports(h.output)
+        .filter(r => r.type === 'heap')
+        .map(r => [(Number(r.atMs) - t0Wall) / 1000, part(r.parts as Record<string, unknown> | undefined, name)] as [number, number])
+        .filter(([t, mb]) => t >= 0 && t <= end && Number.isFinite(mb)))
+      partSlopes[name] = partSamples[name].map(slopeAfterWarmUp)
+    }
     return {
       peers: plan.peers,
       seconds: plan.seconds,
@@ -150,7 +177,9 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
       slopes,
       samples,
       heapSlopes,
-      heapSamples
+      heapSamples,
+      partSlopes,
+      partSamples
     }
   } finally {
     if (sampler !== undefined) clearInterval(sampler)
@@ -192,6 +221,13 @@ export const soak: Benchmark = {
         ...(heapSlopes.length === 0 ? { note: 'too few heap samples after the warm-up' } : {})
       },
       {
+        key: 'soak.outside-heap-slope',
+        label: `growth per node of the resident anonymous memory outside V8's heap (RssAnon − V8's resident heap, after a full GC: native allocations, buffers, LevelDB, malloc) after a ${Math.round(WARM_UP_SHARE * 100)}% warm-up`,
+        unit: 'MB/hour',
+        value: summarizeOrNull((o.partSlopes.outsideHeap ?? []).filter(Number.isFinite)),
+        ...((o.partSlopes.outsideHeap ?? []).filter(Number.isFinite).length === 0 ? { note: 'too few samples after the warm-up' } : {})
+      },
+      {
         key: 'soak.lost',
         label: `messages lost of ${o.sent} sent (${o.peers} peers × ${o.messagesPerPeer})`,
         unit: 'messages',
@@ -215,8 +251,12 @@ export const soak: Benchmark = {
       `${o.peers} peers × ${o.messagesPerPeer} messages over ${o.seconds} s: ${o.sent} sent, ${o.delivered} delivered, ${o.lost} lost, ${o.duplicated} duplicated to the listener, ${o.inboxDuplicated} stored twice, ${o.failed} still pending or failed in outboxes`,
       `RSS slope per node (MB/hour): ${o.slopes.map(s => s.toFixed(1)).join(', ')}`,
       `live heap (after a full GC) slope per node (MB/hour): ${o.heapSlopes.map(s => s.toFixed(2)).join(', ')}; first→last sample (MB): ${o.heapSamples.map(range).join(', ')}`,
-      `RSS first→last sample (MB): ${o.samples.map(range).join(', ')}`
+      `RSS first→last sample (MB): ${o.samples.map(range).join(', ')}`,
+      ...PARTS.map(name => {
+        const sl = (o.partSlopes[name] ?? []).filter(Number.isFinite)
+        return `${name} (read after a full GC) slope per node (MB/hour): ${sl.map(s => s.toFixed(1)).join(', ')} (median ${(summarizeOrNull(sl)?.median ?? Number.NaN).toFixed(1)}); first→last (MB): ${(o.partSamples[name] ?? []).map(range).join(', ')}`
+      })
     ]
-    return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples, heapSlopes: o.heapSlopes, heapSamples: o.heapSamples } }
+    return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples, heapSlopes: o.heapSlopes, heapSamples: o.heapSamples, partSlopes: o.partSlopes, partSamples: o.partSamples } }
   }
 }

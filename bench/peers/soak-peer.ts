@@ -16,14 +16,17 @@
  * exits. Received messages are counted from the 'message' event (what an application sees):
  * the same body twice is a duplicate. Every 5 s the peer reads and clears its inbox, as an
  * application would (the per-sender quota is 1,000), and counts a body stored twice.
- * With `--heap-ms H` (and Node's `--expose-gc`) it reports {type:'heap', atMs, mb} every H
- * ms: heapUsed right after a full GC, the live heap. On SIGUSR2 it writes a heap snapshot
+ * With `--heap-ms H` (and Node's `--expose-gc`) it reports {type:'heap', atMs, mb, parts} every
+ * H ms: `mb` is heapUsed right after a full GC, the live heap; `parts` (MB) splits the process's
+ * memory at that moment: rssAnon and rssFile (/proc/self/status), heapTotal (V8's heap
+ * capacity) and heapPhysical (its resident part, v8.getHeapStatistics()), external and
+ * arrayBuffers (process.memoryUsage()). On SIGUSR2 it writes a heap snapshot
  * (after a full GC) to D/peer-I-n.heapsnapshot and reports {type:'snapshot', file}.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { writeHeapSnapshot } from 'node:v8'
+import { getHeapStatistics, writeHeapSnapshot } from 'node:v8'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNode } from '../../dist/index.js'
@@ -133,10 +136,18 @@ function liveHeapMb (): number {
   gc?.()
   return process.memoryUsage().heapUsed / 1e6
 }
+/** Where the process's memory is, in MB: resident anonymous and file-backed pages, V8's heap capacity, memory outside it */
+function memoryParts (): Record<string, number> {
+  const status = readFileSync('/proc/self/status', 'utf8')
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN) * 1024 / 1e6
+  const m = process.memoryUsage()
+  const v8 = getHeapStatistics()
+  return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapTotal: m.heapTotal / 1e6, heapPhysical: v8.total_physical_size / 1e6, external: m.external / 1e6, arrayBuffers: m.arrayBuffers / 1e6 }
+}
 // every HEAP_MS: the live heap after a full GC, so the runner can tell live objects growing
-// (a leak) from V8 merely letting garbage and heap capacity grow (RSS)
+// (a leak) from V8 merely letting garbage and heap capacity grow (RSS), and where the rest is
 const heapTimer = HEAP_MS > 0 && gc !== undefined
-  ? setInterval(() => { report({ type: 'heap', atMs: Date.now(), mb: liveHeapMb() }) }, HEAP_MS)
+  ? setInterval(() => { report({ type: 'heap', atMs: Date.now(), mb: liveHeapMb(), parts: memoryParts() }) }, HEAP_MS)
   : undefined
 // SIGUSR2: a heap snapshot in DIR (after a full GC), to compare what grows between two
 let snapshots = 0
