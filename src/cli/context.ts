@@ -1,5 +1,6 @@
-// the light rooms of the config and control doors: their index files pull in zod and the
-// control server, which a client command never needs (`burrow status` must start fast)
+// the light rooms of the config and control doors: their index files pull in the config
+// checker and the control server, which a client command never needs (`burrow status` must
+// start fast)
 import { resolveHome } from '../config/home.js'
 import { ControlClient } from '../control/client.js'
 import type { Command } from 'commander'
