@@ -2,24 +2,32 @@
  * Helper for bench/messages.ts. Two modes, each in its own process (and, in the lab, its own
  * namespace), so both ends of every path have a core's worth of event loop:
  *
- *   serve   --ip IP --home DIR
- *     a raw TCP echo server, a raw TCP sink, and a burrow node (createNode, noise + yamux
- *     over TCP) with the message protocol plus two bench protocols: echo and sink.
- *     Reports {type:'ready', tcpEcho, tcpSink, multiaddr, peerId}; runs until killed.
+ *   serve   --ip IP --home DIR [--stock]
+ *     a raw TCP echo server, a raw TCP sink, a burrow node (createNode, noise + yamux
+ *     over TCP) with the message protocol plus two bench protocols: echo and sink, and (with
+ *     --stock) a stock js-libp2p node (createLibp2p: TCP, Noise, Yamux, nothing else) with the sink.
+ *     Reports {type:'ready', tcpEcho, tcpSink, multiaddr, peerId, stockMultiaddr}; runs
+ *     until killed.
  *
- *   measure --ip IP --home DIR --target JSON --rtt N --bytes B --reps R
+ *   measure --ip IP --home DIR --target JSON --rtt N --bytes B --reps R [--stock]
  *     dials the server's burrow node, then R repetitions of, in this order: N round trips
  *     of 64 bytes over a raw TCP socket, over one burrow stream, and as burrow messages
- *     (send → ack); then B bytes into the raw TCP sink and into a burrow stream sink, each
- *     over one persistent connection / stream, with an 8-byte length first.
+ *     (send → ack); then B bytes into the raw TCP sink, into a burrow stream sink and (with
+ *     --stock) into a stock js-libp2p stream sink (its own stock node dials the server's), each over one
+ *     persistent connection / stream, with an 8-byte length first.
  *     Reports {type:'rep', ...} per repetition, then {type:'done'}.
  */
 import { createServer, connect } from 'node:net'
 import { parseArgs } from 'node:util'
 import { createNode } from '../../dist/index.js'
 import { report } from '../proc.ts'
+import { createLibp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Socket } from 'node:net'
-import type { Stream } from '@libp2p/interface'
+import type { Libp2p, Stream } from '@libp2p/interface'
 import type { BurrowNode } from '../../dist/index.js'
 
 export const ECHO_PROTOCOL = '/burrow/bench/echo/1.0.0'
@@ -35,7 +43,10 @@ const { values: opts, positionals } = parseArgs({
     target: { type: 'string' },
     rtt: { type: 'string', default: '100' },
     bytes: { type: 'string', default: String(32 * 1024 * 1024) },
-    reps: { type: 'string', default: '3' }
+    reps: { type: 'string', default: '3' },
+    // the stock js-libp2p baseline (loopback: the lab's documentation-range addresses are not
+    // dialable by a stock node's default address filter)
+    stock: { type: 'boolean', default: false }
   }
 })
 
@@ -54,6 +65,16 @@ async function startBurrow (home: string, ip: string): Promise<BurrowNode> {
   })
   await node.start()
   return node
+}
+
+/** A stock js-libp2p node with the same transport, encryption and muxer as burrow's, nothing else: the baseline of what the libp2p modules cost. */
+async function startStock (ip: string): Promise<Libp2p> {
+  return await createLibp2p({
+    addresses: { listen: [`/ip4/${ip}/tcp/0`] },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()]
+  })
 }
 
 /**
@@ -126,7 +147,7 @@ async function serve (): Promise<void> {
       stream.abort(err as Error)
     }
   })
-  await node.libp2p.handle(SINK_PROTOCOL, async (stream: Stream) => {
+  const sinkHandler = async (stream: Stream): Promise<void> => {
     try {
       const counter = new SinkCounter(reply => { stream.send(reply) })
       for await (const chunk of stream) counter.push(chunk.subarray())
@@ -134,7 +155,10 @@ async function serve (): Promise<void> {
     } catch (err) {
       stream.abort(err as Error)
     }
-  })
+  }
+  await node.libp2p.handle(SINK_PROTOCOL, sinkHandler)
+  const stock = opts.stock === true ? await startStock(ip) : undefined
+  await stock?.handle(SINK_PROTOCOL, sinkHandler)
   const port = (s: typeof echo): number => { const a = s.address(); return typeof a === 'object' && a !== null ? a.port : 0 }
   report({
     type: 'ready',
@@ -142,12 +166,13 @@ async function serve (): Promise<void> {
     tcpSink: port(sink),
     peerId: node.peerId.toString(),
     // listen addresses: libp2p announces a public-looking (lab) address only once AutoNAT confirmed it
-    multiaddr: `${(await node.status()).addresses.listen[0] ?? ''}/p2p/${node.peerId.toString()}`
+    multiaddr: `${(await node.status()).addresses.listen[0] ?? ''}/p2p/${node.peerId.toString()}`,
+    stockMultiaddr: stock?.getMultiaddrs()[0]?.toString() ?? ''
   })
   const stop = (): void => {
     echo.close()
     sink.close()
-    void node.stop().finally(() => process.exit(0))
+    void Promise.allSettled([node.stop(), stock?.stop()]).finally(() => process.exit(0))
   }
   process.once('SIGTERM', stop)
   process.once('SIGINT', stop)
@@ -271,11 +296,12 @@ async function streamThroughput (stream: Stream, bytes: number): Promise<number>
 }
 
 async function measure (): Promise<void> {
-  const target = JSON.parse(opts.target ?? '{}') as { ip: string, tcpEcho: number, tcpSink: number, multiaddr: string, peerId: string }
+  const target = JSON.parse(opts.target ?? '{}') as { ip: string, tcpEcho: number, tcpSink: number, multiaddr: string, peerId: string, stockMultiaddr: string }
   const n = Number(opts.rtt)
   const bytes = Number(opts.bytes)
   const reps = Number(opts.reps)
   const node = await startBurrow(opts.home ?? '', opts.ip ?? '127.0.0.1')
+  const stock = opts.stock === true ? await startStock(opts.ip ?? '127.0.0.1') : undefined
   try {
     await node.dial(target.multiaddr)
     const conn = node.libp2p.getConnections().find(c => c.remotePeer.toString() === target.peerId)
@@ -283,18 +309,21 @@ async function measure (): Promise<void> {
     // both sinks: one persistent connection / stream each, so neither pays a handshake or slow start per transfer
     const tcpSink = await tcpConnect(target.ip, target.tcpSink)
     const sinkStream = await conn.newStream(SINK_PROTOCOL)
+    const stockStream = stock === undefined ? undefined : await stock.dialProtocol(multiaddr(target.stockMultiaddr), SINK_PROTOCOL)
     // warm-up: JIT, the message protocol's first stream, socket buffers, congestion windows
     await tcpRtts(target.ip, target.tcpEcho, 20)
     await streamRtts(node, target.peerId, 20)
     await messageRtts(node, target.peerId, 10)
     await tcpThroughput(tcpSink, Math.min(bytes, 16 * CHUNK))
     await streamThroughput(sinkStream, Math.min(bytes, 16 * CHUNK))
+    if (stockStream !== undefined) await streamThroughput(stockStream, Math.min(bytes, 16 * CHUNK))
     for (let rep = 0; rep < reps; rep++) {
       const tcp = await tcpRtts(target.ip, target.tcpEcho, n)
       const stream = await streamRtts(node, target.peerId, n)
       const message = await messageRtts(node, target.peerId, n)
       const tcpMbit = await tcpThroughput(tcpSink, bytes)
       const streamMbit = await streamThroughput(sinkStream, bytes)
+      const stockMbit = stockStream === undefined ? undefined : await streamThroughput(stockStream, bytes)
       report({
         type: 'rep',
         rep,
@@ -302,14 +331,16 @@ async function measure (): Promise<void> {
         streamRttMs: median(stream),
         messageRttMs: median(message),
         tcpMbit,
-        streamMbit
+        streamMbit,
+        stockMbit
       })
     }
     tcpSink.destroy()
     await sinkStream.close()
+    await stockStream?.close()
     report({ type: 'done' })
   } finally {
-    await node.stop()
+    await Promise.allSettled([node.stop(), stock?.stop()])
   }
 }
 
