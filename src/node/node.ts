@@ -51,6 +51,16 @@ export const DIRECT_HEAD_START_MS = 250
 
 /** Addresses per path a dial tries (own ones at once, circuits one by one; libp2p's queue tries up to 25): a hostile peer's long list costs at most this many dials. */
 const MAX_RACE_DIALS = 8
+/**
+ * LevelDB's block cache and write buffer for the node's datastore (peer store, DHT records,
+ * inbox and outbox). LevelDB's defaults (8 MiB and 4 MiB) are sized for large databases; a
+ * node's is a few MB, and the defaults let a busy node's RSS climb for its first tens of
+ * minutes as the cache fills and the write buffer grows (measured: 60,000 inbox-like writes,
+ * reads and deletes took +9.3 MB of native memory with the defaults and still climbing,
+ * +6.6 MB and flat with 1 MiB each; the OS page cache still holds the table files).
+ */
+const DATASTORE_CACHE_BYTES = 1024 * 1024
+const DATASTORE_WRITE_BUFFER_BYTES = 1024 * 1024
 
 /** The direct dial beside the relay when `dial` returned: `none` (no own address to try), `pending`, `connected`, `failed`. */
 export type DirectAttemptState = 'none' | 'pending' | 'connected' | 'failed'
@@ -152,7 +162,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       }
     }
 
-    const datastore = new LevelDatastore(join(this.home, 'datastore'))
+    const datastore = new LevelDatastore(join(this.home, 'datastore'), { cacheSize: DATASTORE_CACHE_BYTES, writeBufferSize: DATASTORE_WRITE_BUFFER_BYTES })
     try {
       await datastore.open()
     } catch (err) {
