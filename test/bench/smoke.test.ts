@@ -54,6 +54,10 @@ describe('benchmarks, smoke size', { timeout: 240_000 }, () => {
     assert.equal(fig('soak.duplicated'), 0, 'soak: messages duplicated')
     assert.ok((fig('soak.churn') ?? 0) > 0, 'soak: connections were closed during the run')
     assert.ok(soak.figures.find(f => f.key === 'soak.rss-slope')?.value != null, 'soak: an RSS slope per node')
+    assert.ok(soak.figures.some(f => f.key === 'soak.outside-heap-slope'), 'soak: the memory outside V8\'s heap is followed')
+    // P4's floor: the same transfer between two stock js-libp2p nodes
+    const stock = doc.results.find(r => r.name === 'messages')?.figures.find(f => f.key === 'messages.loopback.throughput-vs-stock')
+    assert.ok(stock?.value != null && stock.baseline?.value != null, 'messages: burrow and stock js-libp2p stream throughput')
     // the relay load client's levels (both relays) and the DHT's hops are measured
     const relay = doc.results.find(r => r.name === 'relay')
     const level = relay?.figures.find(f => f.key === 'relay.reservations-4.rss')
