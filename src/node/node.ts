@@ -9,8 +9,9 @@ import { ObservedAddresses } from '../nat/index.js'
 import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { checkUpstream, patchRelayLimitCodec } from '../upstream/index.js'
+import { checkUpstream, patchKadDhtInbound, patchRelayLimitCodec } from '../upstream/index.js'
 import { GuardedEventEmitter } from '../messaging/index.js'
+import { linkSignals } from '../messaging/linked-signal.js'
 import type { Messaging } from '../messaging/index.js'
 import { packageVersion } from '../package/index.js'
 import { assembleLibp2p } from './libp2p.js'
@@ -183,6 +184,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
         holePunch: dialPort > 0,
         portMapping: config.portMapping !== 'off'
       })
+      // inbound DHT streams are let go of when kad-dht's handler returns (src/upstream/kad-dht-inbound.ts)
+      patchKadDhtInbound(libp2p.services.dht)
       const messaging = libp2p.services.messaging
       // subscribed before libp2p starts: the first connections (bootstrap, relays) are events too
       this.eventSources = new NodeEventSources(libp2p, messaging, (type, data) => { this.emitEvent(type, data) })
@@ -285,7 +288,9 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     const id = parsePeerId(peer)
     const started = Date.now()
     const controller = new AbortController()
-    const signal = AbortSignal.any([controller.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
+    // not AbortSignal.any(): a library user's long-lived signal would keep heap per find (linked-signal.ts)
+    const linked = linkSignals([controller.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
+    const signal = linked.signal
     const viaFindPeer = async (): Promise<FindResult> => {
       // asks the network even when the peer store knows an address; walks again when a walk
       // ends at servers that do not know it (src/swarm/find-peer.ts)
@@ -325,6 +330,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       throw new PeerNotFoundError(id.toString(), reasons)
     } finally {
       controller.abort()
+      linked.dispose()
     }
   }
 
@@ -452,17 +458,22 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       await Promise.race([direct.then(() => {}, () => {}), sleep(DIRECT_HEAD_START_MS, relayedController.signal)])
       if (relayedController.signal.aborted) throw new Error('the direct dial won')
       log('connect %p: relayed dial starts after %d ms', peer, Date.now() - started)
-      const signal = AbortSignal.any([relayedController.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
+      const linked = linkSignals([relayedController.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
+      const signal = linked.signal
       const errors: Error[] = []
-      for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
-        try {
-          // through the connection manager: a circuit dialled past it (transportManager.dial) was
-          // seen to lose the peer's DCUtR answer in the lab (the peer's stream closed unread)
-          return await libp2p.dial(circuit, { signal })
-        } catch (err) {
-          errors.push(err as Error)
-          if (signal.aborted) break
+      try {
+        for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
+          try {
+            // through the connection manager: a circuit dialled past it (transportManager.dial) was
+            // seen to lose the peer's DCUtR answer in the lab (the peer's stream closed unread)
+            return await libp2p.dial(circuit, { signal })
+          } catch (err) {
+            errors.push(err as Error)
+            if (signal.aborted) break
+          }
         }
+      } finally {
+        linked.dispose()
       }
       throw new AggregateError(errors, errors.map(e => e.message.split('\n')[0]).join('; '))
     })()
@@ -498,14 +509,15 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
     }
     if (dialable.length === 0) throw new Error('every own address of the peer is denied (private, loopback or link-local) or has no transport')
     const losers = new AbortController()
-    const both = AbortSignal.any([signal, losers.signal])
+    const both = linkSignals([signal, losers.signal])
     try {
-      return await Promise.any(dialable.map(async addr => transportManager.dial(addr, { signal: both })))
+      return await Promise.any(dialable.map(async addr => transportManager.dial(addr, { signal: both.signal })))
     } catch (err) {
       const errors = err instanceof AggregateError ? err.errors as Error[] : [err as Error]
       throw new Error(errors.map(e => e.message.split('\n')[0]).join('; '), { cause: err })
     } finally {
       losers.abort()
+      both.dispose()
     }
   }
 

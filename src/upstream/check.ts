@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { AUTONAT_V1_SERVER, checkAutoNatV1Server } from './autonat-v1-server.js'
 import { AUTONAT_V2_CLIENT, checkAutoNatV2Client } from './autonat-v2-client.js'
+import { KAD_DHT_INBOUND, checkKadDhtRpc } from './kad-dht-inbound.js'
 import { MUXER_ROLE, checkMuxerRole } from './muxer-role.js'
 import { field, importInternal } from './patch.js'
 import { RELAY_HOP_HANDLER, checkRelayHopPb, checkRelayHopServer } from './relay-hop.js'
@@ -13,7 +14,7 @@ import type { UpstreamPatch } from './patch.js'
 const log = logger('burrow:upstream')
 
 /** Every patch of a dependency's behaviour (docs/DESIGN.md, "Upstream patches"). */
-export const UPSTREAM_PATCHES: readonly UpstreamPatch[] = [RELAY_LIMIT_CODEC, RELAY_HOP_HANDLER, RELAY_RESERVATION_STORE, MUXER_ROLE, AUTONAT_V2_CLIENT, AUTONAT_V1_SERVER]
+export const UPSTREAM_PATCHES: readonly UpstreamPatch[] = [RELAY_LIMIT_CODEC, RELAY_HOP_HANDLER, RELAY_RESERVATION_STORE, MUXER_ROLE, AUTONAT_V2_CLIENT, AUTONAT_V1_SERVER, KAD_DHT_INBOUND]
 
 /** Which capabilities are on: a patch is checked only when the capability that needs it is. */
 export interface UpstreamNeeds {
@@ -61,6 +62,10 @@ export async function checkUpstream (subjects: UpstreamSubjects, needs: Upstream
   if (needs.portMapping && subjects.services.autoNAT != null) {
     checkAutoNatV2Client(subjects.services.autoNAT)
     checked.push(AUTONAT_V2_CLIENT)
+  }
+  if (subjects.services.dht != null) {
+    checkKadDhtRpc(subjects.services.dht)
+    checked.push(KAD_DHT_INBOUND)
   }
   if (subjects.services.autoNATv1 != null) {
     checkAutoNatV1Server(field(subjects.services.autoNATv1, 'stock'))

@@ -7,7 +7,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import {
   UPSTREAM_PATCHES, UpstreamChangedError, checkUpstream, installedVersion, inRange,
   checkRelayLimitCodec, checkRelayHopPb, checkRelayHopServer, checkReservationStore, checkMuxerRole,
-  checkAutoNatV2Client, checkAutoNatV1Server, RELAY_TRANSPORT_TAG
+  checkAutoNatV2Client, checkAutoNatV1Server, checkKadDhtRpc, RELAY_TRANSPORT_TAG
 } from '../../../src/upstream/index.ts'
 
 const relayPb = await import(new URL('./pb/index.js', import.meta.resolve('@libp2p/circuit-relay-v2')).href) as Record<string, unknown>
@@ -85,6 +85,12 @@ describe('dependency patches fail loudly when the shape they patch is gone', () 
 
   it('autonat-v1-server-only: an AutoNAT v1 service without handleIncomingAutonatStream', () => {
     assertChanged(() => checkAutoNatV1Server({ start: async () => {} }, '9.9.9'), 'autonat-v1-server-only', 'handleIncomingAutonatStream')
+  })
+
+  it('kad-dht-inbound-stream: a kad-dht service without rpc.onIncomingStream', () => {
+    assert.doesNotThrow(() => checkKadDhtRpc({ rpc: { onIncomingStream: async () => {} } }))
+    assertChanged(() => checkKadDhtRpc({ rpc: {} }, '9.9.9'), 'kad-dht-inbound-stream', 'rpc.onIncomingStream')
+    assertChanged(() => checkKadDhtRpc({}, '9.9.9'), 'kad-dht-inbound-stream', 'rpc.onIncomingStream')
   })
 
   it('the start-time check stops at the first patch an enabled capability needs, and skips those of capabilities that are off', async () => {
