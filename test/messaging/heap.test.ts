@@ -8,9 +8,8 @@
  */
 import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getHeapSpaceStatistics } from 'node:v8'
 import { after, describe, it } from 'node:test'
-import { compactHeap } from '../../dist/memory/index.js'
+import { liveHeapBytes } from '../helpers/heap.ts'
 import { linkSignals } from '../../dist/messaging/linked-signal.js'
 import { connect, createPeer, stopAll, text } from './helpers.ts'
 import type { Peer } from './helpers.ts'
@@ -20,19 +19,10 @@ after(stopAll)
 /** Each message's timers (ack timeout, read timeout) hold heap until they fire: short here, and waited out. */
 const TIMEOUT_MS = 1000
 
-/**
- * Bytes of JavaScript objects after full GCs: V8's data spaces, not its code spaces (the
- * JIT compiles and drops code as it goes, ±0.5 MB over a run, and that is not kept per message).
- */
+/** the live heap once each message's timers have fired */
 async function liveHeap (): Promise<number> {
   await sleep(TIMEOUT_MS * 2)
-  for (let i = 0; i < 3; i++) {
-    compactHeap()
-    await sleep(10) // FinalizationRegistry callbacks run after a GC
-  }
-  return getHeapSpaceStatistics()
-    .filter(s => !/code|trusted|read_only/.test(s.space_name))
-    .reduce((sum, s) => sum + s.space_used_size, 0)
+  return await liveHeapBytes()
 }
 
 async function sendMany (from: Peer, to: Peer, count: number): Promise<void> {

@@ -14,23 +14,11 @@ import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
 import { rm } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { getHeapSpaceStatistics } from 'node:v8'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import * as burrow from '../../dist/index.js'
-import { compactHeap } from '../../dist/memory/index.js'
+import { liveHeapBytes as liveHeap } from '../helpers/heap.ts'
 import { tempHome, waitFor } from '../helpers/burrow.ts'
-
-/** Bytes of JavaScript objects after full GCs (V8's data spaces, not its code spaces). */
-async function liveHeap (): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    compactHeap()
-    await sleep(10) // FinalizationRegistry callbacks run after a GC
-  }
-  return getHeapSpaceStatistics()
-    .filter(s => !/code|trusted|read_only/.test(s.space_name))
-    .reduce((sum, s) => sum + s.space_used_size, 0)
-}
 
 describe('find: a long-lived signal', () => {
   const nodes: burrow.BurrowNode[] = []
