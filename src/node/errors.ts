@@ -13,8 +13,8 @@ export class InvalidMultiaddrError extends BurrowError {
 }
 
 export class PeerNotFoundError extends BurrowError {
-  constructor (peer: string, reason: string) {
-    super('ERR_PEER_NOT_FOUND', `peer ${peer} was not found in the DHT (${reason}); check the PeerId, or that the peer is online`)
+  constructor (peer: string, reason: string, advice = 'check the PeerId, or that the peer is online') {
+    super('ERR_PEER_NOT_FOUND', `peer ${peer} was not found in the DHT (${reason}); ${advice}`)
   }
 }
 

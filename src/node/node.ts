@@ -4,7 +4,7 @@ import { LevelDatastore } from 'datastore-level'
 import { logger } from '@libp2p/logger'
 import { SOCKET_FILE, loadConfig, resolveHome } from '../config/index.js'
 import { loadOrCreateIdentity } from '../identity/index.js'
-import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, FIND_PEER_WALKS, findPeerWalking, findViaRendezvous } from '../swarm/index.js'
+import { readBootstrapFile, FIND_PEER_TIMEOUT_MS, FIND_PEER_WALKS, findPeerWalking, findViaRendezvous, routingTableSize } from '../swarm/index.js'
 import { ObservedAddresses } from '../nat/index.js'
 import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
@@ -325,7 +325,10 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       log('find %p: done after %d ms', id, Date.now() - started)
       return result
     } catch (err) {
-      if (signal.aborted) throw new PeerNotFoundError(id.toString(), `no answer within ${Math.round((Date.now() - started) / 1000)} s`)
+      const waited = Math.round((Date.now() - started) / 1000)
+      // kad-dht waits for a first routing-table entry: with none, the find only ever waited
+      if (signal.aborted && routingTableSize(libp2p.services.dht) === 0) throw new PeerNotFoundError(id.toString(), `no DHT server known: the routing table stayed empty for ${waited} s`, 'check the bootstrap list and the network (burrow status shows the DHT\'s routing table)')
+      if (signal.aborted) throw new PeerNotFoundError(id.toString(), `no answer within ${waited} s`)
       const reasons = err instanceof AggregateError ? err.errors.map(e => (e as Error).message).join('; ') : (err as Error).message
       throw new PeerNotFoundError(id.toString(), reasons)
     } finally {

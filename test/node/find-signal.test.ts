@@ -33,6 +33,19 @@ describe('find: a long-lived signal', () => {
     return node
   }
 
+  it('a node that knows no DHT server says so, not that the peer may be offline', async () => {
+    const alone = await make('find-alone', [])
+    const target = peerIdFromPrivateKey(await generateKeyPair('Ed25519'))
+    await assert.rejects(alone.find(target, { signal: AbortSignal.timeout(500) }), (err: Error) => {
+      assert.equal(err.name, 'PeerNotFoundError')
+      assert.match(err.message, /no DHT server known: the routing table stayed empty/)
+      assert.match(err.message, /check the bootstrap list/)
+      assert.doesNotMatch(err.message, /the peer is online/)
+      return true
+    })
+    await alone.stop()
+  })
+
   it('keeps no heap per find on the caller\'s signal', async (t) => {
     const server = await make('find-signal-server', [])
     const first = server.libp2p.getMultiaddrs().find(m => m.toString().startsWith('/ip4/127.0.0.1/'))?.toString() ?? ''
