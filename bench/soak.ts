@@ -17,11 +17,17 @@ import { rssMb } from './node-cost.ts'
 import type { Helper } from './proc.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
 
-interface Plan { peers: number, seconds: number, churnMs: number, sampleMs: number }
+/**
+ * sampleMs: how often the runner reads each node's RSS from /proc (the raw curve); settleMs: how
+ * often each node reports its memory right after a memory-reducing full GC (the settled curve,
+ * which P8 is judged on). Not more often than once a minute in the hour: each one is a full GC
+ * (tens of ms), and it resets V8's heap sizing, which is what the raw curve shows.
+ */
+interface Plan { peers: number, seconds: number, churnMs: number, sampleMs: number, settleMs: number }
 const PLANS: Record<Size, Plan> = {
-  smoke: { peers: 4, seconds: 8, churnMs: 1500, sampleMs: 500 },
-  quick: { peers: 10, seconds: 120, churnMs: 5000, sampleMs: 2000 },
-  full: { peers: 10, seconds: 3600, churnMs: 5000, sampleMs: 10_000 }
+  smoke: { peers: 4, seconds: 8, churnMs: 1500, sampleMs: 500, settleMs: 500 },
+  quick: { peers: 10, seconds: 120, churnMs: 5000, sampleMs: 2000, settleMs: 5000 },
+  full: { peers: 10, seconds: 3600, churnMs: 5000, sampleMs: 10_000, settleMs: 60_000 }
 }
 /** messages each peer sends per second, and at least 1,000 per peer (R6: 10 peers × 1,000 messages) */
 const RATE_PER_PEER = 5
@@ -76,12 +82,12 @@ export interface SoakOutcome {
 }
 
 /**
- * The parts of a peer's memory the soak follows besides RSS (read in the peer right after a
- * full GC): resident anonymous and file-backed pages, V8's heap capacity and its resident part,
+ * The parts of a peer's memory the soak follows (read in the peer right after a memory-reducing
+ * full GC): the settled RSS, resident anonymous and file-backed pages, V8's heap capacity and its resident part,
  * and the anonymous pages outside V8's heap (rssAnon − heapPhysical: native allocations,
  * buffers, LevelDB, malloc).
  */
-export const PARTS = ['rssAnon', 'rssFile', 'heapTotal', 'heapPhysical', 'outsideHeap', 'external'] as const
+export const PARTS = ['rss', 'rssAnon', 'rssFile', 'heapTotal', 'heapPhysical', 'outsideHeap', 'external'] as const
 
 /** One part of a peer's {type:'heap'} report, in MB (outsideHeap is derived). */
 export function part (parts: Record<string, unknown> | undefined, name: typeof PARTS[number]): number {
@@ -102,7 +108,7 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
       helpers.push(await startHelper('soak-peer', [
         '--index', String(i), '--peers', String(plan.peers), '--dir', dir, '--home', join(dir, `home-${i}`),
         '--messages', String(messagesPerPeer), '--seconds', String(plan.seconds), '--churn-ms', String(plan.churnMs),
-        '--heap-ms', String(plan.sampleMs)
+        '--heap-ms', String(plan.settleMs)
       ], { nodeArgs: ['--expose-gc'] }))
     }
     await Promise.all(helpers.map(async h => await h.report('ready', 120_000)))
@@ -193,10 +199,11 @@ export const soak: Benchmark = {
   optIn: true,
   async run (ctx: BenchContext): Promise<BenchOutput> {
     const base = PLANS[ctx.size]
-    const plan = ctx.minutes != null && ctx.size !== 'smoke' ? { ...base, seconds: Math.round(ctx.minutes * 60), sampleMs: ctx.minutes < 10 ? 2000 : 10_000 } : base
+    const plan = ctx.minutes != null && ctx.size !== 'smoke' ? { ...base, seconds: Math.round(ctx.minutes * 60), sampleMs: ctx.minutes < 10 ? 2000 : 10_000, settleMs: ctx.minutes < 10 ? 5000 : 60_000 } : base
     ctx.log(`soak: ${plan.peers} peers for ${plan.seconds} s, a connection closed every ~${plan.churnMs / 1000} s per peer`)
     const o = await runSoak(ctx, plan)
     const slopes = o.slopes.filter(Number.isFinite)
+    const settledSlopes = (o.partSlopes.rss ?? []).filter(Number.isFinite)
     const heapSlopes = o.heapSlopes.filter(Number.isFinite)
     const range = (s: Array<[number, number]>): string => s.length === 0 ? '-' : `${(s[0]?.[1] ?? 0).toFixed(1)}→${(s[s.length - 1]?.[1] ?? 0).toFixed(1)}`
     const figures: Figure[] = [
@@ -205,12 +212,21 @@ export const soak: Benchmark = {
         label: `RSS growth per node after a ${Math.round(WARM_UP_SHARE * 100)}% warm-up (${o.peers} nodes, ${(o.seconds / 60).toFixed(o.seconds < 600 ? 1 : 0)} min)`,
         unit: 'MB/hour',
         value: summarizeOrNull(slopes),
-        ...(slopes.length === 0 ? { note: 'too few RSS samples after the warm-up' } : {}),
+        ...(slopes.length === 0 ? { note: 'too few RSS samples after the warm-up' } : {})
+      },
+      {
+        key: 'soak.settled-rss-slope',
+        label: `settled RSS growth per node (RSS read right after a memory-reducing full GC, once every ${plan.settleMs / 1000} s) after a ${Math.round(WARM_UP_SHARE * 100)}% warm-up`,
+        unit: 'MB/hour',
+        value: summarizeOrNull(settledSlopes),
+        ...(settledSlopes.length === 0 ? { note: 'too few settled samples after the warm-up' } : {}),
         target: {
           id: 'P8',
           goal: '≤ 1 MB/hour in a 1-hour soak',
-          met: o.seconds < 3600 || slopes.length === 0 ? null : Math.max(...slopes) <= 1,
-          detail: o.seconds < 3600 ? `a ${(o.seconds / 60).toFixed(1)}-minute run: the slope of a short run is mostly warm-up noise` : 'the worst node\'s least-squares slope'
+          met: o.seconds < 3600 || settledSlopes.length === 0 ? null : Math.max(...settledSlopes) <= 1,
+          detail: o.seconds < 3600
+            ? `a ${(o.seconds / 60).toFixed(1)}-minute run: the slope of a short run is mostly warm-up noise`
+            : `the worst node's least-squares slope of its settled RSS (the memory it keeps); the mean of the ${settledSlopes.length} nodes ${(settledSlopes.reduce((a, b) => a + b, 0) / settledSlopes.length).toFixed(2)} MB/hour`
         }
       },
       {
@@ -249,14 +265,21 @@ export const soak: Benchmark = {
     ]
     const notes = [
       `${o.peers} peers × ${o.messagesPerPeer} messages over ${o.seconds} s: ${o.sent} sent, ${o.delivered} delivered, ${o.lost} lost, ${o.duplicated} duplicated to the listener, ${o.inboxDuplicated} stored twice, ${o.failed} still pending or failed in outboxes`,
-      `RSS slope per node (MB/hour): ${o.slopes.map(s => s.toFixed(1)).join(', ')}`,
+      `RSS slope per node (MB/hour; read from /proc every ${plan.sampleMs / 1000} s, swings with V8's heap sizing): ${o.slopes.map(s => s.toFixed(1)).join(', ')}`,
       `live heap (after a full GC) slope per node (MB/hour): ${o.heapSlopes.map(s => s.toFixed(2)).join(', ')}; first→last sample (MB): ${o.heapSamples.map(range).join(', ')}`,
       `RSS first→last sample (MB): ${o.samples.map(range).join(', ')}`,
       ...PARTS.map(name => {
         const sl = (o.partSlopes[name] ?? []).filter(Number.isFinite)
-        return `${name} (read after a full GC) slope per node (MB/hour): ${sl.map(s => s.toFixed(1)).join(', ')} (median ${(summarizeOrNull(sl)?.median ?? Number.NaN).toFixed(1)}); first→last (MB): ${(o.partSamples[name] ?? []).map(range).join(', ')}`
+        return `${name} (read after a memory-reducing full GC) slope per node (MB/hour): ${sl.map(s => s.toFixed(1)).join(', ')} (median ${(summarizeOrNull(sl)?.median ?? Number.NaN).toFixed(1)}); first→last (MB): ${(o.partSamples[name] ?? []).map(range).join(', ')}`
       })
     ]
+    // the fleet's settled RSS, mean of the nodes' readings in each quarter of the run
+    const settled = o.partSamples.rss ?? []
+    const quarters = [0, 1, 2, 3].map(q => {
+      const inQ = settled.flatMap(s => s.filter(([t]) => t >= q * o.seconds / 4 && t < (q + 1) * o.seconds / 4).map(([, mb]) => mb))
+      return inQ.length === 0 ? '-' : (inQ.reduce((a, b) => a + b, 0) / inQ.length).toFixed(1)
+    })
+    notes.push(`settled RSS, mean of the nodes' readings in each quarter of the run (MB): ${quarters.join(' → ')}`)
     return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples, heapSlopes: o.heapSlopes, heapSamples: o.heapSamples, partSlopes: o.partSlopes, partSamples: o.partSamples } }
   }
 }

@@ -16,11 +16,12 @@
  * exits. Received messages are counted from the 'message' event (what an application sees):
  * the same body twice is a duplicate. Every 5 s the peer reads and clears its inbox, as an
  * application would (the per-sender quota is 1,000), and counts a body stored twice.
- * With `--heap-ms H` (and Node's `--expose-gc`) it reports {type:'heap', atMs, mb, parts} every
- * H ms: `mb` is heapUsed right after a full GC, the live heap; `parts` (MB) splits the process's
- * memory at that moment: rssAnon and rssFile (/proc/self/status), heapTotal (V8's heap
- * capacity) and heapPhysical (its resident part, v8.getHeapStatistics()), external and
- * arrayBuffers (process.memoryUsage()). On SIGUSR2 it writes a heap snapshot
+ * With `--heap-ms H` it reports {type:'heap', atMs, mb, parts} every H ms, read right after one
+ * memory-reducing full GC (src/memory's compactHeap, the daemon's own at idle: V8 collects,
+ * then gives back the heap capacity it holds beyond the live objects): `mb` is heapUsed, the
+ * live heap; `parts` (MB) splits the process's memory at that moment: rss (the settled RSS),
+ * rssAnon and rssFile (/proc/self/status), heapTotal (V8's heap capacity) and heapPhysical (its
+ * resident part, v8.getHeapStatistics()), external and arrayBuffers (process.memoryUsage()). On SIGUSR2 it writes a heap snapshot
  * (after a full GC) to D/peer-I-n.heapsnapshot and reports {type:'snapshot', file}.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -30,6 +31,7 @@ import { getHeapStatistics, writeHeapSnapshot } from 'node:v8'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { multiaddr } from '@multiformats/multiaddr'
 import { createNode } from '../../dist/index.js'
+import { compactHeap } from '../../dist/memory/index.js'
 import { report, sleep } from '../proc.ts'
 
 const { values: opts } = parseArgs({
@@ -130,25 +132,25 @@ for (let j = 0; j < N; j++) {
   others.push({ index: j, peerId: p.peerId })
 }
 
-/** `--expose-gc`: a full GC, then the live heap (what is still referenced), in MB */
+/** `--expose-gc`: a full GC, for the heap snapshot */
 const gc = (globalThis as { gc?: () => void }).gc
-function liveHeapMb (): number {
-  gc?.()
-  return process.memoryUsage().heapUsed / 1e6
-}
 /** Where the process's memory is, in MB: resident anonymous and file-backed pages, V8's heap capacity, memory outside it */
-function memoryParts (): Record<string, number> {
+function memoryParts (rss: number): Record<string, number> {
   const status = readFileSync('/proc/self/status', 'utf8')
   const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN) * 1024 / 1e6
   const m = process.memoryUsage()
   const v8 = getHeapStatistics()
-  return { rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapTotal: m.heapTotal / 1e6, heapPhysical: v8.total_physical_size / 1e6, external: m.external / 1e6, arrayBuffers: m.arrayBuffers / 1e6 }
+  return { rss: rss / 1e6, rssAnon: kb('RssAnon'), rssFile: kb('RssFile'), heapTotal: m.heapTotal / 1e6, heapPhysical: v8.total_physical_size / 1e6, external: m.external / 1e6, arrayBuffers: m.arrayBuffers / 1e6 }
 }
-// every HEAP_MS: the live heap after a full GC, so the runner can tell live objects growing
-// (a leak) from V8 merely letting garbage and heap capacity grow (RSS), and where the rest is
-const heapTimer = HEAP_MS > 0 && gc !== undefined
-  ? setInterval(() => { report({ type: 'heap', atMs: Date.now(), mb: liveHeapMb(), parts: memoryParts() }) }, HEAP_MS)
-  : undefined
+// every HEAP_MS, after a memory-reducing full GC: the live heap and the settled RSS, so the
+// runner can tell memory the process keeps (a leak) from V8 letting garbage and heap capacity
+// come and go (the raw RSS swings 20–35 MB as V8 grows and shrinks its heap), and where the rest is
+function settledReport (): void {
+  const settled = compactHeap()
+  if (settled === null) throw new Error('soak peer: V8 offers no gc function for the settled memory readings')
+  report({ type: 'heap', atMs: Date.now(), mb: process.memoryUsage().heapUsed / 1e6, parts: memoryParts(settled.rssAfter) })
+}
+const heapTimer = HEAP_MS > 0 ? setInterval(settledReport, HEAP_MS) : undefined
 // SIGUSR2: a heap snapshot in DIR (after a full GC), to compare what grows between two
 let snapshots = 0
 process.on('SIGUSR2', () => {
