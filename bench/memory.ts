@@ -31,6 +31,19 @@ const PLANS: Record<Size, Plan> = {
 /** Preloaded into the compacted stock node: the same compaction the daemon does (src/memory), 1 s after start. */
 const COMPACT_PRELOAD = `data:text/javascript,import{compactHeap}from${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'memory', 'index.js')).href)};setTimeout(()=>{compactHeap()},1000).unref()`
 
+/** Preloaded before the compaction into a stock node: burrow's whole module graph imported (dist/index.js), none of it started. */
+const IMPORT_PRELOAD = `data:text/javascript,await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)})`
+
+/** Trials of the stock node with burrow's modules imported. */
+const IMPORTED_TRIALS = 3
+
+/** A process's resident anonymous and file-backed pages (the node binary, libraries), MB. */
+function rssParts (pid: number): { anon: number, file: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? NaN) * 1024 / 1e6
+  return { anon: kb('RssAnon'), file: kb('RssFile') }
+}
+
 /** How many rows of each breakdown the notes show. */
 const TOP = 12
 
@@ -173,7 +186,9 @@ export const memory: Benchmark = {
   title: 'Memory: idle daemon RSS, before/after, and where it goes',
   async run (ctx: BenchContext): Promise<BenchOutput> {
     const plan = PLANS[ctx.size]
-    const s = { defaults: [] as number[], webrtcOff: [] as number[], uncompacted: [] as number[], stock: [] as number[], stockCompacted: [] as number[], bare: [] as number[] }
+    const s = { defaults: [] as number[], webrtcOff: [] as number[], uncompacted: [] as number[], stock: [] as number[], stockCompacted: [] as number[], stockImported: [] as number[], bare: [] as number[] }
+    /** resident anonymous / file-backed MB of the first trial's daemon, compacted stock node, and stock node with burrow's modules */
+    const parts: Record<string, { anon: number, file: number }> = {}
     for (let t = 0; t < plan.trials; t++) {
       ctx.log(`memory: trial ${t + 1}/${plan.trials}`)
       // one at a time, so each is measured on a machine as quiet as this run can make it
@@ -187,6 +202,7 @@ export const memory: Benchmark = {
         try {
           await sleep(plan.idleMs)
           into.push(rssMb(d.pid))
+          if (into === s.defaults && t === 0) parts.daemon = rssParts(d.pid)
         } finally {
           await d.stop()
         }
@@ -205,8 +221,23 @@ export const memory: Benchmark = {
         await compacted.report('ready', 30_000)
         await sleep(Math.max(plan.idleMs, 1500))
         s.stockCompacted.push(rssMb(compacted.pid))
+        if (t === 0) parts.stockCompacted = rssParts(compacted.pid)
       } finally {
         await compacted.stop()
+      }
+      // what burrow's code costs before any of it runs: the same compacted stock node, with
+      // burrow's module graph imported first (its services, DHT, relay, AutoNAT, UDX, messaging…);
+      // three trials at most, so the full bench stays within its 25 minutes
+      if (t < IMPORTED_TRIALS) {
+        const imported = await startHelper('node-cost-peer.js', ['--kind', 'stock'], { nodeArgs: ['--import', IMPORT_PRELOAD, '--import', COMPACT_PRELOAD] })
+        try {
+          await imported.report('ready', 30_000)
+          await sleep(Math.max(plan.idleMs, 1500))
+          s.stockImported.push(rssMb(imported.pid))
+          if (t === 0) parts.stockImported = rssParts(imported.pid)
+        } finally {
+          await imported.stop()
+        }
       }
       s.bare.push(await bareNodeRss(plan.idleMs))
     }
@@ -247,6 +278,14 @@ export const memory: Benchmark = {
         compare: { kind: 'ratio', unit: '', value: summarizeOrNull(pairedRatios(s.stockCompacted, s.stock)) }
       },
       {
+        key: 'memory.stock-imported-rss',
+        label: 'idle RSS, the compacted stock node with burrow\'s modules imported, none of them started (what the code costs)',
+        unit: 'MB',
+        value: summarizeOrNull(s.stockImported),
+        baseline: { label: 'the compacted stock node', value: summarizeOrNull(s.stockCompacted) },
+        compare: { kind: 'ratio', unit: '', value: summarizeOrNull(pairedRatios(s.stockImported, s.stockCompacted)) }
+      },
+      {
         key: 'memory.bare-node-rss',
         label: 'RSS of a bare Node process (the runtime alone)',
         unit: 'MB',
@@ -254,7 +293,9 @@ export const memory: Benchmark = {
       }
     ]
     const notes: string[] = []
-    let params: Record<string, unknown> = { ...plan }
+    const line = (name: string, p?: { anon: number, file: number }): string => p === undefined ? `${name} -` : `${name} ${(p.anon + p.file).toFixed(1)} (anonymous ${p.anon.toFixed(1)}, file-backed ${p.file.toFixed(1)})`
+    notes.push(`resident MB, first trial: ${line('daemon', parts.daemon)}; ${line('compacted stock node', parts.stockCompacted)}; ${line('the same with burrow\'s modules imported, none started', parts.stockImported)}`)
+    let params: Record<string, unknown> = { ...plan, parts }
     if (plan.report) {
       const r = await heapReport(ctx, plan.idleMs)
       notes.push(...r.notes)

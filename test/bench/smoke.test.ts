@@ -55,6 +55,14 @@ describe('benchmarks, smoke size', { timeout: 240_000 }, () => {
     assert.ok((fig('soak.churn') ?? 0) > 0, 'soak: connections were closed during the run')
     assert.ok(soak.figures.find(f => f.key === 'soak.rss-slope')?.value != null, 'soak: an RSS slope per node')
     assert.ok(soak.figures.some(f => f.key === 'soak.outside-heap-slope'), 'soak: the memory outside V8\'s heap is followed')
+    // P8 is judged on the settled RSS (read right after a memory-reducing GC), beside the raw curve
+    const settled = soak.figures.find(f => f.key === 'soak.settled-rss-slope')
+    assert.ok(settled?.value != null && settled.target?.id === 'P8', 'soak: a settled-RSS slope per node, judged as P8')
+    assert.ok(soak.figures.find(f => f.key === 'soak.rss-slope')?.target === undefined, 'soak: the raw RSS curve is shown, not judged')
+    // P7's profile: what burrow's code costs before any of it runs
+    const memory = doc.results.find(r => r.name === 'memory')
+    const imported = memory?.figures.find(f => f.key === 'memory.stock-imported-rss')
+    assert.ok(imported?.value != null && imported.baseline?.value != null, 'memory: the stock node with burrow\'s modules imported, beside the stock node')
     // P4's floor: the same transfer between two stock js-libp2p nodes
     const stock = doc.results.find(r => r.name === 'messages')?.figures.find(f => f.key === 'messages.loopback.throughput-vs-stock')
     assert.ok(stock?.value != null && stock.baseline?.value != null, 'messages: burrow and stock js-libp2p stream throughput')
