@@ -273,13 +273,16 @@ export const soak: Benchmark = {
         return `${name} (read after a memory-reducing full GC) slope per node (MB/hour): ${sl.map(s => s.toFixed(1)).join(', ')} (median ${(summarizeOrNull(sl)?.median ?? Number.NaN).toFixed(1)}); first→last (MB): ${(o.partSamples[name] ?? []).map(range).join(', ')}`
       })
     ]
-    // the fleet's settled RSS, mean of the nodes' readings in each quarter of the run
+    // the fleet's settled RSS over the run: the mean of the nodes' readings in each twelfth
+    // (5 minutes of an hour), which shows a working set filling up (the steps shrink) from a
+    // leak (they do not)
     const settled = o.partSamples.rss ?? []
-    const quarters = [0, 1, 2, 3].map(q => {
-      const inQ = settled.flatMap(s => s.filter(([t]) => t >= q * o.seconds / 4 && t < (q + 1) * o.seconds / 4).map(([, mb]) => mb))
-      return inQ.length === 0 ? '-' : (inQ.reduce((a, b) => a + b, 0) / inQ.length).toFixed(1)
+    const BINS = 12
+    const bins = Array.from({ length: BINS }, (_, q) => {
+      const inBin = settled.flatMap(s => s.filter(([t]) => t >= q * o.seconds / BINS && t < (q + 1) * o.seconds / BINS).map(([, mb]) => mb))
+      return inBin.length === 0 ? '-' : (inBin.reduce((a, b) => a + b, 0) / inBin.length).toFixed(1)
     })
-    notes.push(`settled RSS, mean of the nodes' readings in each quarter of the run (MB): ${quarters.join(' → ')}`)
+    notes.push(`settled RSS, mean of the nodes' readings in each twelfth of the run (${(o.seconds / 60 / BINS).toFixed(o.seconds < 7200 ? 1 : 0)} min each, MB): ${bins.join(' → ')}`)
     return { status: 'ok', figures, notes, params: { ...plan, messagesPerPeer: o.messagesPerPeer, ratePerPeer: RATE_PER_PEER, warmUpShare: WARM_UP_SHARE, slopes: o.slopes, samples: o.samples, heapSlopes: o.heapSlopes, heapSamples: o.heapSamples, partSlopes: o.partSlopes, partSamples: o.partSamples } }
   }
 }
