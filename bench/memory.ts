@@ -63,6 +63,18 @@ async function startDaemon (home: string, args: string[], env: NodeJS.ProcessEnv
   return helper
 }
 
+/** A stock js-libp2p node (node-cost-peer.js) started with `nodeArgs`, idle for `idleMs` after ready: its RSS and where it is. */
+async function stockIdle (nodeArgs: string[], idleMs: number): Promise<{ rss: number, parts: { anon: number, file: number } }> {
+  const stock = await startHelper('node-cost-peer.js', ['--kind', 'stock'], { nodeArgs })
+  try {
+    await stock.report('ready', 30_000)
+    await sleep(idleMs)
+    return { rss: rssMb(stock.pid), parts: rssParts(stock.pid) }
+  } finally {
+    await stock.stop()
+  }
+}
+
 /** A bare Node process idling: the runtime's own RSS. */
 async function bareNodeRss (idleMs: number): Promise<number> {
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1 << 30)'], { stdio: 'ignore' })
@@ -207,37 +219,18 @@ export const memory: Benchmark = {
           await d.stop()
         }
       }
-      const stock = await startHelper('node-cost-peer.js', ['--kind', 'stock'])
-      try {
-        await stock.report('ready', 30_000)
-        await sleep(plan.idleMs)
-        s.stock.push(rssMb(stock.pid))
-      } finally {
-        await stock.stop()
-      }
+      s.stock.push((await stockIdle([], plan.idleMs)).rss)
       // the floor of the libp2p part: the stock node with the same compaction as the daemon
-      const compacted = await startHelper('node-cost-peer.js', ['--kind', 'stock'], { nodeArgs: ['--import', COMPACT_PRELOAD] })
-      try {
-        await compacted.report('ready', 30_000)
-        await sleep(Math.max(plan.idleMs, 1500))
-        s.stockCompacted.push(rssMb(compacted.pid))
-        if (t === 0) parts.stockCompacted = rssParts(compacted.pid)
-      } finally {
-        await compacted.stop()
-      }
+      const compacted = await stockIdle(['--import', COMPACT_PRELOAD], Math.max(plan.idleMs, 1500))
+      s.stockCompacted.push(compacted.rss)
+      if (t === 0) parts.stockCompacted = compacted.parts
       // what burrow's code costs before any of it runs: the same compacted stock node, with
       // burrow's module graph imported first (its services, DHT, relay, AutoNAT, UDX, messaging…);
       // three trials at most, so the full bench stays within its 25 minutes
       if (t < IMPORTED_TRIALS) {
-        const imported = await startHelper('node-cost-peer.js', ['--kind', 'stock'], { nodeArgs: ['--import', IMPORT_PRELOAD, '--import', COMPACT_PRELOAD] })
-        try {
-          await imported.report('ready', 30_000)
-          await sleep(Math.max(plan.idleMs, 1500))
-          s.stockImported.push(rssMb(imported.pid))
-          if (t === 0) parts.stockImported = rssParts(imported.pid)
-        } finally {
-          await imported.stop()
-        }
+        const imported = await stockIdle(['--import', IMPORT_PRELOAD, '--import', COMPACT_PRELOAD], Math.max(plan.idleMs, 1500))
+        s.stockImported.push(imported.rss)
+        if (t === 0) parts.stockImported = imported.parts
       }
       s.bare.push(await bareNodeRss(plan.idleMs))
     }
