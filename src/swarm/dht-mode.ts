@@ -5,7 +5,7 @@
  * `status`, the routing-table size read from the DHT itself.
  */
 import { serviceDependencies } from '@libp2p/interface'
-import type { ComponentLogger, IdentifyResult, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
+import type { ComponentLogger, IdentifyResult, Libp2pEvents, Logger, PeerId, PeerInfo, PeerStore, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { ReachabilitySource, ReachabilityState } from '../nat/index.js'
 import type { Identify } from '@libp2p/identify'
 import type { ConnectionManager } from '@libp2p/interface-internal'
@@ -14,6 +14,8 @@ import type { ConnectionManager } from '@libp2p/interface-internal'
 export interface DhtLike {
   getMode: () => 'client' | 'server'
   setMode: (mode: 'client' | 'server') => Promise<void>
+  /** kad-dht's own entry for a peer that speaks the DHT (it pings the peer, then adds it) */
+  onPeerConnect?: (peer: PeerInfo) => Promise<void>
 }
 
 
@@ -24,12 +26,20 @@ export interface DhtModeComponents {
   /** the connections open once libp2p started, identified once more (see afterStart) */
   connectionManager?: Pick<ConnectionManager, 'getConnections'>
   identify?: Pick<Identify, 'identify'>
+  /** the protocols identify recorded for each peer, and its addresses (see refill) */
+  peerStore?: Pick<PeerStore, 'get'>
   /** libp2p's events: `peer:identify` tells when a peer stopped serving the DHT */
   events?: Pick<TypedEventTarget<Libp2pEvents>, 'addEventListener' | 'removeEventListener'>
 }
 
 /** How long the re-identify of a connection open at start may take. */
 export const REIDENTIFY_TIMEOUT_MS = 10_000
+
+/** How often an empty routing table is checked against the open connections (see refill). */
+export const TABLE_REFILL_MS = 5_000
+
+/** At most this many connected peers are offered to an empty routing table at a time (kad-dht's K). */
+export const TABLE_REFILL_MAX = 20
 
 export interface DhtModeInit {
   /** the DHT protocol this network speaks (for status) */
@@ -50,6 +60,8 @@ export class DhtModeService implements Startable {
   private readonly log: Logger
   private readonly onChange = (evt: CustomEvent<ReachabilityState>): void => { this.follow(evt.detail) }
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.identified(evt.detail) }
+  private refillTimer?: ReturnType<typeof setInterval>
+  private refilling = false
 
   constructor (components: DhtModeComponents, init: DhtModeInit) {
     this.components = components
@@ -62,6 +74,8 @@ export class DhtModeService implements Startable {
 
   start (): void {
     this.components.events?.addEventListener('peer:identify', this.onIdentify)
+    this.refillTimer = setInterval(() => { void this.refill() }, TABLE_REFILL_MS)
+    this.refillTimer.unref()
     if (!this.init.auto) return
     this.components.reachability.addEventListener('reachability:changed', this.onChange)
   }
@@ -83,6 +97,8 @@ export class DhtModeService implements Startable {
   }
 
   stop (): void {
+    clearInterval(this.refillTimer)
+    this.refillTimer = undefined
     this.components.events?.removeEventListener('peer:identify', this.onIdentify)
     this.components.reachability.removeEventListener('reachability:changed', this.onChange)
   }
@@ -104,6 +120,42 @@ export class DhtModeService implements Startable {
       this.log('%p no longer serves %s: out of the routing table', result.peerId, this.init.protocol)
       await remove(result.peerId)
     }).catch(err => { this.log('could not take %p out of the routing table - %e', result.peerId, err) })
+  }
+
+  /**
+   * An empty routing table gets the connected peers that speak the DHT once more. kad-dht
+   * adds a peer when identify lists the protocol and a ping answers within its timeout
+   * (5 s at first, all of it within 10 s); a peer whose ping did not answer stays out until
+   * the next connection to it. With a single DHT server, such as a small swarm's one
+   * bootstrap and relay node, that left the node without a DHT for as long as that
+   * connection lasted: every find and provide (the rendezvous record) waited for a peer
+   * that never came, so the node could not be found by its PeerId. Seen in the lab in
+   * about 1 of 50 node starts: the first ping to the relay stalled 5 s and failed.
+   */
+  async refill (): Promise<number> {
+    const { dht, connectionManager, peerStore } = this.components
+    if (this.refilling || routingTableSize(dht) > 0) return 0
+    if (typeof dht.onPeerConnect !== 'function' || connectionManager == null || peerStore == null) return 0
+    this.refilling = true
+    let offered = 0
+    try {
+      const seen = new Set<string>()
+      for (const conn of connectionManager.getConnections()) {
+        if (offered >= TABLE_REFILL_MAX) break
+        const id = conn.remotePeer.toString()
+        if (conn.status !== 'open' || conn.limits != null || seen.has(id)) continue
+        seen.add(id)
+        const peer = await peerStore.get(conn.remotePeer).catch(() => undefined)
+        if (peer?.protocols.includes(this.init.protocol) !== true) continue
+        this.log('routing table empty: offering %p again (connected, speaks %s)', conn.remotePeer, this.init.protocol)
+        offered++
+        dht.onPeerConnect({ id: conn.remotePeer, multiaddrs: peer.addresses.map(a => a.multiaddr) })
+          .catch(err => { this.log('could not offer %p to the routing table - %e', conn.remotePeer, err) })
+      }
+    } finally {
+      this.refilling = false
+    }
+    return offered
   }
 
   status (): DhtStatus {

@@ -8,7 +8,7 @@ import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { dhtMode } from '../../../src/swarm/index.ts'
 import { FakeReachability, logger, until } from '../services/fakes.ts'
-import type { IdentifyResult, Libp2pEvents, PeerId } from '@libp2p/interface'
+import type { Connection, IdentifyResult, Libp2pEvents, Peer, PeerId, PeerInfo } from '@libp2p/interface'
 
 const PROTOCOL = '/burrow/kad/1.0.0'
 const PRIVATE = peerIdFromString('12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA')
@@ -48,5 +48,37 @@ describe('the DHT mode service and peers that stop serving the DHT', () => {
     events.safeDispatchEvent('peer:identify', identified(PRIVATE, []))
     await new Promise(resolve => setTimeout(resolve, 10))
     assert.ok(table.has(PRIVATE.toString()))
+  })
+})
+
+describe('the DHT mode service and an empty routing table', () => {
+  const OTHER = peerIdFromString('12D3KooWLbjbnJfZHQJiiUjCwvQnNTGDockERPfW75LSvaZXFPxW')
+  const RELAYED = peerIdFromString('12D3KooWKT4CnheUP4mWiBD5LYgEjBbvS7wDepYP2g7LxAY1QSEv')
+  const conn = (remotePeer: PeerId, extra: Record<string, unknown> = {}): Connection => ({ remotePeer, status: 'open', limits: undefined, ...extra }) as unknown as Connection
+  const connections = [conn(SERVER), conn(SERVER), conn(OTHER), conn(RELAYED, { limits: { bytes: 131072n } }), conn(PRIVATE, { status: 'closing' })]
+  const protocols: Record<string, string[]> = {
+    [SERVER.toString()]: ['/ipfs/id/1.0.0', PROTOCOL],
+    [OTHER.toString()]: ['/ipfs/id/1.0.0', '/ipfs/kad/1.0.0'],
+    [RELAYED.toString()]: [PROTOCOL],
+    [PRIVATE.toString()]: [PROTOCOL]
+  }
+  const peerStore = { get: async (peer: PeerId) => ({ id: peer, protocols: protocols[peer.toString()] ?? [], addresses: [] }) as unknown as Peer }
+
+  it('offers kad-dht each directly connected peer that speaks our DHT protocol, once, and nothing while the table holds a peer', async () => {
+    let size = 0
+    const offered: string[] = []
+    const dht = {
+      getMode: () => 'client' as const,
+      setMode: async () => {},
+      onPeerConnect: async (peer: PeerInfo) => { offered.push(peer.id.toString()) },
+      routingTable: { get size () { return size } }
+    }
+    const svc = dhtMode({ protocol: PROTOCOL, auto: false })({ dht, reachability: new FakeReachability(), logger, connectionManager: { getConnections: () => connections }, peerStore })
+    // not another network's DHT (OTHER), not over a relay (RELAYED), not a closing connection
+    assert.equal(await svc.refill(), 1)
+    assert.deepEqual(offered, [SERVER.toString()])
+    size = 1
+    assert.equal(await svc.refill(), 0)
+    assert.deepEqual(offered, [SERVER.toString()])
   })
 })
