@@ -1,13 +1,15 @@
 /**
  * The rendezvous provider as a libp2p service: a private node announces itself under its
  * rendezvous key (src/swarm/rendezvous.ts) once it holds a reservation, again when its
- * relay addresses change, and every RENDEZVOUS_REFRESH_MS.
+ * relay addresses change, and every RENDEZVOUS_REFRESH_MS. It looks when its addresses
+ * change (`self:peer:update`: a reservation adds the circuit address) and every
+ * RENDEZVOUS_CHECK_MS.
  */
 import { serviceDependencies } from '@libp2p/interface'
 import { isCircuitAddress } from '../connections/index.js'
 import { provideSelf, RENDEZVOUS_REFRESH_MS } from './rendezvous.js'
 import type { ReachabilitySource } from '../nat/index.js'
-import type { ComponentLogger, Logger, PeerId, Startable } from '@libp2p/interface'
+import type { ComponentLogger, Libp2pEvents, Logger, PeerId, Startable, TypedEventTarget } from '@libp2p/interface'
 import type { AddressManager } from '@libp2p/interface-internal'
 import type { KadDHT } from '@libp2p/kad-dht'
 
@@ -23,6 +25,8 @@ export interface RendezvousComponents {
   addressManager: Pick<AddressManager, 'getAddresses'>
   reachability: ReachabilitySource
   logger: ComponentLogger
+  /** libp2p's events: `self:peer:update` when our addresses change */
+  events?: Pick<TypedEventTarget<Libp2pEvents>, 'addEventListener' | 'removeEventListener'>
 }
 
 export interface RendezvousStatus {
@@ -48,6 +52,7 @@ export class RendezvousService implements Startable {
 
   start (): void {
     this.components.reachability.addEventListener('reachability:changed', this.onChange)
+    this.components.events?.addEventListener('self:peer:update', this.onChange)
     this.timer = setInterval(this.onChange, RENDEZVOUS_CHECK_MS)
     this.timer.unref()
   }
@@ -58,6 +63,7 @@ export class RendezvousService implements Startable {
 
   stop (): void {
     this.components.reachability.removeEventListener('reachability:changed', this.onChange)
+    this.components.events?.removeEventListener('self:peer:update', this.onChange)
     clearInterval(this.timer)
     this.timer = undefined
   }

@@ -29,9 +29,9 @@ export async function startPeer (lab: Lab, host: LabHost, bootstrap: string[], n
 
 /**
  * Waits until a private node holds `n` reservations and has announced its rendezvous record.
- * 90 s: in 2 of 3 CI rehearsals at stop 22 one lab node had its reservation after ~4 s but its
- * first provide had not ended 30 s in (cause not found yet; a provide may take 60 s,
- * RENDEZVOUS_PROVIDE_TIMEOUT_MS, and is retried every 5 s after it).
+ * 90 s: a node whose first ping to the lab's only DHT server stalls has that server in its
+ * routing table 5–10 s later (src/swarm/dht-mode.ts, refill), and a provide that ran into
+ * the empty table ends within RENDEZVOUS_PROVIDE_TIMEOUT_MS (60 s) and is tried again.
  */
 export async function waitReachableByPeerId (node: LabNode, n = 1, timeoutMs = 90_000): Promise<Status> {
   return node.waitForStatus((s) => {

@@ -89,6 +89,28 @@ describe('the rendezvous provider, started on its own', () => {
       svc.stop()
     }
   })
+
+  it('provides as soon as a reservation adds the circuit address (self:peer:update), not at the next check', async (t) => {
+    // the periodic check never fires here: only the address change can start the provide
+    t.mock.timers.enable({ apis: ['setInterval'] })
+    const provided: string[] = []
+    const dht = { provide: async function * (key: { toString: () => string }) { provided.push(key.toString()) } }
+    let addrs = [multiaddr('/ip4/10.0.0.2/tcp/4001')]
+    const reach = new FakeReachability()
+    reach.set('private')
+    const events = new TypedEventEmitter<Libp2pEvents>()
+    const svc = rendezvous()({ peerId: SELF, dht: dht as never, addressManager: { getAddresses: () => addrs }, reachability: reach, logger, events })
+    svc.start()
+    try {
+      await svc.maybeProvide()
+      assert.deepEqual(provided, [], 'no relay address yet')
+      addrs = [...addrs, multiaddr(`/ip4/10.0.0.1/tcp/4001/p2p/${OTHER.toString()}/p2p-circuit/p2p/${SELF.toString()}`)]
+      events.safeDispatchEvent('self:peer:update', { detail: {} as never })
+      await until('provided after the address change', () => provided.length === 1)
+    } finally {
+      svc.stop()
+    }
+  })
 })
 
 class FakeGate extends TypedEventEmitter<{ 'relay:offering': CustomEvent<boolean> }> implements RelayOffering {
