@@ -1,4 +1,4 @@
-import type { AddressManager, Registrar, TransportManager } from '@libp2p/interface-internal'
+import type { AddressManager, ConnectionManager, Registrar, TransportManager } from '@libp2p/interface-internal'
 import type { ConnectionGater, Libp2pEvents, TypedEventTarget } from '@libp2p/interface'
 
 /**
@@ -9,6 +9,8 @@ export interface NodeInternals {
   addressManager: AddressManager
   transportManager: TransportManager
   registrar: Registrar
+  /** the connection manager: burrow chooses which connection new streams go over (src/upstream/connection-choice.ts) */
+  connectionManager: ConnectionManager
   /** the node's gater: `dial` races its own direct dials beside the dial queue and asks it first */
   connectionGater: ConnectionGater
   /**
@@ -24,6 +26,7 @@ export function nodeInternals (): (components: NodeInternals) => NodeInternals {
     addressManager: components.addressManager,
     transportManager: components.transportManager,
     registrar: components.registrar,
+    connectionManager: components.connectionManager,
     connectionGater: components.connectionGater,
     events: components.events
   })

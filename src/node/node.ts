@@ -9,7 +9,7 @@ import { ObservedAddresses } from '../nat/index.js'
 import { freeTcpPort, holePunchAttemptsOf } from '../holepunch/index.js'
 import { udpAttemptsOf } from '../udppunch/index.js'
 import type { HolePunchAttempt } from '../holepunch/index.js'
-import { checkUpstream, patchKadDhtInbound, patchRelayLimitCodec } from '../upstream/index.js'
+import { checkUpstream, patchConnectionChoice, patchKadDhtInbound, patchRelayLimitCodec } from '../upstream/index.js'
 import { GuardedEventEmitter } from '../messaging/index.js'
 import { linkSignals } from '../messaging/linked-signal.js'
 import type { Messaging } from '../messaging/index.js'
@@ -178,7 +178,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       if (relayServer) await patchRelayLimitCodec()
       const libp2p = await assembleLibp2p({ config, privateKey: identity.privateKey, datastore, bootstrapList, dialPort, observed: new ObservedAddresses(), relayServer, named: this.named })
       // every patch of a dependency the enabled capabilities need still finds its shape (src/upstream)
-      await checkUpstream({ services: libp2p.services, transports: libp2p.services.internals.transportManager.getTransports() }, {
+      await checkUpstream({ services: libp2p.services, transports: libp2p.services.internals.transportManager.getTransports(), connectionManager: libp2p.services.internals.connectionManager }, {
         relayServer,
         relayClient: !config.lanOnly && config.relay.reservations > 0,
         holePunch: dialPort > 0,
@@ -186,6 +186,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       })
       // inbound DHT streams are let go of when kad-dht's handler returns (src/upstream/kad-dht-inbound.ts)
       patchKadDhtInbound(libp2p.services.dht)
+      // a forced (probe) connection is not where new streams to its peer go (src/upstream/connection-choice.ts)
+      patchConnectionChoice(libp2p.services.internals.connectionManager)
       const messaging = libp2p.services.messaging
       // subscribed before libp2p starts: the first connections (bootstrap, relays) are events too
       this.eventSources = new NodeEventSources(libp2p, messaging, (type, data) => { this.emitEvent(type, data) })

@@ -2,6 +2,7 @@ import { logger } from '@libp2p/logger'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { AUTONAT_V1_SERVER, checkAutoNatV1Server } from './autonat-v1-server.js'
 import { AUTONAT_V2_CLIENT, checkAutoNatV2Client } from './autonat-v2-client.js'
+import { CONNECTION_CHOICE, checkConnectionManager } from './connection-choice.js'
 import { KAD_DHT_INBOUND, checkKadDhtRpc } from './kad-dht-inbound.js'
 import { MUXER_ROLE, checkMuxerRole } from './muxer-role.js'
 import { field, importInternal } from './patch.js'
@@ -14,7 +15,7 @@ import type { UpstreamPatch } from './patch.js'
 const log = logger('burrow:upstream')
 
 /** Every patch of a dependency's behaviour (docs/DESIGN.md, "Upstream patches"). */
-export const UPSTREAM_PATCHES: readonly UpstreamPatch[] = [RELAY_LIMIT_CODEC, RELAY_HOP_HANDLER, RELAY_RESERVATION_STORE, MUXER_ROLE, AUTONAT_V2_CLIENT, AUTONAT_V1_SERVER, KAD_DHT_INBOUND]
+export const UPSTREAM_PATCHES: readonly UpstreamPatch[] = [RELAY_LIMIT_CODEC, RELAY_HOP_HANDLER, RELAY_RESERVATION_STORE, MUXER_ROLE, AUTONAT_V2_CLIENT, AUTONAT_V1_SERVER, KAD_DHT_INBOUND, CONNECTION_CHOICE]
 
 /** Which capabilities are on: a patch is checked only when the capability that needs it is. */
 export interface UpstreamNeeds {
@@ -33,6 +34,8 @@ export interface UpstreamSubjects {
   services: Record<string, unknown>
   /** the transports the transport manager holds */
   transports: unknown[]
+  /** the connection manager (connection-choice); absent in checks of single services */
+  connectionManager?: unknown
 }
 
 /**
@@ -70,6 +73,10 @@ export async function checkUpstream (subjects: UpstreamSubjects, needs: Upstream
   if (subjects.services.autoNATv1 != null) {
     checkAutoNatV1Server(field(subjects.services.autoNATv1, 'stock'))
     checked.push(AUTONAT_V1_SERVER)
+  }
+  if (subjects.connectionManager != null) {
+    checkConnectionManager(subjects.connectionManager)
+    checked.push(CONNECTION_CHOICE)
   }
   for (const p of checked) {
     const installed = installedVersion(p.package)

@@ -7,7 +7,7 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import {
   UPSTREAM_PATCHES, UpstreamChangedError, checkUpstream, installedVersion, inRange,
   checkRelayLimitCodec, checkRelayHopPb, checkRelayHopServer, checkReservationStore, checkMuxerRole,
-  checkAutoNatV2Client, checkAutoNatV1Server, checkKadDhtRpc, RELAY_TRANSPORT_TAG
+  checkAutoNatV2Client, checkAutoNatV1Server, checkKadDhtRpc, checkConnectionManager, RELAY_TRANSPORT_TAG
 } from '../../../src/upstream/index.ts'
 
 const relayPb = await import(new URL('./pb/index.js', import.meta.resolve('@libp2p/circuit-relay-v2')).href) as Record<string, unknown>
@@ -104,5 +104,12 @@ describe('dependency patches fail loudly when the shape they patch is gone', () 
     // the same node without reservations (e.g. LAN-only): nothing to check, it starts
     await checkUpstream({ services: {}, transports: [] }, { ...needs, relayClient: false })
     await assert.rejects(checkUpstream({ services: { autoNAT: {} }, transports: [] }, { ...needs, relayClient: false, portMapping: true }), { code: 'UPSTREAM_CHANGED', patch: 'autonat-v2-dial-back' })
+  })
+
+  it('connection-choice: a connection manager without openConnection or getConnections', () => {
+    const manager = { openConnection: async () => {}, getConnections: () => [] }
+    assert.doesNotThrow(() => checkConnectionManager(manager))
+    assertChanged(() => checkConnectionManager({ getConnections: () => [] }, '9.9.9'), 'connection-choice', 'openConnection on the connection manager')
+    assertChanged(() => checkConnectionManager({ openConnection: async () => {} }, '9.9.9'), 'connection-choice', 'getConnections on the connection manager')
   })
 })
