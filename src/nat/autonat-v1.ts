@@ -53,7 +53,7 @@ export class AutoNatV1Server implements Startable {
     this.log = components.logger.forComponent('burrow:nat:autonat-v1')
     this.components = components
     // the stock constructor only sets fields; its client starts only in its start(), never called
-    this.stock = autoNAT()(components as unknown as Parameters<ReturnType<typeof autoNAT>>[0])
+    this.stock = autoNAT()(freshDials(components) as unknown as Parameters<ReturnType<typeof autoNAT>>[0])
   }
 
   readonly [Symbol.toStringTag] = 'burrow:autonat-v1-server'
@@ -96,6 +96,31 @@ export class AutoNatV1Server implements Startable {
     if (this.perPeer.size < MAX_TRACKED_PEERS || this.perPeer.has(peer)) this.perPeer.set(peer, mine + 1)
     return true
   }
+}
+
+/**
+ * The components the stock server gets: the same, but its dial-backs open a fresh connection
+ * (`force: true`), as the spec means (go-libp2p's v1 server dials from a separate host). The
+ * stock server dials `address/p2p/PEER` without force, so libp2p handed it the connection the
+ * request came over; that connection's remote address is not the one asked for, and the
+ * server answered E_DIAL_ERROR ("Unexpected remote address") and closed the connection: a
+ * v1 peer (kubo) that asked was cut off, its answer lost with the connection.
+ */
+function freshDials (components: AutoNatV1ServerComponents & Record<string, unknown>): Record<string, unknown> {
+  return new Proxy(components, {
+    get (target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown
+      if (prop !== 'connectionManager' || typeof value !== 'object' || value == null) return value
+      const manager = value as { openConnection: (peer: unknown, options?: Record<string, unknown>) => Promise<unknown> }
+      return new Proxy(manager, {
+        get (m, key, r) {
+          if (key === 'openConnection') return async (peer: unknown, options: Record<string, unknown> = {}) => m.openConnection(peer, { ...options, force: true })
+          const v = Reflect.get(m, key, r) as unknown
+          return typeof v === 'function' ? (v as (...args: unknown[]) => unknown).bind(m) : v
+        }
+      })
+    }
+  })
 }
 
 /** The AutoNAT v1 server as a libp2p service. */
