@@ -25,6 +25,6 @@ describe('lab benchmarks, smoke size', { skip, timeout: 300_000 }, () => {
     const udp = doc.results.find(x => x.name === 'udp-path')?.figures ?? []
     const udpSuccess = udp.find(f => f.key.endsWith('.success'))
     assert.ok(udpSuccess !== undefined, 'udp-path: a success figure for the cone × cone cell')
-    assert.match(udpSuccess.label, /burrow 1\/1, hyperdht 1\/1/, 'udp-path: burrow and hyperdht each went direct in the cell')
+    assert.match(udpSuccess.label, /burrow 1\/1, hyperdht 1\/1/, `udp-path: burrow and hyperdht each went direct in the cell (${udpSuccess.note ?? 'no note'})`)
   })
 })
