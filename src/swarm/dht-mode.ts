@@ -41,6 +41,12 @@ export const TABLE_REFILL_MS = 5_000
 /** At most this many connected peers are offered to an empty routing table at a time (kad-dht's K). */
 export const TABLE_REFILL_MAX = 20
 
+/**
+ * At most this many connections are looked at per check, the next ones at the next check: a
+ * relay holds thousands of reservations from DHT clients and its table may well be empty.
+ */
+export const TABLE_REFILL_SCAN = 64
+
 export interface DhtModeInit {
   /** the DHT protocol this network speaks (for status) */
   protocol: string
@@ -62,6 +68,8 @@ export class DhtModeService implements Startable {
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => { this.identified(evt.detail) }
   private refillTimer?: ReturnType<typeof setInterval>
   private refilling = false
+  /** where the next check starts in the list of connections */
+  private refillOffset = 0
 
   constructor (components: DhtModeComponents, init: DhtModeInit) {
     this.components = components
@@ -140,7 +148,11 @@ export class DhtModeService implements Startable {
     let offered = 0
     try {
       const seen = new Set<string>()
-      for (const conn of connectionManager.getConnections()) {
+      const all = connectionManager.getConnections()
+      if (this.refillOffset >= all.length) this.refillOffset = 0
+      const batch = all.slice(this.refillOffset, this.refillOffset + TABLE_REFILL_SCAN)
+      this.refillOffset += batch.length
+      for (const conn of batch) {
         if (offered >= TABLE_REFILL_MAX) break
         const id = conn.remotePeer.toString()
         if (conn.status !== 'open' || conn.limits != null || seen.has(id)) continue

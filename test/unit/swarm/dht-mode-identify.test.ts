@@ -6,7 +6,7 @@ import { describe, it } from 'node:test'
 import assert from 'node:assert/strict'
 import { TypedEventEmitter } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { dhtMode } from '../../../src/swarm/index.ts'
+import { dhtMode, TABLE_REFILL_SCAN } from '../../../src/swarm/index.ts'
 import { FakeReachability, logger, until } from '../services/fakes.ts'
 import type { Connection, IdentifyResult, Libp2pEvents, Peer, PeerId, PeerInfo } from '@libp2p/interface'
 
@@ -79,6 +79,26 @@ describe('the DHT mode service and an empty routing table', () => {
     assert.deepEqual(offered, [SERVER.toString()])
     size = 1
     assert.equal(await svc.refill(), 0)
+    assert.deepEqual(offered, [SERVER.toString()])
+  })
+
+  it('looks at no more than TABLE_REFILL_SCAN connections per check (a relay holds thousands), the next ones at the next check', async () => {
+    const offered: string[] = []
+    const crowd = Array.from({ length: TABLE_REFILL_SCAN * 2 }, () => conn(OTHER))
+    const dht = {
+      getMode: () => 'client' as const,
+      setMode: async () => {},
+      onPeerConnect: async (peer: PeerInfo) => { offered.push(peer.id.toString()) },
+      routingTable: { size: 0 }
+    }
+    let looked = 0
+    const counting = { get: async (peer: PeerId) => { looked++; return peerStore.get(peer) } }
+    const svc = dhtMode({ protocol: PROTOCOL, auto: false })({ dht, reachability: new FakeReachability(), logger, connectionManager: { getConnections: () => [...crowd, conn(SERVER)] }, peerStore: counting })
+    // the same peer repeated is looked up once per check
+    assert.equal(await svc.refill(), 0)
+    assert.equal(looked, 1)
+    assert.equal(await svc.refill(), 0)
+    assert.equal(await svc.refill(), 1, 'the server, past the first two batches, is offered at the third check')
     assert.deepEqual(offered, [SERVER.toString()])
   })
 })
