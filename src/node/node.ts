@@ -413,24 +413,39 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
    * we knew without a lookup may be stale or partial: a private peer's LAN addresses, heard
    * from a DHT server while the peer served the DHT for a moment at its start, before it had
    * its relay reservation (the lab: 1 in ~20 trials of `udp-path`). When a dial on those
-   * fails, the peer is looked up and dialled once more.
+   * fails, the peer is looked up and, if that brought addresses we did not know, dialled once
+   * more (go-libp2p's routed host does the same); else the dial's own error stands.
    */
   private async lookUpAndDial (peer: PeerId, options: AbortOptions): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
     const started = Date.now()
     if (!await this.knowsDialableAddresses(peer)) {
-      await this.find(peer, options)
-      log('connect %p: lookup done after %d ms', peer, Date.now() - started)
+      // addresses the policy refuses are looked past when there is a DHT server to ask; when the
+      // lookup cannot help, the dial on them says which setting refused them
+      const refused = (await this.knownAddresses(peer)).length > 0
+      if (!refused || routingTableSize(this.libp2p.services.dht) > 0) {
+        await this.find(peer, options).catch((err: Error) => {
+          if (!refused) throw err
+          log('connect %p: no lookup result (%s); dialling the addresses we know', peer, err.message.split('\n')[0])
+        })
+        log('connect %p: lookup done after %d ms', peer, Date.now() - started)
+      }
       return await this.dialKnown(peer, started, options)
     }
+    const before = new Set(await this.knownAddresses(peer))
     try {
       return await this.dialKnown(peer, started, options)
     } catch (err) {
       if (options.signal?.aborted === true) throw err
       log('connect %p: the addresses we knew failed (%s): looking it up', peer, (err as Error).message.split('\n')[0])
-      await this.find(peer, options)
-      log('connect %p: lookup done after %d ms', peer, Date.now() - started)
+      await this.find(peer, options).catch(() => { throw err })
+      if ((await this.knownAddresses(peer)).every(a => before.has(a))) throw err
+      log('connect %p: lookup done after %d ms, with new addresses', peer, Date.now() - started)
       return await this.dialKnown(peer, started, options)
     }
+  }
+
+  private async knownAddresses (peer: PeerId): Promise<string[]> {
+    return (await this.libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
   }
 
   /** Dials the peer on what the peer store holds for it: its own addresses raced against its circuits. */

@@ -49,7 +49,7 @@ const PATCHED = Symbol.for('burrow.connection-choice')
 /**
  * Installs the choice on the connection manager (before libp2p starts; the connection
  * manager's own `openStream` and every service call it through the instance). Returns
- * whether a connection is a probe, for tests and status.
+ * whether a connection is a probe (for tests).
  */
 export function patchConnectionChoice (connectionManager: unknown): (conn: Connection) => boolean {
   const manager = checkConnectionManager(connectionManager)
