@@ -412,16 +412,20 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
    * Looks the peer up unless we know an address of it we would dial, then dials. Addresses
    * we knew without a lookup may be stale or partial: a private peer's LAN addresses, heard
    * from a DHT server while the peer served the DHT for a moment at its start, before it had
-   * its relay reservation (the lab: 1 in ~20 trials of `udp-path`). When a dial on those
-   * fails, the peer is looked up and, if that brought addresses we did not know, dialled once
-   * more (go-libp2p's routed host does the same); else the dial's own error stands.
+   * its relay reservation (the lab: 1 in ~20 trials of `udp-path`), or an address it left.
+   * When we know none of its circuits, the lookup starts beside the dial on its own addresses
+   * (after the direct dial's head start, or at once when that fails), and what the lookup
+   * brings that we did not know is dialled in the race: a dead address, whose dial waits for
+   * a timeout, no longer holds the dial up. When a dial on known addresses fails, the peer is
+   * looked up and, if that brought addresses we did not know, dialled once more (go-libp2p's
+   * routed host does the same); else the dial's own error stands.
    */
   private async lookUpAndDial (peer: PeerId, options: AbortOptions): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
     const started = Date.now()
     if (!await this.knowsDialableAddresses(peer)) {
       // addresses the policy refuses are looked past when there is a DHT server to ask; when the
       // lookup cannot help, the dial on them says which setting refused them
-      const refused = (await this.knownAddresses(peer)).length > 0
+      const refused = (await this.knownMultiaddrs(peer)).length > 0
       if (!refused || routingTableSize(this.libp2p.services.dht) > 0) {
         await this.find(peer, options).catch((err: Error) => {
           if (!refused) throw err
@@ -431,59 +435,105 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       }
       return await this.dialKnown(peer, started, options)
     }
-    const before = new Set(await this.knownAddresses(peer))
+    const known = await this.knownMultiaddrs(peer)
+    const before = new Set(known.map(String))
+    const own = ownAddresses(known)
+    if (!known.some(a => isCircuitAddress(a)) && own.length > 0 && routingTableSize(this.libp2p.services.dht) > 0) {
+      const conn = await this.race(peer, own, async (signal) => this.dialLookedUp(peer, before, signal), options)
+      log('connect %p: %s connection after %d ms: %a (direct attempt: %s)', peer, isDirect(conn.conn) ? 'direct' : 'relayed', Date.now() - started, conn.conn.remoteAddr, conn.directAttempt())
+      return conn
+    }
     try {
       return await this.dialKnown(peer, started, options)
     } catch (err) {
       if (options.signal?.aborted === true) throw err
       log('connect %p: the addresses we knew failed (%s): looking it up', peer, (err as Error).message.split('\n')[0])
       await this.find(peer, options).catch(() => { throw err })
-      if ((await this.knownAddresses(peer)).every(a => before.has(a))) throw err
+      if ((await this.knownMultiaddrs(peer)).every(a => before.has(a.toString()))) throw err
       log('connect %p: lookup done after %d ms, with new addresses', peer, Date.now() - started)
       return await this.dialKnown(peer, started, options)
     }
   }
 
-  private async knownAddresses (peer: PeerId): Promise<string[]> {
-    return (await this.libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr.toString()) ?? []
+  /**
+   * The lookup's side of a race on a peer's own addresses: looks the peer up and dials what it
+   * brought that we did not know (`before`): its circuits, else its new own addresses.
+   */
+  private async dialLookedUp (peer: PeerId, before: Set<string>, signal: AbortSignal): Promise<Connection> {
+    const found = await this.find(peer, { signal })
+    const fresh = found.addresses.filter(a => !before.has(a)).map(a => multiaddr(a))
+    const circuits = await this.dialableCircuits(peer, fresh)
+    if (circuits.length > 0) return this.dialCircuits(circuits, signal)
+    const own = ownAddresses(fresh)
+    if (own.length > 0) return this.dialOwn(peer, own, signal)
+    throw new Error('the lookup brought no address we did not know')
+  }
+
+  private async knownMultiaddrs (peer: PeerId): Promise<Multiaddr[]> {
+    return (await this.libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? []
   }
 
   /** Dials the peer on what the peer store holds for it: its own addresses raced against its circuits. */
   private async dialKnown (peer: PeerId, started: number, options: AbortOptions): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
     const libp2p = this.libp2p
-    const known = (await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? []
-    // circuits whose relay address the gater would refuse (a peer's relay announced at
-    // 127.0.0.1 or a LAN address) are left out: the circuit transport reuses our connection to
-    // that relay whatever address the circuit names, and the connection would carry the bogus
-    // address (a ping to it, or any later dial by it, is then refused)
-    const { connectionGater } = libp2p.services.internals
-    const circuits: Multiaddr[] = []
-    for (const a of known.filter(a => isCircuitAddress(a))) {
-      const relayPart = multiaddr(a.toString().split('/p2p-circuit')[0] ?? '')
-      if (await connectionGater.denyDialMultiaddr?.(relayPart) === true) continue
-      circuits.push(withPeer(a, peer))
-    }
+    const known = await this.knownMultiaddrs(peer)
+    const circuits = await this.dialableCircuits(peer, known)
     const own = ownAddresses(known)
     if (circuits.length === 0 || own.length === 0) {
       const conn = await libp2p.dial(peer, options)
       log('connect %p: %s connection after %d ms: %a', peer, isDirect(conn) ? 'direct' : 'relayed', Date.now() - started, conn.remoteAddr)
       return { conn }
     }
-    const conn = await this.race(peer, own, circuits, options)
+    const conn = await this.race(peer, own, async (signal) => this.dialCircuits(circuits, signal), options)
     log('connect %p: %s connection after %d ms: %a (direct attempt: %s)', peer, isDirect(conn.conn) ? 'direct' : 'relayed', Date.now() - started, conn.conn.remoteAddr, conn.directAttempt())
     return conn
   }
 
   /**
-   * Happy eyeballs: the direct dial (the peer's own addresses, see dialOwn) starts now; the
-   * relayed dial (its circuit addresses, one by one, at most MAX_RACE_DIALS, through the circuit
-   * transport, whose dial to the relay goes through libp2p's dial queue and gater) starts after
-   * DIRECT_HEAD_START_MS or as soon as the direct dial fails. The first connection returns;
-   * a direct dial that loses goes on in the background (libp2p prefers the direct connection
-   * once it is open, and the hole punch goes on over the relayed one).
+   * The circuit addresses among `addrs`, with the peer's id. Circuits whose relay address the
+   * gater would refuse (a peer's relay announced at 127.0.0.1 or a LAN address) are left out:
+   * the circuit transport reuses our connection to that relay whatever address the circuit
+   * names, and the connection would carry the bogus address (a ping to it, or any later dial
+   * by it, is then refused).
    */
-  private async race (peer: PeerId, own: Multiaddr[], circuits: Multiaddr[], options: AbortOptions): Promise<{ conn: Connection, directAttempt: () => DirectAttemptState }> {
-    const libp2p = this.libp2p
+  private async dialableCircuits (peer: PeerId, addrs: Multiaddr[]): Promise<Multiaddr[]> {
+    const { connectionGater } = this.libp2p.services.internals
+    const circuits: Multiaddr[] = []
+    for (const a of addrs.filter(a => isCircuitAddress(a))) {
+      const relayPart = multiaddr(a.toString().split('/p2p-circuit')[0] ?? '')
+      if (await connectionGater.denyDialMultiaddr?.(relayPart) === true) continue
+      circuits.push(withPeer(a, peer))
+    }
+    return circuits
+  }
+
+  /**
+   * Dials circuit addresses one by one, at most MAX_RACE_DIALS, through the connection manager:
+   * a circuit dialled past it (transportManager.dial) was seen to lose the peer's DCUtR answer
+   * in the lab (the peer's stream closed unread). Fails with every dial's reason.
+   */
+  private async dialCircuits (circuits: Multiaddr[], signal: AbortSignal): Promise<Connection> {
+    const errors: Error[] = []
+    for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
+      try {
+        return await this.libp2p.dial(circuit, { signal })
+      } catch (err) {
+        errors.push(err as Error)
+        if (signal.aborted) break
+      }
+    }
+    throw new AggregateError(errors, errors.map(e => e.message.split('\n')[0]).join('; '))
+  }
+
+  /**
+   * Happy eyeballs: the direct dial (the peer's own addresses, see dialOwn) starts now; the
+   * other one (`second`: its circuit addresses, see dialCircuits, or a lookup and what it
+   * brings, see dialLookedUp) starts after DIRECT_HEAD_START_MS or as soon as the direct dial
+   * fails. The first connection returns; a direct dial that loses goes on in the background
+   * (libp2p prefers the direct connection once it is open, and the hole punch goes on over the
+   * relayed one).
+   */
+  private async race (peer: PeerId, own: Multiaddr[], second: (signal: AbortSignal) => Promise<Connection>, options: AbortOptions): Promise<{ conn: Connection, directAttempt: () => DirectAttemptState }> {
     let state: DirectAttemptState = 'pending'
     const directAttempt = (): DirectAttemptState => state
     const started = Date.now()
@@ -502,23 +552,11 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
       if (relayedController.signal.aborted) throw new Error('the direct dial won')
       log('connect %p: relayed dial starts after %d ms', peer, Date.now() - started)
       const linked = linkSignals([relayedController.signal, options.signal ?? AbortSignal.timeout(FIND_PEER_TIMEOUT_MS)])
-      const signal = linked.signal
-      const errors: Error[] = []
       try {
-        for (const circuit of circuits.slice(0, MAX_RACE_DIALS)) {
-          try {
-            // through the connection manager: a circuit dialled past it (transportManager.dial) was
-            // seen to lose the peer's DCUtR answer in the lab (the peer's stream closed unread)
-            return await libp2p.dial(circuit, { signal })
-          } catch (err) {
-            errors.push(err as Error)
-            if (signal.aborted) break
-          }
-        }
+        return await second(linked.signal)
       } finally {
         linked.dispose()
       }
-      throw new AggregateError(errors, errors.map(e => e.message.split('\n')[0]).join('; '))
     })()
     try {
       const conn = await Promise.any([direct, relayed])

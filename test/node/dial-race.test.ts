@@ -83,4 +83,33 @@ describe('dial by PeerId races the direct and relayed paths', { skip }, () => {
       await a.stop()
     }
   })
+
+  it('a peer known only by an address that never answers is looked up beside that dial, not after it timed out', async () => {
+    // B holds only A's LAN address, dials private addresses, and its firewall drops TCP to
+    // that address: a dial on it waits for libp2p's 6 s address timeout. B's dial by PeerId
+    // gets 5 s, as a user's `--timeout` would: it must look A up beside the dead dial and
+    // reach A over the circuit the lookup brings. It used to look A up only once that dial
+    // had failed, so the 5 s ran out first
+    const ha = await lab.addHome('dead-a', { nat: 'cone' })
+    const hb = await lab.addHome('dead-b', { nat: 'cone' })
+    const hostA = ha.hosts[0]!
+    const hostB = hb.hosts[0]!
+    const a = await startPeer(lab, hostA, [relay.multiaddr], 'dead-a')
+    try {
+      await waitReachableByPeerId(a)
+      await hostB.exec('nft', ['add', 'table', 'inet', 'deadaddr'])
+      await hostB.exec('nft', ['add', 'chain', 'inet', 'deadaddr', 'out', '{ type filter hook output priority 0; policy accept; }'])
+      await hostB.exec('nft', ['add', 'rule', 'inet', 'deadaddr', 'out', 'ip', 'daddr', hostA.ip, 'tcp', 'dport', '4001', 'drop'])
+      const home = mkdtempSync(join(lab.runDir, 'dead-b-'))
+      const script = join(import.meta.dirname, 'fixtures', 'dial-stale.ts')
+      const proc = await hostB.spawn(process.execPath, [script, home, relay.multiaddr, a.peerId, `/ip4/${hostA.ip}/tcp/4001`, '5000'], { logName: 'dead-b', env: { ...process.env, ...debugEnv() } })
+      await proc.waitForOutput(/^\{.*\}$/m, 90_000)
+      const [res] = jsonLines(proc.recentOutput) as Array<{ ok?: boolean, remoteAddress?: string, direct?: boolean, error?: string }>
+      assert.equal(res?.error, undefined, `B's dial failed: ${String(res?.error)} (log ${proc.logFile})`)
+      assert.equal(res?.ok, true)
+      assert.match(res?.remoteAddress ?? '', /\/p2p-circuit\//, 'B reached A through the relay circuit it looked up')
+    } finally {
+      await a.stop()
+    }
+  })
 })
