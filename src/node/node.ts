@@ -604,7 +604,7 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
 
   /** Whether the peer store holds an address of the peer that we would dial: a circuit, or one the dial policy allows. */
   private async knowsDialableAddresses (peer: PeerId): Promise<boolean> {
-    const known = (await this.libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? []
+    const known = await this.knownMultiaddrs(peer)
     const { connectionGater } = this.libp2p.services.internals
     for (const a of known) {
       if (isCircuitAddress(a)) return true
@@ -619,9 +619,8 @@ export class BurrowNode extends GuardedEventEmitter<BurrowNodeEvents> {
    * connection returns and the direct dial goes on in the background.
    */
   private async tryDirect (relayed: Connection): Promise<{ conn: Connection, directAttempt?: () => DirectAttemptState }> {
-    const libp2p = this.libp2p
     const peer = relayed.remotePeer
-    const own = ownAddresses((await libp2p.peerStore.get(peer).catch(() => undefined))?.addresses.map(a => a.multiaddr) ?? [])
+    const own = ownAddresses(await this.knownMultiaddrs(peer))
     if (own.length === 0) return { conn: relayed }
     let state: DirectAttemptState = 'pending'
     const direct = this.dialOwn(peer, own, AbortSignal.timeout(DIRECT_TRY_TIMEOUT_MS))
