@@ -15,7 +15,7 @@ import {
   UPNP_HTTP_TIMEOUT_MS, UPNP_MAX_BODY_BYTES, UPNP_WAN_SERVICES
 } from './constants.js'
 import { GatewayTimeoutError, MalformedResponseError, MappingRefusedError, NoGatewayError } from './errors.js'
-import { findAll, findFirst, parseXml, textOf } from './xml.js'
+import { childText, findAll, findFirst, parseXml, textOf } from './xml.js'
 import type { GatewayState, MapRequest, MapResult, MappingClient } from './types.js'
 import type { AbortOptions } from '@libp2p/interface'
 
@@ -100,8 +100,11 @@ export function parseDescription (xml: string, location: string, host = new URL(
   if (baseProblem != null) throw new MalformedResponseError(`${location}: URLBase ignored: ${baseProblem}`)
   const found: WanService[] = []
   for (const service of findAll(doc, 'service')) {
-    const serviceType = textOf(service, 'serviceType')
-    const control = textOf(service, 'controlURL')
+    // a service's own children (UDA 1.1 §2.3): a hostile description that nests <service>
+    // elements (up to the depth cap) must not make each enclosing one repeat the innermost's
+    // control URL, which would hold ~32 copies of it (the fuzz pass found it)
+    const serviceType = childText(service, 'serviceType')
+    const control = childText(service, 'controlURL')
     if (serviceType == null || control == null || !UPNP_WAN_SERVICES.includes(serviceType)) continue
     let controlUrl: URL
     try {

@@ -139,6 +139,12 @@ export function findAll (el: XmlElement, name: string): XmlElement[] {
   return out
 }
 
+/** The text of `el`'s first child (not any descendant) named `name`, or undefined. */
+export function childText (el: XmlElement, name: string): string | undefined {
+  const want = name.toLowerCase()
+  return el.children.find(c => c.name.toLowerCase() === want)?.text
+}
+
 /** The first element named `name` below `el`, or undefined. */
 export function findFirst (el: XmlElement, name: string): XmlElement | undefined {
   return findAll(el, name)[0]

@@ -150,6 +150,12 @@ describe('UPnP client: URLs stay on the gateway, bodies are capped and read in l
     const junk = '<!-- x --><unused a="1>2"/>'.repeat(1000)
     const services = upnpCodec.parseDescription(`<root>${junk}</root>${description({ controlUrl: '/ctl' })}`, 'http://192.168.1.1:5000/d.xml')
     assert.deepEqual(services, [{ serviceType: WAN, controlUrl: 'http://192.168.1.1:5000/ctl' }])
+    // nested <service> elements: the control URL belongs to the innermost alone (each enclosing
+    // one used to repeat it, up to the depth cap: ~30 copies of a long URL from one body)
+    const nested = `<root><serviceList>${'<service><x>'.repeat(14)}<service><serviceType>${WAN}</serviceType><controlURL>/${'>'.repeat(2000)}</controlURL></service></serviceList></root>`
+    const once = upnpCodec.parseDescription(nested, 'http://192.168.1.1:5000/d.xml')
+    assert.equal(once.length, 1, `one service, got ${once.length}`)
+    assert.equal(once[0]?.controlUrl, `http://192.168.1.1:5000/${'%3E'.repeat(2000)}`)
     // entities, CDATA and namespace prefixes
     const doc = upnpXml.parseXml('<s:a><b>x &amp;lt; &#65;&#x42;</b><c><![CDATA[<d>&amp;]]></c></s:a>')
     assert.equal(upnpXml.textOf(doc, 'b'), 'x &lt; AB')
