@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { summarizeOrNull } from './stats.ts'
 import { parseReports, startHelper } from './proc.ts'
 import { rssMb } from './node-cost.ts'
+import { daemonMallocEnv } from '../dist/memory/index.js'
 import type { Helper } from './proc.ts'
 import type { BenchContext, BenchOutput, Benchmark, Figure, Size } from './report.ts'
 
@@ -109,7 +110,8 @@ export async function runSoak (ctx: BenchContext, plan: Plan): Promise<SoakOutco
         '--index', String(i), '--peers', String(plan.peers), '--dir', dir, '--home', join(dir, `home-${i}`),
         '--messages', String(messagesPerPeer), '--seconds', String(plan.seconds), '--churn-ms', String(plan.churnMs),
         '--heap-ms', String(plan.settleMs)
-      ], { nodeArgs: ['--expose-gc'] }))
+      // each peer's process runs with the malloc settings the daemon gives itself (src/memory)
+      ], { nodeArgs: ['--expose-gc'], env: daemonMallocEnv() }))
     }
     await Promise.all(helpers.map(async h => await h.report('ready', 120_000)))
     const t0 = performance.now()

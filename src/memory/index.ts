@@ -56,30 +56,70 @@ function heapSizeGiven (execArgv: readonly string[], nodeOptions: string | undef
 }
 
 /**
- * Caps V8's old generation at `maxHeapMb` (`--max-old-space-size`) by re-running this
- * process with the flag, in place: `process.execve` keeps the PID, so a supervisor
- * (systemd, Docker, a PID file) sees no change. V8 sizes its heap only when it starts
- * (`v8.setFlagsFromString` after start leaves the limit as it was), and its default
- * limit follows the machine's memory (4.3 GB on 24 GB): under load it lets garbage
- * grow to that before it works hard to collect it, so a busy relay's RSS is mostly
- * garbage. Call before anything is opened: the process starts over from `main`.
- *
- * Returns undefined when there is nothing to do (0, or a heap size the user gave node);
- * a one-line note when the limit cannot be set (a Node without `process.execve`, < 22.15).
- * Does not return when it re-runs.
+ * glibc malloc's settings the daemon runs with (Linux). By default glibc gives each thread
+ * that allocates an arena of its own (up to 8 per core), and it raises its mmap threshold
+ * each time a large block mapped apart is freed (up to 32 MB), after which blocks that size
+ * come from the heap, and free memory up to twice that stays in it. Under a daemon's
+ * traffic that is memory that only grows: in the soak (bench/soak.ts, 10 nodes, messages and
+ * connection churn) the memory outside V8's heap rose ~9 MB per node in the first half hour
+ * with glibc's defaults, and held flat with these (two arenas; blocks of 128 KiB and more
+ * mapped apart and unmapped when freed; the heap's free top given back beyond 128 KiB).
+ * A process that embeds burrow can start Node with the same variables.
  */
-export function relaunchWithHeapLimit (maxHeapMb: number): string | undefined {
-  if (maxHeapMb <= 0) return undefined
-  if (heapSizeGiven(process.execArgv, process.env.NODE_OPTIONS)) return undefined
+export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = {
+  MALLOC_ARENA_MAX: '2',
+  MALLOC_MMAP_THRESHOLD_: '131072',
+  MALLOC_TRIM_THRESHOLD_: '131072'
+}
+
+/** Did the user tune malloc (any of DAEMON_MALLOC_ENV's variables, or glibc.malloc.* in GLIBC_TUNABLES)? Then it is left as they set it. */
+function mallocTuned (env: NodeJS.ProcessEnv): boolean {
+  return Object.keys(DAEMON_MALLOC_ENV).some(k => env[k] != null) || /(?:^|:)glibc\.malloc\./.test(env.GLIBC_TUNABLES ?? '')
+}
+
+/** What a daemon's process adds to `env`: DAEMON_MALLOC_ENV on Linux, unless the user tuned malloc. */
+export function daemonMallocEnv (env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+  return process.platform === 'linux' && !mallocTuned(env) ? { ...DAEMON_MALLOC_ENV } : {}
+}
+
+export interface RelaunchPlan {
+  /** cap V8's old generation (relay.maxHeapMb); 0 or undefined: no cap */
+  maxHeapMb?: number
+  /** run with DAEMON_MALLOC_ENV (Linux only) */
+  tuneMalloc?: boolean
+}
+
+/**
+ * Re-runs this process, in place, with what `plan` asks for that it does not run with yet:
+ * V8's old generation capped at `maxHeapMb` (`--max-old-space-size`), glibc's malloc set as
+ * DAEMON_MALLOC_ENV. `process.execve` keeps the PID, so a
+ * supervisor (systemd, Docker, a PID file) sees no change. Both are read only when the
+ * process starts: V8 sizes its heap then (`v8.setFlagsFromString` after start leaves the
+ * limit as it was), and its default limit follows the machine's memory (4.3 GB on 24 GB):
+ * under load it lets garbage grow to that before it works hard to collect it, so a busy
+ * relay's RSS is mostly garbage; glibc reads its settings at its first allocation. Call
+ * before anything is opened: the process starts over from `main`. A heap size or malloc
+ * settings the user gave (node's argv, NODE_OPTIONS, the environment) are kept.
+ *
+ * Returns undefined when there is nothing to do; a one-line note when the heap limit
+ * cannot be set (a Node without `process.execve`, < 22.15). Does not return when it re-runs.
+ */
+export function relaunch (plan: RelaunchPlan): string | undefined {
+  const heapMb = plan.maxHeapMb ?? 0
+  const heap = heapMb > 0 && !heapSizeGiven(process.execArgv, process.env.NODE_OPTIONS)
+  const mallocEnv = plan.tuneMalloc === true ? daemonMallocEnv() : {}
+  const malloc = Object.keys(mallocEnv).length > 0
+  if (!heap && !malloc) return undefined
   const execve = (process as { execve?: (file: string, args: string[], env: NodeJS.ProcessEnv) => never }).execve
-  if (typeof execve !== 'function') {
-    return `heap: relay.maxHeapMb not applied: Node ${process.versions.node} has no process.execve (Node >= 22.15 has); start with NODE_OPTIONS=--max-old-space-size=${maxHeapMb}`
-  }
+  const notApplied = (why: string): string | undefined => heap ? `heap: relay.maxHeapMb not applied: ${why}; start with NODE_OPTIONS=--max-old-space-size=${heapMb}` : undefined
+  if (typeof execve !== 'function') return notApplied(`Node ${process.versions.node} has no process.execve (Node >= 22.15 has)`)
   const script = process.argv[1] ?? ''
+  const flags = heap ? [`--max-old-space-size=${heapMb}`] : []
+  const env = malloc ? { ...process.env, ...mallocEnv } : process.env
   try {
-    execve.call(process, process.execPath, [process.execPath, ...process.execArgv, `--max-old-space-size=${maxHeapMb}`, script, ...process.argv.slice(2)], process.env)
+    execve.call(process, process.execPath, [process.execPath, ...process.execArgv, ...flags, script, ...process.argv.slice(2)], env)
   } catch (err) {
-    return `heap: relay.maxHeapMb not applied: re-running Node failed (${(err as Error).message}); start with NODE_OPTIONS=--max-old-space-size=${maxHeapMb}`
+    return notApplied(`re-running Node failed (${(err as Error).message})`)
   }
   return undefined // not reached: execve replaced the process
 }

@@ -2,7 +2,7 @@ import { packageVersion } from '../../package/index.js'
 import { collect, fail } from '../output.js'
 import { globals, homeOf } from '../context.js'
 import { formatEvent } from '../../events/index.js'
-import { compactHeap, relaunchWithHeapLimit } from '../../memory/index.js'
+import { compactHeap, relaunch } from '../../memory/index.js'
 import type { BurrowEvent, BurrowEventType } from '../../events/index.js'
 import type { Command } from 'commander'
 
@@ -119,7 +119,7 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
     dialPrivateAddresses: flags.dialPrivateAddresses
   }
 
-  const heapNote = await applyHeapLimit(home, overrides)
+  const heapNote = await applyProcessLimits(home, overrides)
   if (alias != null) console.error(`burrow: ${alias.note}`)
   const node = await createNode({ home, env: process.env, config: overrides })
   const control = new ControlServer(node, home)
@@ -221,16 +221,17 @@ async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
 }
 
 /**
- * A relay (relayServer 'on') runs with V8's heap capped at relay.maxHeapMb: the process
- * re-runs itself with the flag, in place, before anything is opened (src/memory). A config
- * that does not load is left to node.start(), which says what is wrong.
+ * The daemon runs with glibc's malloc tuned for a long-running process (DAEMON_MALLOC_ENV, src/memory), and a
+ * relay (relayServer 'on') with V8's heap capped at relay.maxHeapMb: the process re-runs
+ * itself with both, in place, before anything is opened (src/memory). A config that does not
+ * load is left to node.start(), which says what is wrong.
  */
-async function applyHeapLimit (home: string, overrides: Record<string, unknown>): Promise<string | undefined> {
+async function applyProcessLimits (home: string, overrides: Record<string, unknown>): Promise<string | undefined> {
   const { loadConfig } = await import('../../config/index.js')
   const config = await loadConfig({ home, env: process.env, flags: overrides }).catch(() => undefined)
-  if (config?.relayServer !== 'on' || config.lanOnly) return undefined
-  const note = relaunchWithHeapLimit(config.relay.maxHeapMb)
-  if (note != null) return note
+  const relay = config?.relayServer === 'on' && !config.lanOnly
+  const note = relaunch({ tuneMalloc: true, ...(relay ? { maxHeapMb: config.relay.maxHeapMb } : {}) })
+  if (note != null || !relay) return note
   const { getHeapStatistics } = await import('node:v8')
   return `heap: V8 heap limit ${Math.round(getHeapStatistics().heap_size_limit / 1e6)} MB (relay.maxHeapMb ${config.relay.maxHeapMb}; a --max-old-space-size given to node wins)`
 }
