@@ -60,10 +60,10 @@ function heapSizeGiven (execArgv: readonly string[], nodeOptions: string | undef
  * that allocates an arena of its own (up to 8 per core), and it raises its mmap threshold
  * each time a large block mapped apart is freed (up to 32 MB), after which blocks that size
  * come from the heap, and free memory up to twice that stays in it. Under a daemon's
- * traffic that is memory that only grows: in the soak (bench/soak.ts, 10 nodes, messages and
- * connection churn) the memory outside V8's heap rose ~9 MB per node in the first half hour
- * with glibc's defaults, and held flat with these (two arenas; blocks of 128 KiB and more
- * mapped apart and unmapped when freed; the heap's free top given back beyond 128 KiB).
+ * traffic that is memory that only grows: in 1-hour soaks (bench/soak.ts, 10 nodes, messages
+ * and connection churn) the memory outside V8's heap grew 6.0 MB/hour per node with glibc's
+ * defaults, and 0.05 with these (two arenas; blocks of 128 KiB and more mapped apart and
+ * unmapped when freed; the heap's free top given back beyond 128 KiB).
  * A process that embeds burrow can start Node with the same variables.
  */
 export const DAEMON_MALLOC_ENV: Readonly<Record<string, string>> = {

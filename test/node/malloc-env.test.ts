@@ -1,8 +1,8 @@
 /**
  * Issue 12 (the soak): the daemon runs with glibc's malloc set for a long-running process
  * (src/memory DAEMON_MALLOC_ENV: two arenas, large blocks mapped apart, the heap's free top
- * given back). With glibc's defaults the memory outside V8's heap grew ~9 MB per node in
- * the soak's first half hour; with these it held flat (bench/soak.ts, the note of stop 24).
+ * given back). In 1-hour soaks the memory outside V8's heap grew 6.0 MB/hour per node with
+ * glibc's defaults and 0.05 with these (bench/soak.ts, docs/DESIGN.md).
  * The daemon re-runs itself with them in place: the PID a supervisor started is the one that
  * runs; malloc settings the user gave are kept as they are.
  */
