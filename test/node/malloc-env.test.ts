@@ -8,8 +8,11 @@
  */
 import { describe, it, after } from 'node:test'
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { burrowJson, startDaemon, stopAll } from '../helpers/burrow.ts'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { ROOT, burrowJson, sleep, startDaemon, stopAll, tempHome } from '../helpers/burrow.ts'
 import type { Daemon } from '../helpers/burrow.ts'
 
 const MALLOC_VARS = ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'GLIBC_TUNABLES']
@@ -17,7 +20,7 @@ const MALLOC_VARS = ['MALLOC_ARENA_MAX', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_
 for (const k of MALLOC_VARS) Reflect.deleteProperty(process.env, k)
 
 /** The malloc variables in the environment of the process at the daemon's PID, as the kernel has it now. */
-function mallocEnv (d: Daemon): Record<string, string> {
+function mallocEnv (d: Pick<Daemon, 'child'>): Record<string, string> {
   const env = readFileSync(`/proc/${d.child.pid ?? -1}/environ`, 'utf8').split('\0').filter(a => a !== '')
   return Object.fromEntries(env.map(kv => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]).filter(([k]) => MALLOC_VARS.includes(k ?? '')))
 }
@@ -31,6 +34,25 @@ describe('the daemon\'s malloc settings', { skip: process.platform !== 'linux' ?
     // the process at that PID is the daemon: it answers
     const status = await burrowJson<{ peerId: string, pid?: number }>(d.home, ['status'])
     assert.equal(status.peerId, d.peerId)
+  })
+
+  it('the `burrow` binary re-runs a daemon with them before the CLI loads, at the same PID', async () => {
+    const home = await tempHome('malloc-bin')
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'burrow.js'), '--home', home, 'daemon', '--network', 'test', '--listen', '/ip4/127.0.0.1/tcp/0', '--port-mapping', 'off'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => { out += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { out += d.toString() })
+    try {
+      const deadline = Date.now() + 30_000
+      while (!/^ready$/m.test(out) && child.exitCode == null && Date.now() < deadline) await sleep(50)
+      assert.match(out, /^ready$/m, `the daemon did not become ready:\n${out}`)
+      assert.deepEqual(mallocEnv({ child }), { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', MALLOC_TRIM_THRESHOLD_: '131072' })
+      const status = await burrowJson<{ peerId: string }>(home, ['status'])
+      assert.equal(`PeerId: ${status.peerId}`, /^PeerId: \S+$/m.exec(out)?.[0])
+    } finally {
+      child.kill('SIGKILL')
+      await rm(home, { recursive: true, force: true })
+    }
   })
 
   it('keeps the malloc settings the user gave', async () => {
