@@ -18,7 +18,7 @@ const [major, minor] = process.versions.node.split('.').map(Number)
 
 if (major > NEED[0] || (major === NEED[0] && minor >= NEED[1])) {
   // the daemon runs with glibc's malloc set for a long-running process (src/memory): re-run
-  // in place with it now, before the CLI's modules load (~40 ms), not after (~350 ms)
+  // in place with it now, before the CLI's modules load (~40 ms), not after them (~110 ms)
   if (process.argv.slice(2).includes('daemon')) {
     const { relaunch } = await import(join(here, '..', 'dist', 'memory', 'index.js'))
     relaunch({ tuneMalloc: true })

@@ -83,6 +83,9 @@ export function register (program: Command): void {
 }
 
 async function runDaemon (flags: DaemonFlags, cmd: Command): Promise<void> {
+  // glibc's malloc settings (src/memory) first, before the node's modules load: a re-run now
+  // repeats only the CLI's start (bin/burrow.js does it earlier still)
+  relaunch({ tuneMalloc: true })
   // loaded here, not at the top: other commands start without the node and libp2p
   const { createNode } = await import('../../node/index.js')
   const { InvalidConfigError } = await import('../../config/index.js')
