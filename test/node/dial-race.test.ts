@@ -17,6 +17,13 @@ import type { LabNode } from '../holepunch/helpers.ts'
 
 const skip = skipReason()
 
+/** `host`'s firewall silently drops its TCP to `ip`:4001 (a SYN that never gets an answer). */
+async function dropTcpTo (host: { exec: (cmd: string, args: string[]) => Promise<unknown> }, ip: string): Promise<void> {
+  await host.exec('nft', ['add', 'table', 'inet', 'dialrace'])
+  await host.exec('nft', ['add', 'chain', 'inet', 'dialrace', 'out', '{ type filter hook output priority 0; policy accept; }'])
+  await host.exec('nft', ['add', 'rule', 'inet', 'dialrace', 'out', 'ip', 'daddr', ip, 'tcp', 'dport', '4001', 'drop'])
+}
+
 interface DialJson { peerId: string, remoteAddress: string, direct: boolean, directAttempt?: string, durationMs: number }
 
 describe('dial by PeerId races the direct and relayed paths', { skip }, () => {
@@ -41,9 +48,7 @@ describe('dial by PeerId races the direct and relayed paths', { skip }, () => {
       await waitReachableByPeerId(a)
       await b.waitForStatus(s => s.connections.length > 0, 30_000, 'a connection to the relay')
       // B's firewall drops every TCP packet to A's LAN address: that direct attempt never answers
-      await hostB.exec('nft', ['add', 'table', 'inet', 'dialrace'])
-      await hostB.exec('nft', ['add', 'chain', 'inet', 'dialrace', 'out', '{ type filter hook output priority 0; policy accept; }'])
-      await hostB.exec('nft', ['add', 'rule', 'inet', 'dialrace', 'out', 'ip', 'daddr', hostA.ip, 'tcp', 'dport', '4001', 'drop'])
+      await dropTcpTo(hostB, hostA.ip)
 
       const dial = await b.cliJson<DialJson>(['dial', a.peerId], { timeoutMs: 60_000 })
       assert.equal(dial.peerId, a.peerId)
@@ -97,9 +102,7 @@ describe('dial by PeerId races the direct and relayed paths', { skip }, () => {
     const a = await startPeer(lab, hostA, [relay.multiaddr], 'dead-a')
     try {
       await waitReachableByPeerId(a)
-      await hostB.exec('nft', ['add', 'table', 'inet', 'deadaddr'])
-      await hostB.exec('nft', ['add', 'chain', 'inet', 'deadaddr', 'out', '{ type filter hook output priority 0; policy accept; }'])
-      await hostB.exec('nft', ['add', 'rule', 'inet', 'deadaddr', 'out', 'ip', 'daddr', hostA.ip, 'tcp', 'dport', '4001', 'drop'])
+      await dropTcpTo(hostB, hostA.ip)
       const home = mkdtempSync(join(lab.runDir, 'dead-b-'))
       const script = join(import.meta.dirname, 'fixtures', 'dial-stale.ts')
       const proc = await hostB.spawn(process.execPath, [script, home, relay.multiaddr, a.peerId, `/ip4/${hostA.ip}/tcp/4001`, '5000'], { logName: 'dead-b', env: { ...process.env, ...debugEnv() } })

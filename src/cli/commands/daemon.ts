@@ -233,7 +233,8 @@ async function applyProcessLimits (home: string, overrides: Record<string, unkno
   const { loadConfig } = await import('../../config/index.js')
   const config = await loadConfig({ home, env: process.env, flags: overrides }).catch(() => undefined)
   const relay = config?.relayServer === 'on' && !config.lanOnly
-  const note = relaunch({ tuneMalloc: true, ...(relay ? { maxHeapMb: config.relay.maxHeapMb } : {}) })
+  // malloc's settings came first thing in runDaemon; a relay re-runs once more for its heap cap
+  const note = relay ? relaunch({ maxHeapMb: config.relay.maxHeapMb }) : undefined
   if (note != null || !relay) return note
   const { getHeapStatistics } = await import('node:v8')
   return `heap: V8 heap limit ${Math.round(getHeapStatistics().heap_size_limit / 1e6)} MB (relay.maxHeapMb ${config.relay.maxHeapMb}; a --max-old-space-size given to node wins)`
